@@ -1,0 +1,112 @@
+"""Small file-system helpers: atomic writes and paths confined to an output folder.
+
+Every file a command writes goes to a temporary name in the same folder first and is then
+renamed into place, so an interrupted run never leaves a half-written result behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import UserError
+
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "path_inside", "ensure_dir"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, is_dir: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling path; on success rename it to ``path`` (replacing it).
+
+    Parameters
+    ----------
+    path : path-like
+        Final destination (file, or folder when ``is_dir``).
+    is_dir : bool
+        Create the temporary path as an (empty) folder.
+
+    On an exception the temporary path is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if is_dir:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        if is_dir and path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8) and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: object) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically (NaN written as ``null``)."""
+    return atomic_write_text(path, json.dumps(_json_safe(obj), indent=2, sort_keys=False) + "\n")
+
+
+def _json_safe(obj):
+    """Convert NumPy scalars/arrays and non-finite floats into JSON-representable values."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_json_safe(v) for v in obj.tolist()]
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def path_inside(base: str | os.PathLike, relative: str | os.PathLike) -> Path:
+    """Return ``base / relative`` resolved, refusing anything that escapes ``base``.
+
+    Raises
+    ------
+    UserError
+        If the resolved path lies outside ``base`` (e.g. ``../x`` or an absolute path).
+    """
+    base_resolved = Path(base).resolve()
+    candidate = (base_resolved / relative).resolve()
+    if candidate != base_resolved and base_resolved not in candidate.parents:
+        raise UserError(f"path {relative!s} points outside the output folder", path=base)
+    return candidate
+
+
+def ensure_dir(path: str | os.PathLike) -> Path:
+    """Create folder ``path`` (and parents); a file in the way is a :class:`UserError`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError("exists and is not a folder", path=path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,1 @@
+"""Data: the synthetic Sun, FITS preparation, the Zarr dataset store and splits."""

@@ -1,0 +1,367 @@
+"""The euv2mag dataset store: one Zarr (format 2) group per dataset.
+
+Layout (the data contract)
+--------------------------
+``euv``, ``mag``, ``pred`` : (N, H, W) float32, one frame per chunk, NaN off the disk; any may
+    be absent (an HMI-only store has just ``mag``; a prediction store has ``pred``).
+    ``euv`` is in DN/s, ``mag`` and ``pred`` in G (line of sight).
+``time`` : (N,) ISO 8601 UTC strings.
+``rsun_px``, ``cdelt_arcsec``, ``b0_deg``, ``l0_deg``, ``dsun_m`` : (N,) float64 geometry.
+``frame_done`` : (N,) uint8, 1 once every array of the frame is written (resume bookkeeping).
+``tables/<name>/<column>`` : 1-D column arrays of a table (e.g. the synthetic truth).
+attrs : ``euv2mag_version``, ``kind`` ("synthetic", "prepared", "prediction"),
+    ``complete`` (bool), ``params`` (the parameters that made the store; a resumed run must
+    match them), ``provenance`` (source files or generator parameters) and free-form extras.
+
+Writing is resumable: :meth:`StoreWriter.open` re-opens a store made with the same ``params``
+and :meth:`StoreWriter.pending` lists the frames still to do.  A frame's ``frame_done`` flag is
+set only after its images and geometry are written, so an interrupted run leaves a readable
+store whose unfinished frames are simply redone.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .. import __version__
+from ..errors import UserError
+from ..geometry import DiskGeometry
+
+__all__ = ["FrameStore", "StoreWriter", "IMAGE_ARRAYS", "GEOMETRY_FIELDS"]
+
+IMAGE_ARRAYS = ("euv", "mag", "pred")
+GEOMETRY_FIELDS = ("rsun_px", "cdelt_arcsec", "b0_deg", "l0_deg", "dsun_m")
+_TIME_DTYPE = "<U32"
+
+
+def _zarr():
+    import zarr
+
+    return zarr
+
+
+def _jsonable(obj):
+    """Round-trip through JSON so attrs hold only plain types (and compare equal on resume)."""
+    from .._io import _json_safe
+
+    return json.loads(json.dumps(_json_safe(obj)))
+
+
+class StoreWriter:
+    """Create or resume a store and write frames into it.
+
+    Use :meth:`open`; then call :meth:`write_frame` for each index of :meth:`pending`, and
+    :meth:`finish` at the end.
+    """
+
+    def __init__(self, group, path: Path):
+        self._group = group
+        self.path = path
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        n_frames: int,
+        shape: tuple[int, int],
+        arrays: Iterable[str],
+        kind: str,
+        params: dict,
+        provenance: dict | None = None,
+        overwrite: bool = False,
+    ) -> "StoreWriter":
+        """Create the store at ``path``, or re-open it to resume a run with the same ``params``.
+
+        Raises
+        ------
+        UserError
+            If ``path`` holds something else, or a store made with different parameters.
+        """
+        zarr = _zarr()
+        path = Path(path)
+        arrays = tuple(arrays)
+        for name in arrays:
+            if name not in IMAGE_ARRAYS:
+                raise ValueError(f"unknown image array {name!r}")
+        if n_frames < 1:
+            raise UserError("no frames to write", path=path)
+        params = _jsonable(params)
+        if path.exists() and overwrite:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if path.exists():
+            if not (path / ".zgroup").exists():
+                raise UserError("exists and is not an euv2mag store; choose another output", path=path)
+            group = zarr.open_group(str(path), mode="r+")
+            old = _jsonable(group.attrs.get("params"))
+            if old != params or group.attrs.get("kind") != kind:
+                raise UserError(
+                    "exists and was made with other parameters; delete it or choose another output "
+                    "(re-running with the same parameters resumes)",
+                    path=path,
+                )
+            return cls(group, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.partial")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        group = zarr.open_group(str(tmp), mode="w", zarr_format=2)
+        ny, nx = (int(s) for s in shape)
+        for name in arrays:
+            group.create_array(name, shape=(n_frames, ny, nx), chunks=(1, ny, nx), dtype="f4", fill_value=np.nan)
+        group.create_array("time", shape=(n_frames,), dtype=_TIME_DTYPE, fill_value="")
+        for name in GEOMETRY_FIELDS:
+            group.create_array(name, shape=(n_frames,), dtype="f8", fill_value=np.nan)
+        group.create_array("frame_done", shape=(n_frames,), dtype="u1", fill_value=0)
+        group.attrs.update(
+            {
+                "euv2mag_version": __version__,
+                "kind": kind,
+                "complete": False,
+                "params": params,
+                "provenance": _jsonable(provenance or {}),
+            }
+        )
+        tmp.rename(path)  # the empty skeleton appears atomically
+        return cls(zarr.open_group(str(path), mode="r+"), path)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self._group["frame_done"].shape[0])
+
+    def pending(self) -> list[int]:
+        """Indices of frames not yet written."""
+        done = np.asarray(self._group["frame_done"][:])
+        return [int(i) for i in np.flatnonzero(done == 0)]
+
+    @property
+    def attrs(self):
+        return self._group.attrs
+
+    def write_frame(self, index: int, geometry: DiskGeometry, **images: np.ndarray) -> None:
+        """Write frame ``index``: its images (float32, NaN off-disk) and geometry; then mark it done."""
+        for name, image in images.items():
+            if name not in self._group:
+                raise ValueError(f"store has no array {name!r}")
+            image = np.asarray(image, dtype=np.float32)
+            if image.shape != tuple(self._group[name].shape[1:]):
+                raise UserError(
+                    f"frame {index}: {name} has shape {image.shape}, store expects {self._group[name].shape[1:]}",
+                    path=self.path,
+                )
+            self._group[name][index] = image
+        self._group["time"][index] = geometry.time or ""
+        for name in GEOMETRY_FIELDS:
+            self._group[name][index] = getattr(geometry, name)
+        self._group["frame_done"][index] = 1
+
+    def write_table(self, name: str, table) -> None:
+        """Store a table (pandas DataFrame or dict of 1-D arrays) under ``tables/<name>``."""
+        write_table(self._group, name, table)
+
+    def finish(self, **extra_attrs) -> None:
+        """Mark the store complete (all frames done) and record extra attributes."""
+        missing = self.pending()
+        if missing:
+            raise RuntimeError(f"{len(missing)} frames still pending")
+        self._group.attrs.update({**_jsonable(extra_attrs), "complete": True})
+
+
+def write_table(group, name: str, table) -> None:
+    """Write ``table`` as column arrays under ``group/tables/<name>`` (replacing it)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(table)
+    tables = group.require_group("tables")
+    if name in tables:
+        del tables[name]
+    sub = tables.create_group(name)
+    for column in frame.columns:
+        values = frame[column].to_numpy()
+        if values.dtype == object or values.dtype.kind in "OUS" or str(frame[column].dtype).startswith("str"):
+            values = np.asarray([str(v) for v in values], dtype="U")
+            if values.size == 0:
+                values = np.zeros(0, dtype="<U1")
+        elif values.dtype == bool:
+            values = values.astype("u1")
+            sub.attrs[f"bool:{column}"] = True
+        sub.create_array(str(column), shape=values.shape, dtype=values.dtype, fill_value=None)
+        if values.size:
+            sub[str(column)][:] = values
+    sub.attrs["columns"] = [str(c) for c in frame.columns]
+
+
+class FrameStore:
+    """Read access to a store; validates the layout on opening.
+
+    Parameters
+    ----------
+    path : path-like
+        Folder of the Zarr store.
+    require_complete : bool
+        Refuse a store whose writing was interrupted (the default for analysis commands).
+    """
+
+    def __init__(self, path: str | Path, *, require_complete: bool = True):
+        zarr = _zarr()
+        self.path = Path(path)
+        if not self.path.exists():
+            raise UserError("no such store", path=self.path)
+        if not (self.path / ".zgroup").exists():
+            raise UserError("is not an euv2mag store (no Zarr group found)", path=self.path)
+        try:
+            self._group = zarr.open_group(str(self.path), mode="r")
+        except Exception as exc:  # corrupt metadata
+            raise UserError(f"cannot open the store: {exc}", path=self.path) from None
+        for name in ("time", "frame_done", *GEOMETRY_FIELDS):
+            if name not in self._group:
+                raise UserError(f"is not a valid euv2mag store: array {name!r} is missing", path=self.path)
+        self.image_arrays = tuple(name for name in IMAGE_ARRAYS if name in self._group)
+        if not self.image_arrays:
+            raise UserError("holds no image array (euv, mag or pred)", path=self.path)
+        n = self._group["time"].shape[0]
+        shapes = {name: tuple(self._group[name].shape) for name in self.image_arrays}
+        for name, shape in shapes.items():
+            if len(shape) != 3 or shape[0] != n:
+                raise UserError(f"array {name} has shape {shape}, expected ({n}, H, W)", path=self.path)
+        if len({s[1:] for s in shapes.values()}) != 1:
+            raise UserError(f"image arrays differ in shape: {shapes}", path=self.path)
+        self._meta = {name: np.asarray(self._group[name][:]) for name in ("time", "frame_done", *GEOMETRY_FIELDS)}
+        if require_complete and not self.complete:
+            done = int(self._meta["frame_done"].sum())
+            raise UserError(
+                f"store is incomplete ({done}/{n} frames written); re-run the command that makes it to resume",
+                path=self.path,
+            )
+
+    # ---------------------------------------------------------------- metadata
+    @property
+    def attrs(self) -> dict:
+        return dict(self._group.attrs)
+
+    @property
+    def kind(self) -> str:
+        return str(self._group.attrs.get("kind", "unknown"))
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._group.attrs.get("complete", False)) and bool(np.all(self._meta["frame_done"] == 1))
+
+    @property
+    def n_frames(self) -> int:
+        return int(self._meta["time"].shape[0])
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Image shape (H, W)."""
+        return tuple(int(s) for s in self._group[self.image_arrays[0]].shape[1:])
+
+    @property
+    def size(self) -> int:
+        return self.shape[1]
+
+    @property
+    def times(self) -> np.ndarray:
+        """(N,) ISO 8601 UTC strings."""
+        return self._meta["time"]
+
+    @property
+    def frames_done(self) -> np.ndarray:
+        """(N,) bool: frames fully written."""
+        return self._meta["frame_done"] == 1
+
+    def geometry_column(self, name: str) -> np.ndarray:
+        """(N,) values of one per-frame geometry field."""
+        return self._meta[name]
+
+    def geometry(self, index: int) -> DiskGeometry:
+        """The :class:`DiskGeometry` of frame ``index``."""
+        self._check_index(index)
+        return DiskGeometry(
+            shape=self.shape,
+            time=str(self._meta["time"][index]) or None,
+            **{name: float(self._meta[name][index]) for name in GEOMETRY_FIELDS},
+        )
+
+    def has(self, name: str) -> bool:
+        return name in self.image_arrays
+
+    def read(self, name: str, index: int) -> np.ndarray:
+        """Image ``name`` ("euv", "mag", "pred") of frame ``index`` as (H, W) float32."""
+        if name not in self.image_arrays:
+            raise UserError(f"store has no {name!r} array (it holds {', '.join(self.image_arrays)})", path=self.path)
+        self._check_index(index)
+        return np.asarray(self._group[name][index], dtype=np.float32)
+
+    def array(self, name: str):
+        """The lazy Zarr array ``name`` (for Dask: ``dask.array.from_zarr(store.array('mag'))``)."""
+        if name not in self.image_arrays:
+            raise UserError(f"store has no {name!r} array", path=self.path)
+        return self._group[name]
+
+    def frame_table(self):
+        """pandas DataFrame with one row per frame: index, time and geometry."""
+        import pandas as pd
+
+        data = {"index": np.arange(self.n_frames), "time": self._meta["time"]}
+        data.update({name: self._meta[name] for name in GEOMETRY_FIELDS})
+        return pd.DataFrame(data)
+
+    def table_names(self) -> list[str]:
+        if "tables" not in self._group:
+            return []
+        return sorted(self._group["tables"].group_keys())
+
+    def table(self, name: str):
+        """A stored table (e.g. the synthetic truth) as a pandas DataFrame."""
+        import pandas as pd
+
+        if name not in self.table_names():
+            raise UserError(f"store has no table {name!r}", path=self.path)
+        sub = self._group["tables"][name]
+        columns = list(sub.attrs.get("columns", sorted(sub.array_keys())))
+        data = {}
+        for column in columns:
+            values = np.asarray(sub[column][:])
+            if sub.attrs.get(f"bool:{column}"):
+                values = values.astype(bool)
+            data[column] = values
+        return pd.DataFrame(data)
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= int(index) < self.n_frames:
+            raise UserError(f"frame index {index} is outside 0..{self.n_frames - 1}", path=self.path)
+
+    # ---------------------------------------------------------------- summary
+    def summary(self) -> dict:
+        """What ``euv2mag info`` prints: frames, time range, size, geometry ranges, provenance."""
+        times = [t for t in self.times if t]
+        out = {
+            "path": str(self.path),
+            "kind": self.kind,
+            "complete": self.complete,
+            "frames": self.n_frames,
+            "frames_written": int(self.frames_done.sum()),
+            "arrays": list(self.image_arrays),
+            "size": list(self.shape),
+            "time_range": [min(times), max(times)] if times else None,
+            "euv2mag_version": self._group.attrs.get("euv2mag_version"),
+        }
+        done = self.frames_done
+        for name in GEOMETRY_FIELDS:
+            values = self._meta[name][done]
+            out[f"{name}_range"] = [float(np.min(values)), float(np.max(values))] if values.size else None
+        if len(times) > 1:
+            steps = np.diff(np.sort(np.array(times, dtype="datetime64[s]")).astype(np.int64)) / 3600.0
+            out["median_cadence_hours"] = float(np.median(steps))
+        out["tables"] = self.table_names()
+        out["params"] = self._group.attrs.get("params")
+        out["provenance"] = self._group.attrs.get("provenance")
+        return out

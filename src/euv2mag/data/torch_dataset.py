@@ -1,0 +1,123 @@
+"""PyTorch ``Dataset`` of scaled (EUV, magnetogram) pairs read from a store.
+
+torch is imported here only; the rest of ``euv2mag.data`` works without it.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from ..scaling import EuvScaling, MagScaling
+from .store import FrameStore
+
+__all__ = ["PairDataset", "jitter_pair"]
+
+
+def jitter_pair(
+    euv: np.ndarray, mag: np.ndarray, dx: int, dy: int, jitter_px: int, *, euv_pad: float, mag_pad: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shift both scaled images by the same ``(dx, dy)`` in ``[-jitter_px, jitter_px]`` pixels.
+
+    Equivalent to KPL19's augmentation: pad each image by ``jitter_px`` on every side with a
+    constant and crop the original size at offset ``(jitter_px + dy, jitter_px + dx)``.
+    """
+    if jitter_px == 0:
+        return euv, mag
+    j = int(jitter_px)
+    h, w = euv.shape
+    out = []
+    for image, pad in ((euv, euv_pad), (mag, mag_pad)):
+        padded = np.pad(image, j, mode="constant", constant_values=pad)
+        out.append(np.ascontiguousarray(padded[j + dy : j + dy + h, j + dx : j + dx + w]))
+    return out[0], out[1]
+
+
+class PairDataset(torch.utils.data.Dataset):
+    """Scaled (euv, mag) tensor pairs of shape (1, H, W) for the given frame indices.
+
+    Parameters
+    ----------
+    store : FrameStore or path
+        Store with ``euv`` and ``mag`` arrays.
+    indices : sequence of int
+        Frame indices; item ``k`` is frame ``indices[k]``.
+    mag_scaling, euv_scaling :
+        Maps from G and DN/s to [-1, 1].
+    jitter_px : int
+        Random shift range (KPL19: 15 px at 1024^2, i.e. ``round(15 * N / 1024)``).
+    pad : {"zero-field", "kpl19"}
+        Value of the pixels the jitter exposes.  ``zero-field`` (default): the scaled value of
+        0 G in the target and of 0 DN/s in the input.  ``kpl19``: -1 in both, as KPL19's code
+        does, which is -L G (e.g. -100 G) of false strong negative field in the target.
+    seed : int
+        Base seed of the jitter.  Item ``(k, draw)`` uses the generator ``(seed, draw)``, so a
+        training loop that passes its iteration as ``draw`` gets the same shifts after a resume.
+    cache : bool
+        Keep the scaled frames in memory after the first read.
+    """
+
+    def __init__(
+        self,
+        store: FrameStore | str,
+        indices: Sequence[int],
+        *,
+        mag_scaling: MagScaling = MagScaling(),
+        euv_scaling: EuvScaling = EuvScaling(),
+        jitter_px: int = 0,
+        pad: str = "zero-field",
+        seed: int = 0,
+        cache: bool = True,
+    ):
+        self.store = store if isinstance(store, FrameStore) else FrameStore(store)
+        for name in ("euv", "mag"):
+            if not self.store.has(name):
+                raise UserError(f"a training store needs an {name!r} array", path=self.store.path)
+        self.indices = [int(i) for i in indices]
+        if not self.indices:
+            raise UserError("the selection of frames is empty", path=self.store.path)
+        bad = [i for i in self.indices if not 0 <= i < self.store.n_frames]
+        if bad:
+            raise UserError(
+                f"frame indices {bad[:5]} are outside the store's 0..{self.store.n_frames - 1}", path=self.store.path
+            )
+        if pad not in ("zero-field", "kpl19"):
+            raise UserError(f"pad must be 'zero-field' or 'kpl19', got {pad!r}")
+        if jitter_px < 0 or jitter_px >= min(self.store.shape) // 2:
+            raise UserError(f"jitter of {jitter_px} px does not fit a {self.store.size} px image")
+        self.mag_scaling = mag_scaling
+        self.euv_scaling = euv_scaling
+        self.jitter_px = int(jitter_px)
+        self.pad = pad
+        self.seed = int(seed)
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def scaled_frame(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scaled (euv, mag) float32 arrays of item ``k`` without jitter."""
+        if self._cache is not None and k in self._cache:
+            return self._cache[k]
+        index = self.indices[k]
+        euv = self.euv_scaling.to_unit(self.store.read("euv", index))
+        mag = self.mag_scaling.to_unit(self.store.read("mag", index))
+        if self._cache is not None:
+            self._cache[k] = (euv, mag)
+        return euv, mag
+
+    def __getitem__(self, item):
+        k, draw = (item, None) if np.isscalar(item) else (int(item[0]), int(item[1]))
+        euv, mag = self.scaled_frame(int(k))
+        if self.jitter_px:
+            rng = np.random.default_rng([self.seed, 0 if draw is None else draw + 1, int(k)])
+            dx, dy = (int(v) for v in rng.integers(-self.jitter_px, self.jitter_px + 1, size=2))
+            if self.pad == "kpl19":
+                euv_pad = mag_pad = -1.0
+            else:
+                euv_pad = float(self.euv_scaling.to_unit(np.zeros(1))[0])
+                mag_pad = float(self.mag_scaling.to_unit(np.zeros(1))[0])
+            euv, mag = jitter_pair(euv, mag, dx, dy, self.jitter_px, euv_pad=euv_pad, mag_pad=mag_pad)
+        return torch.from_numpy(euv[None].copy()), torch.from_numpy(mag[None].copy())

@@ -23,7 +23,15 @@ import numpy as np
 
 from .errors import UserError
 
-__all__ = ["DiskGeometry", "RSUN_MM", "MSH_MM2", "MM2_TO_CM2", "ARCSEC_PER_RAD"]
+__all__ = [
+    "DiskGeometry",
+    "RSUN_MM",
+    "MSH_MM2",
+    "MM2_TO_CM2",
+    "ARCSEC_PER_RAD",
+    "DEFAULT_RSUN_FRACTION",
+    "default_rsun_px",
+]
 
 #: IAU nominal solar radius in Mm (``sunpy.sun.constants.radius``).
 RSUN_MM = 695.7
@@ -32,6 +40,14 @@ MSH_MM2 = 2.0 * math.pi * RSUN_MM**2 * 1e-6
 #: 1 Mm^2 in cm^2.
 MM2_TO_CM2 = 1e16
 ARCSEC_PER_RAD = 180.0 / math.pi * 3600.0
+#: Solar radius as a fraction of the image side in prepared and synthetic frames:
+#: KPL19 fixed it at 392 px in 1024^2 images (model-anchors.md).
+DEFAULT_RSUN_FRACTION = 392.0 / 1024.0
+
+
+def default_rsun_px(size: int) -> float:
+    """Default apparent solar radius in pixels for an N x N frame (392 px at N = 1024)."""
+    return DEFAULT_RSUN_FRACTION * int(size)
 
 
 @dataclasses.dataclass(frozen=True, eq=True)

@@ -51,6 +51,7 @@ __all__ = [
     "prepare_array",
     "prepare_hmi",
     "prepare_aia",
+    "prepare_header",
     "disk_transform",
     "area_weights",
     "AIA_WAVELENGTH",
@@ -458,6 +459,7 @@ def prepare_array(
     *,
     rotation_tolerance_px: float = ROTATION_TOLERANCE_PX,
     min_cover: float = 0.5,
+    mask_off_disk: bool = True,
 ) -> np.ndarray:
     """Resample one full-disk image onto the centred, north-up ``size x size`` grid.
 
@@ -480,6 +482,9 @@ def prepare_array(
         flip-and-rebin path may ignore.
     min_cover : float
         Output pixels whose footprint is less than this fraction finite input become NaN.
+    mask_off_disk : bool
+        Set pixels with ``r > rsun_px`` to NaN (off only for diagnostics: then the finite
+        region shows the input's own limb mask).
 
     Returns
     -------
@@ -513,8 +518,9 @@ def prepare_array(
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (total / cover).astype(np.float32)
     out[~(cover >= min_cover)] = np.nan
-    geometry = DiskGeometry(shape=(size, size), rsun_px=rsun_px, cdelt_arcsec=1.0)
-    out[geometry.rho > 1.0] = np.nan
+    if mask_off_disk:
+        geometry = DiskGeometry(shape=(size, size), rsun_px=rsun_px, cdelt_arcsec=1.0)
+        out[geometry.rho > 1.0] = np.nan
     return out
 
 
@@ -525,6 +531,7 @@ def prepare_map(
     *,
     path=None,
     rotation_tolerance_px: float = ROTATION_TOLERANCE_PX,
+    mask_off_disk: bool = True,
 ) -> tuple[np.ndarray, DiskGeometry]:
     """North-up, centred, rescaled ``size x size`` image of one map and its geometry.
 
@@ -539,6 +546,8 @@ def prepare_map(
         Output solar radius in pixels (default :func:`~euv2mag.geometry.default_rsun_px`).
     path : path-like, optional
         Source file named in error messages.
+    rotation_tolerance_px, mask_off_disk
+        See :func:`prepare_array`.
 
     Returns
     -------
@@ -561,7 +570,9 @@ def prepare_map(
     time = _obs_time(meta, path)
     center_in, matrix, rsun_arcsec = disk_transform(smap, size, rsun_px)
     data = np.asarray(smap.data, dtype=np.float32)
-    out = prepare_array(data, center_in, matrix, size, rsun_px, rotation_tolerance_px=rotation_tolerance_px)
+    out = prepare_array(
+        data, center_in, matrix, size, rsun_px, rotation_tolerance_px=rotation_tolerance_px, mask_off_disk=mask_off_disk
+    )
     if _instrument(meta) == "aia":
         out /= np.float32(float(meta["exptime"]))
     if not np.isfinite(out).any():
@@ -579,7 +590,12 @@ def prepare_map(
 
 
 def _prepare_file(path, expect, size, rsun_px, **kwargs):
-    head = read_header(path, expect=expect, **kwargs)
+    return prepare_header(read_header(path, expect=expect, **kwargs), size, rsun_px)
+
+
+def prepare_header(head: FrameHeader, size: int = 1024, rsun_px: float | None = None) -> tuple[np.ndarray, DiskGeometry]:
+    """Read the image of an already validated file (:func:`read_header`) and prepare it."""
+    path = head.path
     data = _read_data(path, head.hdu)
     if not np.isfinite(data).any():
         raise UserError("image is NaN-only", path=path)

@@ -1,0 +1,413 @@
+"""``euv2mag prepare``: turn AIA 304 A and HMI LOS level-1 files into a dataset store.
+
+Steps
+-----
+1. Every input file's header is read and validated (:func:`euv2mag.data.fits.read_header`).
+2. AIA and HMI frames are paired by observation time (``T_OBS``): pairs are formed greedily
+   from the closest in time, each file used once, at most ``pair_tolerance_s`` apart.  With
+   only one instrument every valid file is a frame (duplicate times are skipped).
+3. Each frame is prepared (:func:`euv2mag.data.fits.prepare_header`) and written to a hidden
+   staging store ``.OUT.zarr.staging`` beside the output (resumable: re-running with the same
+   options continues there).  When all frames are done the staging store becomes ``OUT.zarr``
+   (renamed, or, if some frames failed while their images were read, copied without them).
+   ``OUT.zarr`` therefore only ever appears complete.
+
+Skip report
+-----------
+``OUT.zarr.skipped.csv`` (also stored as the table ``skipped`` inside the store), one row per
+file that did not become (part of) a frame, columns:
+
+``file``
+    Path of the input file.
+``instrument``
+    ``"aia"`` or ``"hmi"``.
+``time``
+    Observation time (ISO 8601 UTC) when the header gave one, else empty.
+``reason``
+    Why it was skipped (unreadable, truncated, other wavelength, QUALITY flag, missing
+    geometry keywords, NaN-only image, no partner within the tolerance, duplicate time, or
+    partner file skipped).
+
+With ``strict=True`` the first such problem raises :class:`~euv2mag.errors.UserError` instead
+and nothing is written.
+
+Frame geometry is HMI's when the frame has a magnetogram, else AIA's (both images are mapped
+to the same centre and radius; SDO's B0/L0 at two times < 1 min apart agree to < 0.01 deg).
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_path
+from ..errors import UserError
+from ..geometry import default_rsun_px
+from .fits import AIA_WAVELENGTH, FrameHeader, prepare_header, read_header
+
+__all__ = ["Frame", "expand_paths", "collect_frames", "pair_frames", "prepare_store", "skip_report_path", "SKIP_COLUMNS"]
+
+SKIP_COLUMNS = ("file", "instrument", "time", "reason")
+_FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fits.fz")
+
+
+@dataclasses.dataclass
+class Frame:
+    """One output frame: its time and the validated headers of its AIA and/or HMI file."""
+
+    time: str
+    aia: FrameHeader | None = None
+    hmi: FrameHeader | None = None
+
+    def files(self) -> dict:
+        return {"aia": self.aia.path if self.aia else None, "hmi": self.hmi.path if self.hmi else None}
+
+
+def skip_report_path(out: str | os.PathLike) -> Path:
+    """``OUT.zarr.skipped.csv`` beside the store."""
+    out = Path(out)
+    return out.with_name(out.name + ".skipped.csv")
+
+
+def expand_paths(items, *, option: str) -> list[str]:
+    """Files named by ``items``: files, folders (their FITS files) and glob patterns.
+
+    Raises
+    ------
+    UserError
+        A path that does not exist and matches nothing.
+    """
+    out: list[str] = []
+    for item in items or ():
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.name.lower().endswith(_FITS_SUFFIXES))
+            if not found:
+                raise UserError(f"{option}: folder holds no FITS files", path=path)
+            out.extend(found)
+        elif path.exists():
+            out.append(str(path))
+        elif any(ch in str(item) for ch in "*?["):
+            found = sorted(glob.glob(str(item)))
+            if not found:
+                raise UserError(f"{option}: pattern matches no file", path=item)
+            out.extend(found)
+        else:
+            raise UserError(f"{option}: no such file", path=item)
+    seen = set()
+    unique = []
+    for p in out:
+        key = os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def collect_frames(paths: list[str], instrument: str, *, quality_ignore=None, wavelength=AIA_WAVELENGTH):
+    """Validate the headers of ``paths``; return ``(headers, skipped_rows)``."""
+    heads, skipped = [], []
+    for path in paths:
+        try:
+            heads.append(read_header(path, expect=instrument, wavelength=wavelength, quality_ignore=quality_ignore))
+        except UserError as exc:
+            skipped.append({"file": str(path), "instrument": instrument, "time": "", "reason": _reason(exc, path)})
+    return heads, skipped
+
+
+def _reason(exc: UserError, path) -> str:
+    text = str(exc)
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def _seconds(iso: str) -> float:
+    return float(np.datetime64(iso, "ms").astype(np.int64)) / 1000.0
+
+
+def pair_frames(aia: list[FrameHeader], hmi: list[FrameHeader], tolerance_s: float) -> tuple[list[Frame], list[dict]]:
+    """Pair AIA and HMI headers by time (closest first, one-to-one, ``|dt| <= tolerance_s``).
+
+    With one list empty, each header of the other is a frame (later duplicates of a time skipped).
+
+    Returns
+    -------
+    frames : list of Frame
+        Sorted by time.
+    skipped : list of dict
+        Rows of the skip report for unpaired files.
+    """
+    skipped: list[dict] = []
+    if not aia or not hmi:
+        frames, seen = [], {}
+        for head in aia or hmi:
+            if head.time in seen:
+                skipped.append(_skip(head, f"duplicate observation time {head.time} (also in {seen[head.time]})"))
+                continue
+            seen[head.time] = head.path
+            frames.append(Frame(time=head.time, aia=head if aia else None, hmi=head if hmi else None))
+        return sorted(frames, key=lambda f: f.time), skipped
+    ta = np.array([_seconds(h.time) for h in aia])
+    th = np.array([_seconds(h.time) for h in hmi])
+    dt = np.abs(ta[:, None] - th[None, :])
+    order = np.argsort(dt, axis=None, kind="stable")
+    used_a, used_h, frames = set(), set(), []
+    for flat in order:
+        i, j = np.unravel_index(flat, dt.shape)
+        if dt[i, j] > tolerance_s:
+            break
+        if i in used_a or j in used_h:
+            continue
+        used_a.add(i)
+        used_h.add(j)
+        frames.append(Frame(time=hmi[j].time, aia=aia[i], hmi=hmi[j]))
+    for i, head in enumerate(aia):
+        if i not in used_a:
+            skipped.append(_skip(head, f"no HMI frame within {tolerance_s:g} s"))
+    for j, head in enumerate(hmi):
+        if j not in used_h:
+            skipped.append(_skip(head, f"no AIA frame within {tolerance_s:g} s"))
+    return sorted(frames, key=lambda f: f.time), skipped
+
+
+def _skip(head: FrameHeader, reason: str) -> dict:
+    return {"file": head.path, "instrument": head.instrument, "time": head.time, "reason": reason}
+
+
+def _inputs_digest(frames: list[Frame]) -> str:
+    h = hashlib.sha1()
+    for frame in frames:
+        for head in (frame.aia, frame.hmi):
+            if head is not None:
+                h.update(f"{os.path.realpath(head.path)}|{os.path.getsize(head.path)}|{head.time}\n".encode())
+    return h.hexdigest()
+
+
+def _write_skip_csv(out: Path, rows: list[dict]) -> Path:
+    import pandas as pd
+
+    path = skip_report_path(out)
+    frame = pd.DataFrame(rows, columns=list(SKIP_COLUMNS))
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def _load_degradation(source):
+    """The aiapy degradation-correction table (file or "JSOC"); UserError when unavailable."""
+    try:
+        from aiapy.calibrate.util import get_correction_table
+    except ImportError:
+        raise UserError("--degradation needs aiapy (pip install aiapy)") from None
+    try:
+        return get_correction_table(source)
+    except Exception as exc:  # noqa: BLE001 - network or file errors from aiapy
+        text = " ".join(str(exc).split())[:200]
+        raise UserError(f"cannot load the AIA degradation table from {source!r} ({text})") from None
+
+
+def _degradation_factor(table, time: str, path) -> float:
+    import astropy.units as u
+    from aiapy.calibrate import degradation
+    from astropy.time import Time
+
+    try:
+        value = float(np.squeeze(degradation(AIA_WAVELENGTH * u.angstrom, Time(time), correction_table=table)))
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"no AIA degradation factor for {time} ({' '.join(str(exc).split())[:200]})", path=path) from None
+    if not (np.isfinite(value) and value > 0):
+        raise UserError(f"AIA degradation factor {value} for {time} is unusable", path=path)
+    return value
+
+
+def _prepare_frame(frame: Frame, size: int, rsun_px: float, degradation_table):
+    images, geometry = {}, None
+    if frame.aia is not None:
+        euv, geometry = prepare_header(frame.aia, size, rsun_px)
+        if degradation_table is not None:
+            euv /= np.float32(_degradation_factor(degradation_table, frame.aia.time, frame.aia.path))
+        images["euv"] = euv
+    if frame.hmi is not None:
+        mag, geometry = prepare_header(frame.hmi, size, rsun_px)
+        images["mag"] = mag
+    return images, geometry
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
+
+
+def prepare_store(
+    out,
+    *,
+    aia_paths=(),
+    hmi_paths=(),
+    size: int = 1024,
+    rsun_px: float | None = None,
+    pair_tolerance_s: float = 60.0,
+    strict: bool = False,
+    degradation: str | None = None,
+    quality_ignore: int | None = None,
+    progress: bool | None = None,
+) -> dict:
+    """Prepare AIA/HMI files into the store ``out`` (see the module docstring).
+
+    Returns
+    -------
+    dict
+        ``{"store", "frames", "skipped", "skip_report", "resumed_complete"}``.
+
+    Raises
+    ------
+    UserError
+        Bad options, no usable frame, an existing output made otherwise, or (``strict``) any
+        skipped file.
+    """
+    from ..progress import progress_bar
+    from .store import FrameStore, StoreWriter
+
+    out = Path(out)
+    size = int(size)
+    rsun_px = default_rsun_px(size) if rsun_px is None else float(rsun_px)
+    if not (np.isfinite(rsun_px) and 1.0 <= rsun_px <= size / 2.0):
+        raise UserError(f"--rsun-px must lie in 1..{size / 2:g} for a {size}^2 frame, got {rsun_px:g}")
+    if not aia_paths and not hmi_paths:
+        raise UserError("give --aia and/or --hmi files")
+    if out.exists() and not (out / ".zgroup").exists():
+        raise UserError("exists and is not an euv2mag store; choose another output", path=out)
+
+    aia_heads, skipped = collect_frames(list(aia_paths), "aia", quality_ignore=quality_ignore)
+    hmi_heads, more = collect_frames(list(hmi_paths), "hmi", quality_ignore=quality_ignore)
+    skipped += more
+    if aia_paths and hmi_paths and not (aia_heads and hmi_heads):
+        # both instruments were asked for but one has no valid file: nothing can pair
+        frames, unpaired = [], [_skip(h, "no valid file of the other instrument to pair with") for h in aia_heads + hmi_heads]
+    else:
+        frames, unpaired = pair_frames(aia_heads, hmi_heads, pair_tolerance_s)
+    skipped += unpaired
+    if strict and skipped:
+        row = skipped[0]
+        raise UserError(row["reason"], path=row["file"])
+    arrays = tuple(name for name, heads in (("euv", aia_paths), ("mag", hmi_paths)) if heads)
+    params = {
+        "size": size,
+        "rsun_px": rsun_px,
+        "pair_tolerance_s": float(pair_tolerance_s),
+        "strict": bool(strict),
+        "degradation": degradation,
+        "quality_ignore": quality_ignore,
+        "aia_wavelength": AIA_WAVELENGTH,
+        "arrays": list(arrays),
+        "inputs_sha1": _inputs_digest(frames),
+    }
+    if not frames:
+        _write_skip_csv(out, skipped)
+        raise UserError(_no_frames_message(skipped, out), path=out)
+
+    if out.exists():
+        existing = FrameStore(out, require_complete=False)
+        if existing.attrs.get("params") != _stored_params(params) or existing.kind != "prepared":
+            raise UserError(
+                "exists and was made with other inputs or options; delete it or choose another output", path=out
+            )
+        if existing.complete:
+            return {"store": str(out), "frames": existing.n_frames, "skipped": len(skipped), "skip_report": str(skip_report_path(out)), "resumed_complete": True}
+
+    degradation_table = _load_degradation(degradation) if (degradation and aia_paths) else None
+    provenance = {
+        "command": "euv2mag prepare",
+        "frames": [{"time": f.time, **f.files()} for f in frames],
+    }
+    staging = out.with_name(f".{out.name}.staging")
+    shape = (size, size)
+    writer = StoreWriter.open(staging, n_frames=len(frames), shape=shape, arrays=arrays, kind="prepared", params=params, provenance=provenance)
+    failed: dict[int, dict] = {}
+    pending = writer.pending()
+    try:
+        with progress_bar("prepare", len(pending), enabled=progress) as advance:
+            for i in pending:
+                frame = frames[i]
+                try:
+                    images, geometry = _prepare_frame(frame, size, rsun_px, degradation_table)
+                except UserError as exc:
+                    if strict:
+                        raise
+                    failed[i] = _failure_rows(frame, exc)
+                    advance()
+                    continue
+                writer.write_frame(i, geometry, **images)
+                advance()
+    except UserError:
+        _remove(staging)  # strict: nothing half-written
+        raise
+    for rows in failed.values():
+        skipped += rows
+    good = [i for i in range(len(frames)) if i not in failed]
+    if not good:
+        _remove(staging)
+        _write_skip_csv(out, skipped)
+        raise UserError(_no_frames_message(skipped, out), path=out)
+    skip_table = _skip_table(skipped)
+    if not failed and not out.exists():
+        writer.write_table("skipped", skip_table)
+        writer.finish(n_skipped=len(skipped))
+        os.replace(staging, out)
+    else:
+        source = FrameStore(staging, require_complete=False)
+        final = StoreWriter.open(
+            out, n_frames=len(good), shape=shape, arrays=arrays, kind="prepared", params=params,
+            provenance={**provenance, "frames": [provenance["frames"][i] for i in good]},
+        )
+        todo = set(final.pending())
+        for k, i in enumerate(good):
+            if k in todo:
+                final.write_frame(k, source.geometry(i), **{name: source.read(name, i) for name in arrays})
+        final.write_table("skipped", skip_table)
+        final.finish(n_skipped=len(skipped))
+        _remove(staging)
+    report = _write_skip_csv(out, skipped)
+    return {"store": str(out), "frames": len(good), "skipped": len(skipped), "skip_report": str(report), "resumed_complete": False}
+
+
+def _stored_params(params: dict) -> dict:
+    """``params`` as the store keeps them (JSON round trip)."""
+    import json
+
+    from .._io import _json_safe
+
+    return json.loads(json.dumps(_json_safe(params)))
+
+
+def _skip_table(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=list(SKIP_COLUMNS)).astype(str)
+
+
+def _failure_rows(frame: Frame, exc: UserError) -> list[dict]:
+    bad = exc.path
+    rows = []
+    for head in (frame.aia, frame.hmi):
+        if head is None:
+            continue
+        if bad is None or os.path.realpath(bad) == os.path.realpath(head.path):
+            rows.append(_skip(head, _reason(exc, head.path)))
+        else:
+            rows.append(_skip(head, f"partner file {bad} was skipped"))
+    return rows
+
+
+def _no_frames_message(skipped: list[dict], out: Path) -> str:
+    report = skip_report_path(out)
+    if len(skipped) == 1:
+        row = skipped[0]
+        return f"no usable frame: {row['file']}: {row['reason']} (see {report})"
+    return f"no usable frame: all {len(skipped)} files skipped (reasons in {report})"

@@ -1,0 +1,283 @@
+"""Plain-language verdict and physics checks, generated from the audit numbers.
+
+Nothing here is a fixed conclusion: every sentence is chosen by comparing numbers read from the
+audit summaries (``audit/<experiment>/summary.json``) against stated thresholds, and quotes the
+numbers it rests on.  Thresholds (documented, not tuned):
+
+* a correlation coefficient (CC) of at least 0.9 counts as "closely reproduced", at least 0.7 as
+  "reproduced fairly well", at least 0.4 as "reproduced poorly", below that as "not reproduced";
+* a polarity agreement is compared with chance (0.5) by an exact two-sided binomial test at the
+  5 % level on the region counts; fewer than 5 regions are "too few to tell";
+* the leak control is "clearly better" on a quantity when its value exceeds the no-leak value by
+  at least 0.1 (CC or agreement fraction).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .html import fmt
+
+__all__ = [
+    "Headline",
+    "HaleGroup",
+    "cc_phrase",
+    "polarity_assessment",
+    "verdict_paragraph",
+    "expectation_checks",
+    "CLEAR_MARGIN",
+]
+
+#: Margin by which the leak control must beat the no-leak runs to count as "clearly better".
+CLEAR_MARGIN = 0.1
+#: Region parameters that do not depend on the sign of B (areas, unsigned flux) vs ones that do.
+SIGN_FREE_PARAMS = ("area_mm2", "area_msh", "tumf_mx", "amf_g")
+SIGN_DEPENDENT_PARAMS = ("nmf_mx", "pil_length_mm", "pil_count", "pil_mean_gradient_g_per_mm", "r_value", "log10_r_mx")
+
+
+@dataclass
+class HaleGroup:
+    """Region-level numbers for Hale-conforming or anti-Hale reference regions."""
+
+    n: int | None = None
+    n_matched: int | None = None
+    polarity_agreement: float | None = None
+    nmf_sign_agreement: float | None = None
+    recall: float | None = None
+
+    @property
+    def n_polarity(self) -> int | None:
+        """Number of regions the polarity agreement is computed on (matched regions)."""
+        return self.n_matched if self.n_matched is not None else self.n
+
+
+@dataclass
+class Headline:
+    """Headline numbers of one audit (one experiment), with the file they come from."""
+
+    source: str = ""
+    n_frames: int | None = None
+    tumf_cc: float | None = None
+    tumf_r2: float | None = None
+    tumf_slope: float | None = None
+    nmf_cc: float | None = None
+    nmf_r2: float | None = None
+    nmf_slope: float | None = None
+    pixel_cc: float | None = None
+    pixel_cc_binned: float | None = None
+    polarity_agreement: float | None = None
+    recall: float | None = None
+    precision: float | None = None
+    center_offset_deg: float | None = None
+    n_ref_regions: int | None = None
+    n_matched: int | None = None
+    param_cc: dict[str, float] = field(default_factory=dict)
+    hale: HaleGroup = field(default_factory=HaleGroup)
+    anti_hale: HaleGroup = field(default_factory=HaleGroup)
+
+
+def _ok(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(float(x))
+
+
+def cc_phrase(cc: float | None) -> str:
+    """Category of a correlation coefficient (see module thresholds)."""
+    if not _ok(cc):
+        return "not measured"
+    if cc >= 0.9:
+        return "closely reproduced"
+    if cc >= 0.7:
+        return "reproduced fairly well"
+    if cc >= 0.4:
+        return "reproduced poorly"
+    return "not reproduced"
+
+
+def _binom_ci(k: int, n: int) -> tuple[float, float]:
+    """Clopper-Pearson 95 % interval of a proportion k/n."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95)
+    return float(ci.low), float(ci.high)
+
+
+def polarity_assessment(agreement: float | None, n: int | None) -> tuple[str, str]:
+    """Compare a polarity agreement with chance.
+
+    Returns
+    -------
+    category : str
+        ``"unknown"``, ``"too few"``, ``"chance"``, ``"above"`` or ``"below"`` (below chance:
+        polarity systematically reversed).
+    text : str
+        A phrase quoting the numbers, e.g. ``"0.48 of 21 regions (95 % interval 0.26–0.70), consistent with chance"``.
+    """
+    if not _ok(agreement) or not _ok(n) or int(n) == 0:
+        return "unknown", "not measured"
+    n = int(n)
+    k = int(round(float(agreement) * n))
+    if n < 5:
+        return "too few", f"{fmt(agreement)} of {n} regions, too few to tell"
+    from scipy.stats import binomtest
+
+    p = binomtest(k, n, 0.5).pvalue
+    lo, hi = _binom_ci(k, n)
+    base = f"{fmt(agreement)} of {n} regions (95 % interval {lo:.2f}–{hi:.2f})"
+    if p >= 0.05:
+        return "chance", base + ", consistent with chance (0.5)"
+    if agreement > 0.5:
+        return "above", base + ", better than chance"
+    return "below", base + ", worse than chance: the polarity is systematically reversed, as expected from a model that applies Hale's law to regions that break it"
+
+
+def _quantity_list(items: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} (CC {fmt(cc)})" for name, cc in items)
+
+
+def _sorted_quantities(h: Headline) -> list[tuple[str, float]]:
+    items = [
+        ("full-disk TUMF", h.tumf_cc),
+        ("full-disk NMF", h.nmf_cc),
+        ("pixel values", h.pixel_cc),
+        ("8x8-binned pixel values", h.pixel_cc_binned),
+    ]
+    names = {
+        "area_mm2": "region area", "tumf_mx": "region TUMF", "nmf_mx": "region NMF",
+        "pil_length_mm": "PIL length", "pil_count": "number of PILs", "r_value": "Schrijver R",
+        "amf_g": "region mean |B|", "pil_mean_gradient_g_per_mm": "PIL gradient",
+    }
+    for key, name in names.items():
+        if key in h.param_cc:
+            items.append((name, h.param_cc[key]))
+    return [(n, float(v)) for n, v in items if _ok(v)]
+
+
+def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int | None = None) -> str:
+    """One paragraph that says what the generated magnetograms reproduce and what they do not.
+
+    Parameters
+    ----------
+    main : Headline
+        Audit of the runs without polarity information in the input.
+    leak : Headline, optional
+        Audit of the polarity-leak control.
+    n_seeds : int, optional
+        Number of seeds behind ``main``.
+    """
+    if main is None:
+        return "No audit of the main runs was found, so no verdict can be given."
+    parts = []
+    runs = f"{n_seeds} seeds" if n_seeds else "the runs"
+    items = _sorted_quantities(main)
+    good = [(n, c) for n, c in items if c >= 0.7]
+    bad = [(n, c) for n, c in items if c < 0.7]
+    if good:
+        parts.append(f"Without polarity in the EUV input ({runs}, {main.source}), the generated magnetograms reproduce {_quantity_list(good)}.")
+    else:
+        parts.append(f"Without polarity in the EUV input ({runs}, {main.source}), the generated magnetograms reproduce none of the audited quantities with CC ≥ 0.7.")
+    if bad:
+        parts.append(f"They do not reproduce {_quantity_list(bad)} (CC < 0.7).")
+    if _ok(main.recall):
+        parts.append(f"Region recall is {fmt(main.recall)}" + (f" with a mean centre offset of {fmt(main.center_offset_deg)}°." if _ok(main.center_offset_deg) else "."))
+    cat_h, text_h = polarity_assessment(main.hale.polarity_agreement, main.hale.n_polarity)
+    cat_a, text_a = polarity_assessment(main.anti_hale.polarity_agreement, main.anti_hale.n_polarity)
+    if cat_h != "unknown" or cat_a != "unknown":
+        parts.append(f"Leading polarity agrees with the reference on Hale-conforming regions in {text_h}; on anti-Hale regions in {text_a}.")
+        if cat_h == "above" and cat_a in ("chance", "below"):
+            parts.append("So the polarity the model gets right is what Hale's law predicts, not information it read from the EUV image.")
+        elif cat_h == "above" and cat_a == "above":
+            parts.append("The model gets the polarity of anti-Hale regions right too, so its input carries sign information beyond Hale's law.")
+    if leak is not None:
+        diffs = []
+        for label, a, b in (
+            ("NMF CC", main.nmf_cc, leak.nmf_cc),
+            ("pixel CC", main.pixel_cc, leak.pixel_cc),
+            ("pixel polarity agreement", main.polarity_agreement, leak.polarity_agreement),
+            ("anti-Hale polarity agreement", main.anti_hale.polarity_agreement, leak.anti_hale.polarity_agreement),
+            ("Hale polarity agreement", main.hale.polarity_agreement, leak.hale.polarity_agreement),
+        ):
+            if _ok(a) and _ok(b):
+                diffs.append((label, float(a), float(b)))
+        better = [d for d in diffs if d[2] - d[1] >= CLEAR_MARGIN]
+        same = [d for d in diffs if abs(d[2] - d[1]) < CLEAR_MARGIN]
+        if better:
+            parts.append("With polarity leaked into the EUV input (the control, " + leak.source + "), the same audit reports clearly better "
+                         + ", ".join(f"{l} ({fmt(a)} → {fmt(b)})" for l, a, b in better) + ".")
+        if same:
+            parts.append("The control is not clearly better on " + ", ".join(f"{l} ({fmt(a)} vs {fmt(b)})" for l, a, b in same) + ".")
+        if better and any("anti-Hale" in d[0] or "NMF" in d[0] for d in better):
+            parts.append("The audit therefore detects polarity information when it is present; where the no-leak runs fall short, the missing information in the input, not the audit, is the cause.")
+    else:
+        parts.append("The polarity-leak control has not been audited, so it is unknown whether the audit would report success when sign information is present.")
+    parts.append("This is a synthetic Sun in which the EUV intensity depends on |B| only: it shows what a model recovers from priors, not whether real 304 Å images carry polarity.")
+    return " ".join(parts)
+
+
+@dataclass
+class Check:
+    """One physics expectation and whether the numbers bear it out."""
+
+    expectation: str
+    observed: str
+    holds: bool | None
+    sources: list[str]
+
+
+def _gt(a, b, margin=0.0) -> bool | None:
+    if not (_ok(a) and _ok(b)):
+        return None
+    return float(a) > float(b) + margin
+
+
+def expectation_checks(main: Headline | None, leak: Headline | None) -> list[Check]:
+    """The physics expectations of the study (issue 6) tested against the audit numbers."""
+    checks: list[Check] = []
+    if main is None:
+        return checks
+    src = [main.source]
+    checks.append(Check("full-disk TUMF reproduced better than NMF (TUMF CC > NMF CC)",
+                        f"TUMF CC {fmt(main.tumf_cc)}, NMF CC {fmt(main.nmf_cc)}", _gt(main.tumf_cc, main.nmf_cc), src))
+    checks.append(Check("full-disk TUMF reproduced better than pixel values (TUMF CC > pixel CC)",
+                        f"TUMF CC {fmt(main.tumf_cc)}, pixel CC {fmt(main.pixel_cc)}", _gt(main.tumf_cc, main.pixel_cc), src))
+    area = main.param_cc.get("area_mm2", main.param_cc.get("area_msh"))
+    for key, label in (("pil_length_mm", "PIL length"), ("nmf_mx", "region NMF")):
+        if key in main.param_cc and area is not None:
+            checks.append(Check(f"region area reproduced better than {label} (CC)",
+                                f"area CC {fmt(area)}, {label} CC {fmt(main.param_cc.get(key))}",
+                                _gt(area, main.param_cc.get(key)), src))
+    cat_h, text_h = polarity_assessment(main.hale.polarity_agreement, main.hale.n_polarity)
+    checks.append(Check("polarity right on Hale-conforming regions (better than chance)", text_h,
+                        None if cat_h in ("unknown", "too few") else cat_h == "above", src))
+    cat_a, text_a = polarity_assessment(main.anti_hale.polarity_agreement, main.anti_hale.n_polarity)
+    checks.append(Check("polarity of anti-Hale regions not better than chance", text_a,
+                        None if cat_a in ("unknown", "too few") else cat_a in ("chance", "below"), src))
+    if leak is not None:
+        lsrc = [main.source, leak.source]
+        checks.append(Check(f"leak control clearly better on NMF CC (by ≥ {CLEAR_MARGIN})",
+                            f"{fmt(main.nmf_cc)} → {fmt(leak.nmf_cc)}", _gt(leak.nmf_cc, main.nmf_cc, CLEAR_MARGIN - 1e-12), lsrc))
+        checks.append(Check(f"leak control clearly better on anti-Hale polarity (by ≥ {CLEAR_MARGIN})",
+                            f"{fmt(main.anti_hale.polarity_agreement)} → {fmt(leak.anti_hale.polarity_agreement)}",
+                            _gt(leak.anti_hale.polarity_agreement, main.anti_hale.polarity_agreement, CLEAR_MARGIN - 1e-12), lsrc))
+        checks.append(Check("leak control about as good on TUMF (sign-free; within 0.1)",
+                            f"{fmt(main.tumf_cc)} vs {fmt(leak.tumf_cc)}",
+                            None if not (_ok(main.tumf_cc) and _ok(leak.tumf_cc)) else abs(leak.tumf_cc - main.tumf_cc) < CLEAR_MARGIN or leak.tumf_cc > main.tumf_cc,
+                            lsrc))
+    return checks
+
+
+def disagreement_notes(main: Headline | None, leak: Headline | None, checks: list[Check], iterations: int | None) -> list[str]:
+    """Possible reasons, read off the numbers, for expectations that do not hold."""
+    notes: list[str] = []
+    if main is None or all(c.holds is not False for c in checks):
+        return notes
+    if _ok(main.tumf_cc) and main.tumf_cc < 0.7:
+        notes.append(f"Even full-disk TUMF is reproduced only with CC {fmt(main.tumf_cc)}"
+                     + (f" after {iterations} training iterations" if iterations else "")
+                     + ": the model is under-trained, so differences between sign-free and sign-dependent quantities are dominated by its general error. Train longer (--iters) or at a larger size on a GPU.")
+    if _ok(main.anti_hale.n_polarity) and main.anti_hale.n_polarity < 20:
+        notes.append(f"Only {main.anti_hale.n_polarity} anti-Hale regions were matched in the test set, so their polarity agreement is uncertain (see the interval above); a longer test period or a higher anti-Hale rate gives more.")
+    if _ok(main.recall) and main.recall < 0.5:
+        notes.append(f"Region recall is {fmt(main.recall)}: region parameters and polarity rest on the few regions the model reproduces, which are the largest ones.")
+    if leak is not None and _ok(leak.nmf_cc) and _ok(main.nmf_cc) and leak.nmf_cc - main.nmf_cc < CLEAR_MARGIN:
+        notes.append(f"The leak control improves NMF CC by less than {CLEAR_MARGIN} ({fmt(main.nmf_cc)} → {fmt(leak.nmf_cc)}): either the leak is too weak for a short training to exploit, or the model has not learned to read it yet.")
+    return notes

@@ -106,3 +106,62 @@ def test_bad_inputs():
         clip_fluxes(np.full(geom.shape, np.nan), geom)
     with pytest.raises(UserError, match="shape"):
         clip_fluxes(np.zeros((10, 10)), geom)
+
+
+def _write_store(path, maps, geom):
+    from euv2mag.data.store import StoreWriter
+
+    w = StoreWriter.open(path, n_frames=len(maps), shape=geom.shape, arrays=("mag",), kind="prepared", params={"t": 1})
+    for i, m in enumerate(maps):
+        w.write_frame(i, geom, mag=m)
+    w.finish()
+    return path
+
+
+def test_saturation_cli_on_a_store(tmp_path, capsys):
+    from euv2mag.cli import main
+
+    geom = geometry()
+    mag, a1, a2 = two_patch_map(geom)
+    store = _write_store(tmp_path / "s.zarr", [mag, 2 * mag, -mag], geom)
+    out = tmp_path / "out"
+    rc = main(["saturation", str(store), "--limits", "100", "3000", "--out", str(out), "--indices", "0", "2", "--no-regions"])
+    assert rc == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "saturation.csv")
+    assert list(table.columns[:10]) == ["map", "source", "frame", "time", "limit_g", "tumf_orig_mx", "tumf_clip_mx",
+                                        "nmf_orig_mx", "nmf_clip_mx", "tumf_kept"]
+    assert len(table) == 4 and set(table["frame"]) == {0, 2}
+    summary = json.loads((out / "saturation.json").read_text())
+    s100 = summary["limits"]["100"]
+    expect = (100 * a1 + 50 * a2) / (300 * a1 + 50 * a2)  # both maps have the same ratio -> slope equals it
+    assert s100["tumf"]["slope"] == pytest.approx(expect, rel=1e-9)
+    assert s100["sign_flip_fraction"] == 1.0 and s100["n_maps"] == 2
+    assert summary["limits"]["3000"]["tumf"]["slope"] == 1.0
+    assert "threshold" in summary["definitions"] and "disk_cut" in summary["definitions"]
+    # bad input: one line, exit 2
+    rc = main(["saturation", str(tmp_path / "nope.fits"), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "nope.fits" in err[0]
+    rc = main(["saturation", str(store), "--indices", "7", "--out", str(out)])
+    assert rc == 2
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_hmi_saturation_reproduces_the_physics_note(shared_data, tmp_path, capsys):
+    """TUMF kept by a +-100 G clip at 1024^2, r < 0.95 R, |B| > 10 G: 0.91 (2016-07-07), 0.98 (2019-06-21)."""
+    from euv2mag.cli import main
+
+    files = [shared_data / "hmi" / f"hmi_m_720s_{d}_TAI.fits" for d in ("20160707_010000", "20190621_060000")]
+    out = tmp_path / "sat"
+    assert main(["saturation", *map(str, files), "--limits", "100", "625", "3000", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "saturation.csv")
+    kept = table[table.limit_g == 100].set_index("map")["tumf_kept"]
+    assert kept["hmi_m_720s_20160707_010000_TAI"] == pytest.approx(0.91, abs=0.02)
+    assert kept["hmi_m_720s_20190621_060000_TAI"] == pytest.approx(0.98, abs=0.02)
+    tumf = table[table.limit_g == 100].set_index("map")["tumf_orig_mx"]
+    assert 4e22 < tumf["hmi_m_720s_20160707_010000_TAI"] < 8e22 and 2e22 < tumf["hmi_m_720s_20190621_060000_TAI"] < 5e22
+    summary = json.loads((out / "saturation.json").read_text())
+    assert summary["limits"]["3000"]["tumf"]["slope"] == pytest.approx(1.0, abs=1e-9)
+    assert summary["limits"]["100"]["sign_flip_fraction"] == 0.0
+    assert summary["amf"]["n_regions"] >= 1

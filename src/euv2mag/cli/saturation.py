@@ -48,7 +48,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threshold-g", type=nonnegative_float, default=10.0,
                    help="pixels with |B| above this (G) count in a map's flux (default: 10)")
     p.add_argument("--no-regions", action="store_true", help="skip region detection (no AMF distribution)")
-    p.add_argument("--ignore-quality", action="store_true", help="accept FITS files whose QUALITY keyword is non-zero")
+    p.add_argument("--ignore-quality", action="store_true", help="accept FITS files whatever QUALITY bits are set (default: prepare_hmi's tolerated bits)")
     p.set_defaults(func=run)
 
 
@@ -136,7 +136,8 @@ def run(args) -> int:
                 if store is None:
                     from ..data.fits import prepare_hmi
 
-                    mag, geometry = prepare_hmi(source, size=args.size, check_quality=not args.ignore_quality)
+                    extra = {"quality_ignore": 0xFFFFFFFF} if args.ignore_quality else {}
+                    mag, geometry = prepare_hmi(source, size=args.size, **extra)
                 else:
                     mag, geometry = store.read(args.array, frame), store.geometry(frame)
                 ident = {"map": name, "source": source, "frame": frame, "time": geometry.time or ""}

@@ -1,0 +1,135 @@
+"""Level-1-like AIA 304 and HMI LOS FITS files of synthetic frames (``euv2mag synth --fits-dir``).
+
+Files (one pair per frame, written atomically): ``aia_304_YYYYMMDD_HHMMSS.fits`` and
+``hmi_m_YYYYMMDD_HHMMSS.fits``, each a primary HDU of float32 at the requested ``--size``.
+
+Header keywords (both instruments)
+----------------------------------
+``CTYPE1/2`` = HPLN-TAN / HPLT-TAN, ``CUNIT1/2`` = arcsec, ``CDELT1/2`` (arcsec/px, equal to the
+store's ``cdelt_arcsec``), ``CRPIX1/2`` = disk centre (1-based, deliberately off the image centre
+by up to 3 px, deterministic per frame), ``CRVAL1/2`` = 0 (the disk centre), ``CROTA2``,
+``RSUN_OBS`` (arcsec), ``RSUN_REF`` = 695 700 000 m (the radius the store's geometry uses),
+``DSUN_OBS`` (m), ``CRLN_OBS`` / ``CRLT_OBS`` (Carrington lon / lat of disk centre, deg),
+``HGLN_OBS`` = 0, ``HGLT_OBS`` = ``CRLT_OBS``, ``DATE-OBS`` and ``T_OBS`` (ISO 8601 UTC),
+``TIMESYS`` = UTC, ``TELESCOP``, ``INSTRUME``, ``WAVELNTH``, ``WAVEUNIT``, ``QUALITY`` = 0, ``BUNIT``,
+``LVL_NUM`` = 1.0, ``ORIGIN`` = euv2mag synthetic.
+
+AIA: ``TELESCOP`` = SDO/AIA, ``INSTRUME`` = AIA_4, ``WAVELNTH`` = 304, ``EXPTIME`` = 2.9 s,
+``BUNIT`` = DN, data in DN (= DN/s x EXPTIME, saturating at 16383), ``CROTA2`` = 0, off-limb rim
+emission included (no NaN).  ``DATE-OBS`` is the start of the exposure, ``T_OBS`` its middle (the
+frame time).
+
+HMI: ``TELESCOP`` = SDO/HMI, ``INSTRUME`` = HMI_FRONT2, ``CONTENT`` = MAGNETOGRAM,
+``WAVELNTH`` = 6173, ``BUNIT`` = Gauss, ``CROTA2`` = 180.0: the image is stored rotated by 180 deg
+(solar north down, as on board), so ``CRPIX`` refers to the rotated array; off-disk NaN.
+``DATE-OBS`` = ``T_OBS`` = the frame time.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_path
+from ..geometry import RSUN_MM, DiskGeometry
+from .synthetic_euv import EXPTIME_S
+
+__all__ = ["fits_names", "fits_offsets", "write_fits_pair"]
+
+
+def fits_names(time_iso: str) -> tuple[str, str]:
+    """(AIA, HMI) file names of the frame at ``time_iso``."""
+    stamp = time_iso[:19].replace("-", "").replace(":", "").replace("T", "_")
+    return f"aia_304_{stamp}.fits", f"hmi_m_{stamp}.fits"
+
+
+def fits_offsets(seed: int, key: int) -> tuple[float, float, float, float]:
+    """Deterministic disk-centre offsets (px) ``(dx_aia, dy_aia, dx_hmi, dy_hmi)`` in [-3, 3]."""
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 5, int(key)])
+    return tuple(float(v) for v in rng.uniform(-3.0, 3.0, 4))
+
+
+def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, time_obs: str, date_obs: str):
+    from astropy.io import fits
+
+    h = fits.Header()
+    h["DATE-OBS"] = (date_obs, "start of observation, UTC")
+    h["T_OBS"] = (time_obs, "observation time (mid exposure), UTC")
+    h["TIMESYS"] = "UTC"
+    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
+    h["CUNIT1"], h["CUNIT2"] = "arcsec", "arcsec"
+    h["CDELT1"] = (geometry.cdelt_arcsec, "arcsec per pixel")
+    h["CDELT2"] = (geometry.cdelt_arcsec, "arcsec per pixel")
+    h["CRPIX1"] = (crpix[0], "disk centre column (1-based)")
+    h["CRPIX2"] = (crpix[1], "disk centre row (1-based)")
+    h["CRVAL1"], h["CRVAL2"] = 0.0, 0.0
+    h["CROTA2"] = (crota2, "deg")
+    h["RSUN_OBS"] = (geometry.rsun_arcsec, "apparent solar radius, arcsec")
+    h["RSUN_REF"] = (RSUN_MM * 1e6, "solar radius used, m")
+    h["DSUN_OBS"] = (geometry.dsun_m, "observer-Sun distance, m")
+    h["CRLN_OBS"] = (geometry.l0_deg, "Carrington longitude of disk centre, deg")
+    h["CRLT_OBS"] = (geometry.b0_deg, "Carrington latitude of disk centre, deg")
+    h["HGLN_OBS"] = (0.0, "Stonyhurst longitude of observer, deg")
+    h["HGLT_OBS"] = (geometry.b0_deg, "Stonyhurst latitude of observer, deg")
+    h["QUALITY"] = 0
+    h["LVL_NUM"] = 1.0
+    h["ORIGIN"] = "euv2mag synthetic Sun"
+    return h
+
+
+def write_fits_pair(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry, render) -> tuple[Path, Path]:
+    """Render the frame twice more (off-centre disk for AIA; off-centre and 180 deg rotated for HMI) and
+    write both files atomically.
+
+    Parameters
+    ----------
+    fits_dir : Path
+        Output folder.
+    params : SynthParams
+        Generator parameters.
+    t_mjd : float
+        Frame time (MJD, UTC).
+    geometry : DiskGeometry
+        The store frame's geometry (centred disk).
+    render : callable
+        ``render(params, t_mjd, geometry, offlimb=bool) -> dict`` (``render_frame``).
+    """
+    from astropy.io import fits
+    from astropy.time import Time
+
+    fits_dir = Path(fits_dir)
+    fits_dir.mkdir(parents=True, exist_ok=True)
+    key = int(round(t_mjd * 86400.0))
+    dxa, dya, dxh, dyh = fits_offsets(params.seed, key)
+    n = geometry.shape[1]
+    cx, cy = geometry.center_px
+    t_iso = Time(t_mjd, format="mjd", scale="utc").isot
+    aia_name, hmi_name = fits_names(t_iso)
+
+    g_aia = dataclasses.replace(geometry, center_px=(cx + dxa, cy + dya))
+    euv = render(params, t_mjd, g_aia, offlimb=True)["euv"]
+    start = Time(t_mjd - EXPTIME_S / 2 / 86400.0, format="mjd", scale="utc").isot
+    h = _header(g_aia, (cx + dxa + 1, cy + dya + 1), 0.0, t_iso, start)
+    h["TELESCOP"], h["INSTRUME"] = "SDO/AIA", "AIA_4"
+    h["WAVELNTH"], h["WAVEUNIT"] = 304, "angstrom"
+    h["EXPTIME"] = (EXPTIME_S, "exposure time, s")
+    h["BUNIT"] = "DN"
+    h["PIXLUNIT"] = "DN"
+    aia_path = fits_dir / aia_name
+    with atomic_path(aia_path) as tmp:
+        fits.PrimaryHDU((euv * np.float32(EXPTIME_S)).astype(np.float32), header=h).writeto(tmp, overwrite=True)
+
+    # HMI: render with the disk centre at the mirror position, then rotate the array by 180 deg.
+    hx, hy = cx + dxh, cy + dyh  # disk centre in the rotated (stored) array
+    g_hmi = dataclasses.replace(geometry, center_px=(n - 1 - hx, n - 1 - hy))
+    mag = render(params, t_mjd, g_hmi)["mag"][::-1, ::-1]
+    h = _header(geometry, (hx + 1, hy + 1), 180.0, t_iso, t_iso)
+    h["TELESCOP"], h["INSTRUME"] = "SDO/HMI", "HMI_FRONT2"
+    h["CONTENT"] = "MAGNETOGRAM"
+    h["WAVELNTH"], h["WAVEUNIT"] = 6173.0, "angstrom"
+    h["BUNIT"] = "Gauss"
+    hmi_path = fits_dir / hmi_name
+    with atomic_path(hmi_path) as tmp:
+        fits.PrimaryHDU(np.ascontiguousarray(mag, dtype=np.float32), header=h).writeto(tmp, overwrite=True)
+    return aia_path, hmi_path

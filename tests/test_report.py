@@ -37,22 +37,23 @@ def _bipole(geo: DiskGeometry, sign: float) -> np.ndarray:
 def _summary(anti_agreement: float, nmf_cc: float = 0.2, tumf_cc: float = 0.93) -> dict:
     """An audit summary.json shaped as the audit module's outputs (series_metrics, match stats, hale_breakdown)."""
     def group(n, nm, agree):
-        return {"n_regions": n, "n_matched": nm, "recall": nm / n, "n_polarity_agree": round(agree * nm),
+        return {"n_ref": n, "n_matched": nm, "recall": nm / n, "n_polarity_agree": round(agree * nm),
                 "n_polarity_fail": nm - round(agree * nm), "polarity_agreement": agree,
                 "n_nmf_sign_agree": round(agree * nm), "nmf_sign_agreement": agree}
 
-    return {
+    block = {
         "n_frames": 3,
         "fulldisk": {
             "tumf": {"n": 3, "cc": tumf_cc, "r2": 0.71, "slope": 0.88, "r2_fit": 0.8},
             "nmf": {"n": 3, "cc": nmf_cc, "r2": -0.4, "slope": 0.1, "r2_fit": 0.01},
-            "cc_mean": 0.41, "cc_binned_mean": 0.52, "polarity_agreement_mean": 0.61,
+            "mean_cc": 0.41, "mean_cc_binned": 0.52, "mean_polarity_agreement": 0.61,
         },
         "regions": {"n_ref": 60, "n_gen": 50, "n_matched": 44, "recall": 0.7333, "precision": 0.88,
-                    "offset_mean_deg": 1.27, "area_mm2_cc": 0.91, "tumf_mx_cc": 0.89, "nmf_mx_cc": 0.15,
-                    "pil_length_mm_cc": 0.33},
-        "hale": {"hale": group(50, 40, 0.925), "anti_hale": group(10, 40, anti_agreement), "all": group(60, 44, 0.9)},
+                    "offset_mean_deg": 1.27, "parameters": {"area_mm2": {"cc": 0.91}, "tumf_mx": {"cc": 0.89},
+                                                            "nmf_mx": {"cc": 0.15}, "pil_length_mm": {"cc": 0.33}}},
+        "hale": {"hale": group(50, 40, 0.925), "anti_hale": group(10, 40, anti_agreement), "undetermined": group(1, 1, 1.0)},
     }
+    return {"predictions": {"kpl19-seed-0": block}, "mean_over_predictions": block, "params": {}}
 
 
 def make_study(root, *, anti_agreement_main: float = 0.5, anti_agreement_leak: float = 0.95):
@@ -181,12 +182,12 @@ def test_numbers_equal_source_files(study):
                           fmt(sat["limits"]["100"]["sign_flip_fraction"])]
     summ = json.loads((lay.audit_dir("kpl19") / "summary.json").read_text())
     hale = {r[0]: r for r in _cells(html, "hale-table-kpl19")}
-    assert set(hale) == {"hale", "anti_hale", "all"}
-    assert fmt(summ["hale"]["hale"]["polarity_agreement"]) in hale["hale"]
+    assert set(hale) == {"hale", "anti_hale", "undetermined"}
+    assert fmt(summ["mean_over_predictions"]["hale"]["hale"]["polarity_agreement"]) in hale["hale"]
     control = {r[0]: r[1:] for r in _cells(html, "control-table")}
     assert control["full-disk TUMF CC"] == [fmt(0.93), fmt(0.93)]
     assert control["full-disk NMF CC"] == [fmt(0.2), fmt(0.85)]
-    assert control["region recall"] == [fmt(summ["regions"]["recall"])] * 2
+    assert control["region recall"] == [fmt(summ["mean_over_predictions"]["regions"]["recall"])] * 2
     ds = {r[0]: r[1] for r in _cells(html, "dataset-table")}
     assert ds["frames"] == "6" and ds["anti-Hale regions"] == "1" and ds["first frame (UTC)"] == TIMES[0]
     # the Fig. 1 caption names the frame of the dataset store it shows
@@ -253,7 +254,7 @@ def test_report_rebuilds_after_numbers_change(tmp_path):
     build_report(lay.root)
     first = lay.report.read_text()
     summ = json.loads((lay.audit_dir("kpl19") / "summary.json").read_text())
-    summ["hale"]["anti_hale"]["polarity_agreement"] = 0.5
+    summ["mean_over_predictions"]["hale"]["anti_hale"]["polarity_agreement"] = 0.5
     (lay.audit_dir("kpl19") / "summary.json").write_text(json.dumps(summ))
     build_report(lay.root)
     second = lay.report.read_text()

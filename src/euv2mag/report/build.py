@@ -16,7 +16,7 @@ from .._io import atomic_write_text
 from ..errors import UserError
 from . import figures as F
 from .html import Page, Section, fmt
-from .inputs import find_dicts, flatten, headline, read_csv, read_json
+from .inputs import audit_block, find_dicts, flatten, headline, read_csv, read_json
 from .layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, SCHEMES, StudyLayout
 from .verdict import disagreement_notes, expectation_checks, verdict_paragraph
 
@@ -575,12 +575,10 @@ def _section_variability(page: Page, ctx: ReportContext) -> None:
 
 
 def _hale_rows(summary: dict):
-    """Rows of the Hale's-law breakdown table from an audit summary."""
-    for key in ("hale", "hale_breakdown"):
-        hale = summary.get(key) if isinstance(summary, dict) else None
-        if isinstance(hale, dict):
-            break
-    else:
+    """Header and rows of the Hale's-law breakdown table (``mean_over_predictions.hale``)."""
+    block = audit_block(summary)
+    hale = block.get("hale") if isinstance(block, dict) else None
+    if not isinstance(hale, dict):
         return None, None
     groups = {k: v for k, v in hale.items() if isinstance(v, dict)}
     metrics = []

@@ -3,7 +3,7 @@
 A missing or unreadable file is not an error here: the reader returns ``None`` and the report
 section says what is missing.  :func:`headline` turns an audit ``summary.json`` into the
 :class:`~euv2mag.report.verdict.Headline` numbers the verdict uses; it looks the numbers up by
-their key names (``fulldisk``/``tumf``/``cc`` ...) so it tolerates extra nesting and extra keys.
+the documented keys of ``euv2mag audit``'s summary.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from .verdict import HaleGroup, Headline
 
-__all__ = ["read_csv", "read_json", "flatten", "find_value", "headline", "find_dicts"]
+__all__ = ["read_csv", "read_json", "flatten", "find_value", "headline", "find_dicts", "audit_block"]
 
 
 def read_csv(path: Path):
@@ -94,86 +94,73 @@ def find_dicts(obj: Any, required_key: str) -> list[dict]:
     return out
 
 
-def _hale_group(summary: dict, anti: bool) -> HaleGroup:
-    hale = None
-    for key in ("hale", "hale_breakdown", "hale_law"):
-        if isinstance(summary.get(key), dict):
-            hale = summary[key]
-            break
-    if hale is None:
-        for value in summary.values():
-            if isinstance(value, dict):
-                for key in ("hale", "hale_breakdown"):
-                    if isinstance(value.get(key), dict):
-                        hale = value[key]
-    if hale is None:
-        return HaleGroup()
-    group = None
-    for key, value in hale.items():
-        k = key.lower()
-        is_anti = "anti" in k or "non" in k or k in ("false", "violating")
-        if isinstance(value, dict) and is_anti == anti and ("hale" in k or k in ("conforming", "true", "false", "violating")):
-            group = value
-            break
-    if group is None:
-        return HaleGroup()
-    flat = flatten(group)
+def audit_block(summary: dict | None) -> dict | None:
+    """The headline block of an audit summary: ``mean_over_predictions`` (averaged over the
+    prediction stores of one audit), or the summary itself for a single-block layout."""
+    if not isinstance(summary, dict):
+        return None
+    block = summary.get("mean_over_predictions")
+    return block if isinstance(block, dict) else summary
 
-    def get(*names):
-        v = find_value(flat, names)
-        return v
 
-    n = get("n", "n_regions", "n_ref", "count")
-    n_matched = get("n_matched", "matched")
+def _num(d: dict, *path):
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d if _is_number(d) else None
+
+
+def _hale_group(block: dict, group: str) -> HaleGroup:
+    g = (block.get("hale") or {}).get(group) if isinstance(block.get("hale"), dict) else None
+    if not isinstance(g, dict):
+        return HaleGroup()
+    n = _num(g, "n_ref")
+    if n is None:
+        n = _num(g, "n_regions")
+    nm = _num(g, "n_matched")
     return HaleGroup(
-        n=int(n) if n is not None else None,
-        n_matched=int(n_matched) if n_matched is not None else None,
-        polarity_agreement=get("polarity_agreement", "leading_polarity_agreement"),
-        nmf_sign_agreement=get("nmf_sign_agreement"),
-        recall=get("recall"),
+        n=int(round(n)) if n is not None else None,
+        n_matched=int(round(nm)) if nm is not None else None,
+        polarity_agreement=_num(g, "polarity_agreement"),
+        nmf_sign_agreement=_num(g, "nmf_sign_agreement"),
+        recall=_num(g, "recall"),
     )
 
 
 def headline(summary: dict | None, source: str) -> Headline | None:
-    """Headline numbers of an audit ``summary.json`` (None when there is no summary)."""
-    if not isinstance(summary, dict):
+    """Headline numbers of an audit ``summary.json`` (None when there is no summary).
+
+    Reads ``mean_over_predictions`` (see ``euv2mag audit``): ``fulldisk.tumf|nmf.cc|r2|slope``,
+    ``fulldisk.mean_cc``, ``mean_cc_binned``, ``mean_polarity_agreement``, ``regions.recall``,
+    ``precision``, ``offset_mean_deg``, ``n_ref``, ``n_matched``, ``regions.parameters.<p>.cc``
+    and ``hale.hale|anti_hale``.  Counts averaged over predictions are rounded to integers.
+    """
+    block = audit_block(summary)
+    if block is None:
         return None
-    flat = flatten(summary)
-    fd = ("fulldisk", "full_disk", "disk")
-
-    def across(qty, stat):
-        return find_value(flat, (stat,), within=(qty,), exclude=("region", "param", "hale", "seed")) 
-
+    fd = block.get("fulldisk") if isinstance(block.get("fulldisk"), dict) else {}
+    reg = block.get("regions") if isinstance(block.get("regions"), dict) else {}
     h = Headline(source=source)
-    n_frames = find_value(flat, ("n_frames",))
-    h.n_frames = int(n_frames) if n_frames is not None else None
-    h.tumf_cc = across("tumf", "cc")
-    h.tumf_r2 = across("tumf", "r2")
-    h.tumf_slope = across("tumf", "slope")
-    h.nmf_cc = across("nmf", "cc")
-    h.nmf_r2 = across("nmf", "r2")
-    h.nmf_slope = across("nmf", "slope")
-    h.pixel_cc = find_value(flat, ("pixel_cc", "pixel_cc_mean", "cc_mean", "mean_cc"), exclude=("region", "hale"))
-    if h.pixel_cc is None:
-        h.pixel_cc = find_value(flat, ("mean", "cc"), within=("pixel",), exclude=("binned",))
-    h.pixel_cc_binned = find_value(flat, ("pixel_cc_binned", "cc_binned", "cc_binned_mean", "pixel_cc_binned_mean", "binned_cc"), exclude=("region", "hale"))
-    h.polarity_agreement = find_value(flat, ("polarity_agreement", "polarity_agreement_mean", "pixel_polarity_agreement"),
-                                      exclude=("hale", "region", "param"))
-    h.recall = find_value(flat, ("recall",), exclude=("hale",))
-    h.precision = find_value(flat, ("precision",), exclude=("hale",))
-    h.center_offset_deg = find_value(flat, ("center_offset_deg_mean", "mean_center_offset_deg", "centre_offset_deg_mean",
-                                            "mean_offset_deg", "center_offset_deg", "offset_mean_deg"), exclude=("hale",))
-    n_ref = find_value(flat, ("n_ref", "n_ref_regions", "n_reference"), exclude=("hale",))
-    h.n_ref_regions = int(n_ref) if n_ref is not None else None
-    n_matched = find_value(flat, ("n_matched", "n_pairs"), exclude=("hale",))
-    h.n_matched = int(n_matched) if n_matched is not None else None
-    for param in ("area_mm2", "area_msh", "tumf_mx", "nmf_mx", "amf_g", "pil_count", "pil_length_mm",
-                  "pil_mean_gradient_g_per_mm", "r_value", "log10_r_mx", "flux_pos_mx", "flux_neg_mx", "max_abs_g"):
-        v = find_value(flat, (f"{param}_cc",), exclude=("hale", "seed"))
-        if v is None:
-            v = find_value(flat, ("cc",), within=(param,), exclude=("hale",))
+    n_frames = _num(block, "n_frames")
+    h.n_frames = int(round(n_frames)) if n_frames is not None else None
+    for qty in ("tumf", "nmf"):
+        for stat in ("cc", "r2", "slope"):
+            setattr(h, f"{qty}_{stat}", _num(fd, qty, stat))
+    h.pixel_cc = _num(fd, "mean_cc")
+    h.pixel_cc_binned = _num(fd, "mean_cc_binned")
+    h.polarity_agreement = _num(fd, "mean_polarity_agreement")
+    h.recall = _num(reg, "recall")
+    h.precision = _num(reg, "precision")
+    h.center_offset_deg = _num(reg, "offset_mean_deg")
+    for attr, key in (("n_ref_regions", "n_ref"), ("n_matched", "n_matched")):
+        v = _num(reg, key)
+        setattr(h, attr, int(round(v)) if v is not None else None)
+    params = reg.get("parameters") if isinstance(reg.get("parameters"), dict) else {}
+    for p, stats in params.items():
+        v = _num(stats, "cc")
         if v is not None:
-            h.param_cc[param] = v
-    h.hale = _hale_group(summary, anti=False)
-    h.anti_hale = _hale_group(summary, anti=True)
+            h.param_cc[p] = v
+    h.hale = _hale_group(block, "hale")
+    h.anti_hale = _hale_group(block, "anti_hale")
     return h

@@ -325,6 +325,10 @@ def read_map(path, expect: str = "hmi", *, wavelength: int | None = AIA_WAVELENG
 def _make_map(data, header, path):
     import sunpy.map
 
+    if header.get("WAVELNTH") not in (None, "") and not header.get("WAVEUNIT"):
+        header = header.copy()
+        header["WAVEUNIT"] = "angstrom"  # AIA and HMI give WAVELNTH in Angstrom
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sunpy metadata notes about missing optional keys

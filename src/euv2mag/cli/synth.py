@@ -1,16 +1,6 @@
 """``euv2mag synth OUT.zarr``: make a synthetic paired EUV/magnetogram time series with known truth."""
 from __future__ import annotations
 
-from . import nonnegative_float, power_of_two
-
-
-def _fraction(text: str) -> float:
-    import argparse
-
-    value = nonnegative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
-    return value
 
 
 def add_parser(subparsers) -> None:
@@ -26,15 +16,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--start", default="2011-01-01", help="first frame time, ISO 8601 UTC (default 2011-01-01)")
     p.add_argument("--end", default="2011-12-31", help="last frame time, inclusive (default 2011-12-31)")
     p.add_argument("--cadence", default="12h", help="frame spacing, e.g. 12h, 1d, 30min (default 12h)")
-    p.add_argument("--size", type=power_of_two, default=256, help="image side in px, power of two (default 256)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--polarity-leak", type=nonnegative_float, default=0.0,
+    p.add_argument("--size", type=str, default="256", help="image side in px, power of two (default 256)")
+    p.add_argument("--seed", type=str, default="0", help="random seed (default 0)")
+    p.add_argument("--polarity-leak", type=str, default="0.0",
                    help="sign information mixed into the EUV image (default 0: EUV depends on |B| only)")
-    p.add_argument("--anti-hale-fraction", type=_fraction, default=0.04,
+    p.add_argument("--anti-hale-fraction", type=str, default="0.04",
                    help="fraction of anti-Hale active regions (default 0.04)")
-    p.add_argument("--rate-scale", type=nonnegative_float, default=1.0,
+    p.add_argument("--rate-scale", type=str, default="1.0",
                    help="multiplier of the active-region emergence rate (default 1)")
-    p.add_argument("--noise", type=nonnegative_float, default=6.0,
+    p.add_argument("--noise", type=str, default="6.0",
                    help="magnetogram noise in G at 4096^2, scaled by size/4096 (default 6)")
     p.add_argument("--fits-dir", default=None,
                    help="also write each frame as level-1-like AIA 304 and HMI FITS files in this folder")
@@ -44,10 +34,25 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..data.synthetic import SynthParams, synthesize
 
+    from ..errors import UserError
+
+    def integer(text, option):
+        try:
+            return int(text)
+        except ValueError:
+            raise UserError(f"{option} must be an integer, got {text!r}") from None
+
+    def number(text, option):
+        try:
+            return float(text)
+        except ValueError:
+            raise UserError(f"{option} must be a number, got {text!r}") from None
+
     params = SynthParams(
-        start=args.start, end=args.end, cadence=args.cadence, size=args.size, seed=args.seed,
-        polarity_leak=args.polarity_leak, anti_hale_fraction=args.anti_hale_fraction,
-        rate_scale=args.rate_scale, noise_g=args.noise,
+        start=args.start, end=args.end, cadence=args.cadence, size=integer(args.size, "--size"),
+        seed=integer(args.seed, "--seed"), polarity_leak=number(args.polarity_leak, "--polarity-leak"),
+        anti_hale_fraction=number(args.anti_hale_fraction, "--anti-hale-fraction"),
+        rate_scale=number(args.rate_scale, "--rate-scale"), noise_g=number(args.noise, "--noise"),
     )
     summary = synthesize(args.out, params, fits_dir=args.fits_dir)
     total = summary["render_s"] + summary["write_s"]

@@ -100,6 +100,8 @@ class SynthParams:
         Median flux (Mx) of one quiet-Sun network junction element.
     network_junctions : int
         Network junctions over the whole Sun per daily epoch.
+    network_element_mm : float
+        Gaussian width (Mm) of a network junction's flux cluster.
     element_mm : float
         Gaussian width (Mm) of magnetic elements (plage and network) before pixel sampling.
     noise_g : float
@@ -116,17 +118,18 @@ class SynthParams:
     polarity_leak: float = 0.0
     anti_hale_fraction: float = 0.04
     rate_scale: float = 1.0
-    log_flux_mean: float = 21.9
+    log_flux_mean: float = 21.8
     spot_fraction: float = 0.3
     decay_days: float = 30.0
-    network_flux_mx: float = 2.0e18
+    network_flux_mx: float = 1.6e19
     network_junctions: int = 15000
+    network_element_mm: float = 2.5
     element_mm: float = 2.0
     noise_g: float = 6.0
     rotation_model: str = "howard"
 
     def __post_init__(self):
-        if self.size < 32 or self.size & (self.size - 1):
+        if not isinstance(self.size, int) or self.size < 32 or self.size & (self.size - 1):
             raise UserError(f"--size must be a power of two >= 32, got {self.size}")
         if not math.isfinite(self.polarity_leak) or self.polarity_leak < 0:
             raise UserError(f"--polarity-leak must be a number >= 0, got {self.polarity_leak}")
@@ -401,20 +404,19 @@ def render_field(params: SynthParams, t_mjd: float, geometry: DiskGeometry, *, s
     rlat, rlon, rflux, rage, spots = _region_elements(params, states, rate_fn)
     # Differential rotation in the Carrington frame: plage elements rotate at their own latitude
     # since emergence; network elements (renewed daily) are fixed in the Carrington frame.
-    lat = np.concatenate([nlat, rlat])
-    lon0 = np.concatenate([nlon, rlon])
-    age = np.concatenate([np.zeros(nlat.size), rage])
-    flux = sign * np.concatenate([nflux, rflux])
-    if lat.size:
-        rate = rate_fn(lat) - sc.CARRINGTON_RATE_DEG_PER_DAY
-        lon = lon0 + rate * age
-        x, y, mu = geometry.carrington_to_pixel(lat, lon)
-        grid = _splat(x, y, flux, geometry.shape)
-    else:
-        grid = np.zeros(geometry.shape)
-    sigma_px = params.element_mm / geometry.mm_per_px
-    if sigma_px > 0.3:
-        grid = gaussian_filter(grid, sigma_px, mode="constant", truncate=3.0)
+    # Each population is splatted as flux and blurred by its element width.
+    grid = np.zeros(geometry.shape)
+    for lat, lon0, age, flux, width in ((nlat, nlon, None, nflux, params.network_element_mm),
+                                        (rlat, rlon, rage, rflux, params.element_mm)):
+        if not lat.size:
+            continue
+        lon = lon0 if age is None else lon0 + (rate_fn(lat) - sc.CARRINGTON_RATE_DEG_PER_DAY) * age
+        x, y, _ = geometry.carrington_to_pixel(lat, lon)
+        part = _splat(x, y, sign * flux, geometry.shape)
+        sigma_px = width / geometry.mm_per_px
+        if sigma_px > 0.3:
+            part = gaussian_filter(part, sigma_px, mode="constant", truncate=3.0)
+        grid += part
     mu_map = geometry.mu
     br = grid * np.nan_to_num(mu_map) / (geometry.projected_pixel_area_mm2 * 1e16)
     # Sunspots: Gaussian in the surface plane, peak B_r, widened by the pixel box (flux kept).
@@ -588,7 +590,9 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
     if fits_dir is not None:
         from .synthetic_fits import fits_names
 
-        fits_dir = Path(fits_dir)
+        from .._io import ensure_dir
+
+        fits_dir = ensure_dir(Path(fits_dir))
         pending = sorted(set(pending) | {
             i for i, g in enumerate(geometries)
             if not all((fits_dir / name).exists() for name in fits_names(g.time))

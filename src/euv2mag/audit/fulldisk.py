@@ -18,7 +18,8 @@ Pixel CC
     Pearson correlation of the two maps over the disk pixels (no threshold).  ``cc_binned``
     is the same after ``k x k`` block averaging (``skimage.measure.block_reduce`` with
     ``numpy.nanmean``, pixels outside the disk set to NaN first, so a block averages only its
-    disk pixels; blocks with no disk pixel are dropped).
+    disk pixels; blocks with no disk pixel are dropped; blocks cut by the disk edge average the
+    disk pixels they hold).
 R^2, RMSE
     Coefficient of determination with the reference as truth and the generated map as the
     prediction, ``1 - sum (gen - ref)^2 / sum (ref - mean(ref))^2`` (scikit-learn's
@@ -48,7 +49,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 
 import numpy as np
 
@@ -234,11 +234,18 @@ def slope_through_origin(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _block_mean(image: np.ndarray, k: int) -> np.ndarray:
+    """NaN-aware k x k block mean (``numpy.nanmean`` per block; NaN where a block has no finite value).
+
+    Computed as block sums of the finite values over block counts with
+    ``skimage.measure.block_reduce(..., numpy.sum)`` (identical to ``nanmean``, several times faster).
+    """
     from skimage.measure import block_reduce
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks off the disk -> NaN
-        return block_reduce(image, (k, k), np.nanmean, cval=np.nan)
+    valid = np.isfinite(image)
+    total = block_reduce(np.where(valid, image, 0.0), (k, k), np.sum, cval=0.0)
+    count = block_reduce(valid.astype(np.float32), (k, k), np.sum, cval=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def binned_cc(ref_g: np.ndarray, gen_g: np.ndarray, disk: np.ndarray, k: int) -> float:

@@ -1,0 +1,143 @@
+"""``euv2mag train STORE --split SPLIT.json --out runs/NAME``: train one model per seed.
+
+Options come from three layers, later ones winning: the ``--variant`` preset (``kpl19``, the
+default, is KPL19's configuration; ``cc`` adds the correlation loss and a wide asinh scaling),
+an optional ``--config`` TOML file (the fields of :class:`euv2mag.model.config.TrainConfig`),
+and the explicit options below.
+"""
+from __future__ import annotations
+
+import argparse
+
+from . import nonnegative_float, positive_int
+
+# option dest -> TrainConfig field (only options given on the command line override)
+_FIELDS = {
+    "ngf": "ngf",
+    "ndf": "ndf",
+    "gan_mode": "gan_mode",
+    "lambda_gan": "lambda_gan",
+    "lambda_l1": "lambda_l1",
+    "lambda_cc": "lambda_cc",
+    "cc_kind": "cc_kind",
+    "cc_scales": "cc_scales",
+    "loss_mask_disk": "loss_mask_disk",
+    "lr": "lr",
+    "jitter": "jitter_px",
+    "pad": "pad",
+    "two_forward": "two_forward",
+    "mag_scaling": "mag_kind",
+    "mag_limit": "mag_limit_g",
+    "mag_softening": "mag_softening_g",
+    "mag_clip": "mag_clip",
+    "quantize_8bit": "mag_quantize_8bit",
+    "euv_scaling": "euv_kind",
+    "euv_vmin": "euv_vmin",
+    "euv_vmax": "euv_vmax",
+    "euv_asinh_a": "euv_asinh_a",
+    "iters": "iters",
+    "val_every": "val_every",
+    "ckpt_every": "ckpt_every",
+    "log_every": "log_every",
+    "val_frames": "val_frames",
+    "best_metric": "best_metric",
+    "inference_mode": "inference_mode",
+    "precision": "precision",
+    "channels_last": "channels_last",
+}
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train pix2pix (KPL19 by default) once per seed on a split of a store",
+        description="Train the KPL19 pix2pix model (or the improved 'cc' variant) on the training frames "
+        "of a split, once per seed, into OUT/seed-K/ (config.toml, metrics.csv, checkpoints, best.ckpt, "
+        "last.ckpt). The image size is the store's (a power of two >= 32).",
+    )
+    p.add_argument("store", help="dataset store with euv and mag arrays")
+    p.add_argument("--split", required=True, help="split JSON written by 'euv2mag split'")
+    p.add_argument("--out", required=True, help="output folder runs/NAME (one seed-K/ folder per seed)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds, one run each (default: 0)")
+    p.add_argument("--resume", action="store_true", help="continue interrupted runs from their last.ckpt")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: CUDA when present, else CPU")
+    p.add_argument("--config", help="TOML file of TrainConfig fields (applied over the variant preset)")
+    p.add_argument("--variant", choices=("kpl19", "cc"), default="kpl19",
+                   help="preset: kpl19 (default, faithful) or cc (CC loss x5 inside the disk, asinh +-3000 G)")
+    g = p.add_argument_group("schedule")
+    g.add_argument("--iters", type=positive_int, help="training iterations (default 1000)")
+    g.add_argument("--val-every", type=positive_int, help="validate every N iterations (default 100)")
+    g.add_argument("--ckpt-every", type=positive_int, help="checkpoint every N iterations (default 100)")
+    g.add_argument("--log-every", type=positive_int, help="metrics row every N iterations (default 10)")
+    g.add_argument("--val-frames", type=positive_int, help="at most N validation frames (default 8)")
+    g.add_argument("--best-metric", choices=("val_cc", "val_l1_g", "val_tumf_rel_err"), help="picks best.ckpt (default val_cc)")
+    m = p.add_argument_group("model and losses")
+    m.add_argument("--ngf", type=positive_int, help="generator base filters (default 64)")
+    m.add_argument("--ndf", type=positive_int, help="discriminator base filters (default 64)")
+    m.add_argument("--gan-mode", choices=("vanilla", "lsgan", "none"), help="GAN loss; none = pure regression control")
+    m.add_argument("--lambda-gan", type=nonnegative_float, help="GAN loss weight (default 1)")
+    m.add_argument("--lambda-l1", type=nonnegative_float, help="L1 loss weight (default 100)")
+    m.add_argument("--lambda-cc", type=nonnegative_float, help="CC loss weight (default 0; cc variant 5)")
+    m.add_argument("--cc-kind", choices=("pearson", "ccc"), help="correlation of the CC loss")
+    m.add_argument("--cc-scales", type=positive_int, help="scales of the CC loss (default 4)")
+    m.add_argument("--loss-mask-disk", action=argparse.BooleanOptionalAction, default=None,
+                   help="L1/CC losses inside the solar disk only (kpl19: off, cc: on)")
+    m.add_argument("--lr", type=nonnegative_float, help="Adam learning rate (default 2e-4)")
+    m.add_argument("--two-forward", action="store_true", default=None,
+                   help="KPL19's separate generator forward for the D and the G step")
+    m.add_argument("--inference-mode", choices=("kpl19", "eval"),
+                   help="BN/dropout at validation: kpl19 (batch stats, dropout on; default) or eval")
+    d = p.add_argument_group("data and scaling")
+    d.add_argument("--jitter", type=int, help="jitter range in px (default round(15 N / 1024))")
+    d.add_argument("--pad", choices=("zero-field", "kpl19"), help="value exposed by the jitter (default zero-field; kpl19 = -L G)")
+    d.add_argument("--mag-scaling", choices=("linear", "asinh"), help="magnetogram map to [-1, 1]")
+    d.add_argument("--mag-limit", type=nonnegative_float, help="saturation limit L in G (default 100)")
+    d.add_argument("--mag-softening", type=nonnegative_float, help="asinh softening a in G (default 30)")
+    d.add_argument("--mag-clip", action=argparse.BooleanOptionalAction, default=None,
+                   help="clip at +-L (default on; off needs/uses a linear head)")
+    d.add_argument("--quantize-8bit", action="store_true", default=None, help="round-trip the target through 8 bits (KPL19 PNGs)")
+    d.add_argument("--euv-scaling", choices=("linear", "log", "asinh"), help="EUV map to [-1, 1] (default asinh)")
+    d.add_argument("--euv-vmin", type=float, help="EUV lower limit in DN/s (default 0)")
+    d.add_argument("--euv-vmax", type=float, help="EUV upper limit in DN/s (default 8800)")
+    d.add_argument("--euv-asinh-a", type=float, help="asinh softening of the EUV stretch (default 0.001)")
+    h = p.add_argument_group("hardware")
+    h.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision (default fp32; fp16 CUDA only)")
+    h.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
+    p.set_defaults(func=run)
+
+
+def build_config(args):
+    """The :class:`TrainConfig` of parsed arguments (preset, then --config file, then options)."""
+    import tomllib
+    from pathlib import Path
+
+    from ..errors import UserError
+    from ..model.config import TrainConfig, variant_defaults
+
+    values = variant_defaults(args.variant)
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise UserError("no such configuration file", path=path)
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"not a valid TOML configuration: {exc}", path=path) from None
+        values.pop("size", None)  # the store decides
+    for dest, field in _FIELDS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            values[field] = value
+    return TrainConfig.from_dict(values, source=args.config)
+
+
+def run(args) -> int:
+    from ..model.train import train_runs
+
+    cfg = build_config(args)
+    results = train_runs(args.store, args.split, args.out, args.seeds, cfg, resume=args.resume, device=args.device)
+    for r in results:
+        best = r.best or {}
+        extra = f"; best {best.get('metric')} {best.get('value'):.4g} at iteration {best.get('iteration')}" if best else ""
+        print(f"{r.run_dir}: {r.iteration} iterations{extra}")
+    return 0

@@ -103,7 +103,9 @@ class SynthParams:
     network_element_mm : float
         Gaussian width (Mm) of a network junction's flux cluster.
     element_mm : float
-        Gaussian width (Mm) of magnetic elements (plage and network) before pixel sampling.
+        Gaussian width (Mm) of plage elements before pixel sampling.
+    plage_diffusion_km2_s : float
+        Surface diffusion coefficient that spreads a region's plage (km^2/s).
     noise_g : float
         HMI-like noise (G) at 4096^2; scaled by N/4096 (block averaging).
     rotation_model : str
@@ -125,6 +127,7 @@ class SynthParams:
     network_junctions: int = 15000
     network_element_mm: float = 2.5
     element_mm: float = 2.0
+    plage_diffusion_km2_s: float = 250.0
     noise_g: float = 6.0
     rotation_model: str = "howard"
 
@@ -289,7 +292,8 @@ def region_state(params: SynthParams, region: sc.Region, t_mjd: float, rate_fn=N
     shift = (float(rate(region.lat_deg)) - sc.CARRINGTON_RATE_DEG_PER_DAY) * age
     centre = (region.lat_deg, float(np.mod(region.carrington_lon_deg + shift, 360.0)))
     sigma0 = max(3.0, 0.2 * d_max)
-    plage_sigma = math.sqrt(sigma0**2 + 2.0 * 21.6 * age)  # per-axis, D = 250 km^2/s = 21.6 Mm^2/day
+    d_mm2_day = params.plage_diffusion_km2_s * 86400.0 * 1e-6  # km^2/s -> Mm^2/day
+    plage_sigma = math.sqrt(sigma0**2 + 2.0 * d_mm2_day * age)  # per axis
     return RegionState(region, age, phi, (lead, trail), sep, centre, (lead_pos, trail_pos), plage_sigma)
 
 
@@ -424,6 +428,7 @@ def render_field(params: SynthParams, t_mjd: float, geometry: DiskGeometry, *, s
         lat_map, lon_map = geometry.lat_deg, geometry.carrington_lon_deg
         pix_mm = geometry.mm_per_px
         for plat, plon, sflux, sage in spots:
+            sflux = sign * sflux
             slon = float(np.mod(plon + (rate_fn(plat) - sc.CARRINGTON_RATE_DEG_PER_DAY) * sage, 360.0))
             peak = _spot_peak_g(abs(sflux))
             sigma_mm = math.sqrt(abs(sflux) / (2 * math.pi * peak)) / 1e8

@@ -1,0 +1,280 @@
+"""Generate magnetograms in G with a trained run: a prediction store and, optionally, FITS files.
+
+:func:`predict_image` is the core (one EUV image in DN/s -> one magnetogram in G): the run's EUV
+scaling, the generator (batch 1), the exact inverse of the run's magnetogram scaling
+(:meth:`~euv2mag.scaling.MagScaling.to_gauss`), NaN off the disk (``r > R``, from the frame's
+geometry).  With a clipped scaling the output lies within +-L G.
+
+:func:`predict_run` (``euv2mag predict``) writes a store of ``kind="prediction"`` with the array
+``pred`` (G) for the chosen frames, and, by default, copies of the input ``mag`` and ``euv`` of the
+same frames (so the audit commands read one store; ``copy_inputs=False`` leaves them out).
+Frame ``i`` of the prediction store is frame ``source_index[i]`` of the input store: the same
+``time`` and geometry arrays, and a table ``tables/source_frames`` (``index``, ``source_index``,
+``time``).  The store's attrs carry ``model`` provenance (run folder, seed, checkpoint file,
+iteration, inference mode, the run's configuration).  Re-running with the same arguments
+resumes; other arguments on an existing output are refused.
+
+Inference mode ``kpl19`` (KPL19 and the reference pix2pix ``test.py``) keeps BatchNorm on the
+frame's own statistics and dropout active; its dropout draws are seeded by the run's seed and the
+frame's source index, so a prediction is reproducible.  ``eval`` uses running statistics and no
+dropout.
+
+FITS files (``fits_dir``): one per frame, ``pred_<source index>_<time>.fits``, float32 G with NaN
+off the disk, rows northward as in the store, and a header with the frame's geometry (WCS
+``HPLN-TAN``/``HPLT-TAN`` in arcsec, ``CDELT1/2``, ``CRPIX1/2`` at the disk centre, ``RSUN_OBS``
+(arcsec), ``R_SUN`` (px), ``DSUN_OBS``, ``CRLN_OBS``, ``CRLT_OBS``, ``HGLN_OBS``, ``HGLT_OBS``,
+``DATE-OBS``, ``BUNIT = 'G'``) and the model's provenance (``MODEL``, ``RUNDIR``, ``SEED``,
+``CKPTFILE``, ``ITERATN``, ``INFMODE``, ``MAGSCAL``, ``MAGLIMG``, ``SRCINDEX``, ``SRCSTORE``).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .. import __version__
+from .._io import atomic_path, ensure_dir
+from ..errors import UserError
+from ..geometry import DiskGeometry
+from .config import TrainConfig
+from .pix2pix import set_inference_mode
+from .train import build_generator, load_checkpoint, resolve_device, _load_state
+
+__all__ = ["predict_image", "predict_run", "resolve_indices", "fits_header", "load_run_generator"]
+
+
+def predict_image(
+    model: torch.nn.Module,
+    euv_dn_s: np.ndarray,
+    geometry: DiskGeometry,
+    cfg: TrainConfig,
+    *,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """One magnetogram in G from one EUV image in DN/s (the model must already be in its inference mode).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps a (1, C, H, W) scaled EUV tensor to a (1, 1, H, W) scaled magnetogram.
+    euv_dn_s : ndarray
+        (H, W) EUV image in DN/s (NaN off the disk is read as 0 DN/s).
+    geometry : DiskGeometry
+        Geometry of the frame (pixels with ``rho > 1`` become NaN).
+    cfg : TrainConfig
+        The run's configuration (its EUV and magnetogram scalings).
+
+    Returns
+    -------
+    ndarray
+        (H, W) float32 LOS field in G, NaN off the disk.
+    """
+    x = torch.from_numpy(cfg.euv_scaling.to_unit(euv_dn_s))[None, None].to(device)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        y = model(x)
+    mag = cfg.mag_scaling.to_gauss(y.float().cpu().numpy()[0, 0])
+    mag[geometry.rho > 1.0] = np.nan
+    return mag.astype(np.float32)
+
+
+def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = None) -> list[int]:
+    """Frame indices of ``spec``: ``test``/``val``/``train`` (needs the split), ``all``, or ``3,5,9``."""
+    spec = str(spec).strip()
+    if spec in ("test", "val", "train"):
+        if split_path is None:
+            raise UserError(f"--indices {spec} needs --split SPLIT.json")
+        from ..data.splits import load_split
+
+        indices = load_split(split_path, n_frames).indices(spec)
+        if not indices:
+            raise UserError(f"the split's {spec!r} set is empty", path=split_path)
+        return indices
+    if spec == "all":
+        return list(range(n_frames))
+    try:
+        indices = [int(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--indices must be test, val, train, all or a comma list of integers, got {spec!r}") from None
+    if not indices:
+        raise UserError("--indices selects no frame")
+    bad = [i for i in indices if not 0 <= i < n_frames]
+    if bad:
+        raise UserError(f"frame indices {bad[:5]} are outside the store's 0..{n_frames - 1}")
+    if len(set(indices)) != len(indices):
+        raise UserError("--indices repeats a frame")
+    return indices
+
+
+def load_run_generator(run_dir: str | Path, checkpoint: str = "best", *, device="cpu"):
+    """The generator of ``run_dir``'s checkpoint (``best``, ``last`` or a file name in the run) and its checkpoint dict."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError("no such run folder", path=run_dir)
+    name = {"best": "best.ckpt", "last": "last.ckpt"}.get(checkpoint, checkpoint)
+    from .._io import path_inside
+
+    path = path_inside(run_dir, name)
+    if not path.is_file():
+        hint = " (no validation has finished yet; use --checkpoint last)" if checkpoint == "best" else ""
+        raise UserError(f"has no checkpoint {name}{hint}", path=run_dir)
+    cfg_path = run_dir / "config.toml"
+    expected = TrainConfig.read(cfg_path) if cfg_path.exists() else None
+    ckpt = load_checkpoint(path, expected, map_location=device)
+    cfg = ckpt["config_obj"]
+    g = build_generator(cfg).to(device)
+    _load_state(g, ckpt["G"], path)
+    if cfg.channels_last:
+        g = g.to(memory_format=torch.channels_last)
+    return g, ckpt, path
+
+
+def fits_header(geometry: DiskGeometry, provenance: dict):
+    """FITS header of a predicted frame: helioprojective TAN WCS, observer keys and provenance."""
+    from astropy.io import fits
+
+    h = fits.Header()
+    cx, cy = geometry.center_px
+    h["BUNIT"] = ("G", "line-of-sight magnetic field")
+    h["WCSNAME"] = "Helioprojective-cartesian"
+    for axis, (ctype, crpix) in enumerate((("HPLN-TAN", cx + 1.0), ("HPLT-TAN", cy + 1.0)), start=1):
+        h[f"CTYPE{axis}"] = ctype
+        h[f"CUNIT{axis}"] = "arcsec"
+        h[f"CDELT{axis}"] = (geometry.cdelt_arcsec, "arcsec / px")
+        h[f"CRPIX{axis}"] = (crpix, "disk centre (1-based)")
+        h[f"CRVAL{axis}"] = 0.0
+    h["RSUN_OBS"] = (geometry.rsun_arcsec, "apparent solar radius, arcsec")
+    h["R_SUN"] = (geometry.rsun_px, "apparent solar radius, px")
+    h["RSUN_REF"] = (695_700_000.0, "m")
+    h["DSUN_OBS"] = (geometry.dsun_m, "observer-Sun distance, m")
+    h["CRLN_OBS"] = (geometry.l0_deg, "Carrington longitude of disk centre, deg")
+    h["CRLT_OBS"] = (geometry.b0_deg, "heliographic latitude of disk centre (B0), deg")
+    h["HGLN_OBS"] = (0.0, "Stonyhurst longitude of the observer, deg")
+    h["HGLT_OBS"] = (geometry.b0_deg, "Stonyhurst latitude of the observer, deg")
+    if geometry.time:
+        h["DATE-OBS"] = geometry.time
+    h["ORIGIN"] = f"euv2mag {__version__}"
+    h["CONTENT"] = "magnetogram generated from EUV"
+    keys = {
+        "MODEL": ("variant", "model variant"),
+        "RUNDIR": ("run_dir", "training run folder"),
+        "SEED": ("seed", "training seed"),
+        "CKPTFILE": ("checkpoint", "checkpoint file"),
+        "ITERATN": ("iteration", "training iterations of the checkpoint"),
+        "INFMODE": ("inference_mode", "BN/dropout mode at inference"),
+        "MAGSCAL": ("mag_scaling", "magnetogram scaling of the model"),
+        "MAGLIMG": ("mag_limit_g", "saturation limit of the scaling, G"),
+        "SRCINDEX": ("source_index", "frame index in the input store"),
+        "SRCSTORE": ("source_store", "input store"),
+    }
+    for key, (name, comment) in keys.items():
+        if name in provenance:
+            value = provenance[name]
+            h[key] = (str(value) if isinstance(value, (Path,)) else value, comment)
+    return h
+
+
+def _fits_name(source_index: int, time: str | None) -> str:
+    stamp = re.sub(r"[^0-9T]", "", time or "")[:15]
+    return f"pred_{source_index:05d}_{stamp}.fits" if stamp else f"pred_{source_index:05d}.fits"
+
+
+def predict_run(
+    run_dir: str | Path,
+    store_path: str | Path,
+    out: str | Path,
+    *,
+    indices: str | Sequence[int] = "test",
+    split: str | Path | None = None,
+    checkpoint: str = "best",
+    inference_mode: str | None = None,
+    fits_dir: str | Path | None = None,
+    copy_inputs: bool = True,
+    device: str = "auto",
+    progress: bool | None = None,
+) -> Path:
+    """Predict the chosen frames of ``store_path`` with a run and write the prediction store ``out``.
+
+    See the module docstring for the output.  Returns the store path.
+    """
+    from ..data.store import FrameStore, StoreWriter
+    from ..progress import progress_bar
+
+    device = resolve_device(device)
+    store = FrameStore(store_path)
+    if not store.has("euv"):
+        raise UserError("has no 'euv' array to predict from", path=store.path)
+    if isinstance(indices, str):
+        idx = resolve_indices(indices, store.n_frames, split)
+    else:
+        idx = resolve_indices(",".join(str(int(i)) for i in indices), store.n_frames)
+    g, ckpt, ckpt_path = load_run_generator(run_dir, checkpoint, device=device)
+    cfg: TrainConfig = ckpt["config_obj"]
+    if cfg.size != store.size:
+        raise UserError(f"the model is for {cfg.size} px images, the store has {store.size} px", path=store.path)
+    mode = inference_mode or cfg.inference_mode
+    set_inference_mode(g, mode)
+    seed = int(ckpt.get("seed", 0))
+    model_info = {
+        "run_dir": str(Path(run_dir).resolve()),
+        "seed": seed,
+        "checkpoint": ckpt_path.name,
+        "iteration": int(ckpt["iteration"]),
+        "inference_mode": mode,
+        "variant": cfg.variant,
+        "mag_scaling": cfg.mag_kind,
+        "mag_limit_g": cfg.mag_limit_g,
+        "config": cfg.to_dict(),
+    }
+    arrays = ["pred"] + ([name for name in ("mag", "euv") if store.has(name)] if copy_inputs else [])
+    params = {
+        "model": model_info,
+        "source_store": str(Path(store_path).resolve()),
+        "source_indices": idx,
+        "arrays": arrays,
+    }
+    writer = StoreWriter.open(
+        out, n_frames=len(idx), shape=store.shape, arrays=arrays, kind="prediction", params=params,
+        provenance={"model": model_info, "source_store": params["source_store"]},
+    )
+    if fits_dir is not None:
+        ensure_dir(fits_dir)
+    pending = set(writer.pending())
+    with progress_bar("predict", len(idx), enabled=progress) as advance:
+        for i, src in enumerate(idx):
+            if i not in pending and fits_dir is None:
+                advance(1)
+                continue
+            geom = store.geometry(src)
+            with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+                torch.manual_seed(seed * 1_000_003 + src)
+                pred = predict_image(g, store.read("euv", src), geom, cfg, device=device)
+            if i in pending:
+                images = {"pred": pred}
+                for name in arrays[1:]:
+                    images[name] = store.read(name, src)
+                writer.write_frame(i, geom, **images)
+            if fits_dir is not None:
+                _write_fits(Path(fits_dir), pred, geom, {**model_info, "source_index": src,
+                                                          "source_store": params["source_store"]})
+            advance(1)
+    writer.write_table(
+        "source_frames",
+        {"index": np.arange(len(idx)), "source_index": np.asarray(idx), "time": [str(store.times[i]) for i in idx]},
+    )
+    writer.finish(model=model_info)
+    return Path(out)
+
+
+def _write_fits(folder: Path, pred: np.ndarray, geom: DiskGeometry, provenance: dict) -> Path:
+    from astropy.io import fits
+
+    path = folder / _fits_name(int(provenance["source_index"]), geom.time)
+    header = fits_header(geom, {k: v for k, v in provenance.items() if k != "config"})
+    with atomic_path(path) as tmp:
+        fits.PrimaryHDU(pred.astype(np.float32), header=header).writeto(tmp, overwrite=True)
+    return path

@@ -203,3 +203,10 @@ def test_synthetic_fits_round_trip(tmp_path, capsys):
                 assert float(b[keep].sum()) == pytest.approx(float(a[keep].sum()), rel=0.01)
         mag_raw = np.corrcoef(truth.read("mag", i)[keep], prepared.read("mag", i)[keep])[0, 1]
         assert mag_raw > 0.9
+
+
+def test_degradation_table_missing_is_one_line(tmp_path, capsys):
+    aia = ff.write_fits(tmp_path / "a.fits", "aia", n=64, crota2=0.0)
+    rc, err = _run(capsys, "--aia", aia, tmp_path / "o.zarr", "--size", 64, "--degradation", tmp_path / "none.txt")
+    assert rc == 2 and len(err) == 1 and "cannot load the AIA degradation table" in err[0]
+    assert not (tmp_path / "o.zarr").exists() and _leftovers(tmp_path) == []

@@ -613,7 +613,7 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
             if fits_dir is not None:
                 from .synthetic_fits import write_fits_pair
 
-                write_fits_pair(fits_dir, params, float(times[i]), geometries[i], render_frame)
+                write_fits_pair(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"])
             t3 = time.perf_counter()
             t_render += (t1 - t0) + (t3 - t2)
             t_write += t2 - t1

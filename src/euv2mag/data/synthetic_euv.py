@@ -22,7 +22,7 @@ import numpy as np
 
 from ..geometry import DiskGeometry
 
-__all__ = ["euv_forward", "EXPTIME_S", "SATURATION_DN_PER_S", "I_QS"]
+__all__ = ["euv_forward", "offlimb_rim", "EXPTIME_S", "SATURATION_DN_PER_S", "I_QS"]
 
 #: Quiet-Sun cell intensity, DN/s.
 I_QS = 45.0
@@ -80,12 +80,16 @@ def euv_forward(br: np.ndarray, geometry: DiskGeometry, rng: np.random.Generator
         signed = _smooth(field, LEAK_MM, geometry)
         intensity = intensity * np.maximum(0.05, 1.0 + polarity_leak * np.tanh(signed / 100.0))
     if offlimb:
-        height_mm = np.maximum(geometry.rho - 1.0, 0.0) * geometry.rsun_px * geometry.mm_per_px
-        rim = I_QS * 1.15 * np.exp(-height_mm / RIM_MM)
-        intensity = np.where(on_disk, intensity, rim)
+        intensity = np.where(on_disk, intensity, offlimb_rim(geometry))
     counts = intensity * EXPTIME_S
     counts = counts + np.sqrt(np.maximum(counts, 0.0)) * rng.standard_normal(geometry.shape)
     intensity = np.clip(counts, 0.0, 16383.0) / EXPTIME_S
     if not offlimb:
         intensity = np.where(on_disk, intensity, np.nan)
     return intensity.astype(np.float32)
+
+
+def offlimb_rim(geometry: DiskGeometry) -> np.ndarray:
+    """Off-limb chromospheric rim (DN/s): ``1.15 I_QS exp(-h / RIM_MM)``, h the height above the limb."""
+    height_mm = np.maximum(geometry.rho - 1.0, 0.0) * geometry.rsun_px * geometry.mm_per_px
+    return I_QS * 1.15 * np.exp(-height_mm / RIM_MM)

@@ -7,7 +7,8 @@ Header keywords (both instruments)
 ----------------------------------
 ``CTYPE1/2`` = HPLN-TAN / HPLT-TAN, ``CUNIT1/2`` = arcsec, ``CDELT1/2`` (arcsec/px, equal to the
 store's ``cdelt_arcsec``), ``CRPIX1/2`` = disk centre (1-based, deliberately off the image centre
-by up to 3 px, deterministic per frame), ``CRVAL1/2`` = 0 (the disk centre), ``CROTA2``,
+by 1-3 whole px, deterministic per frame; the data are the store frame's arrays moved by
+that many pixels, so a prepared file reproduces the store exactly), ``CRVAL1/2`` = 0 (the disk centre), ``CROTA2``,
 ``RSUN_OBS`` (arcsec), ``RSUN_REF`` = 695 700 000 m (the radius the store's geometry uses),
 ``DSUN_OBS`` (m), ``CRLN_OBS`` / ``CRLT_OBS`` (Carrington lon / lat of disk centre, deg),
 ``HGLN_OBS`` = 0, ``HGLT_OBS`` = ``CRLT_OBS``, ``DATE-OBS`` and ``T_OBS`` (ISO 8601 UTC),
@@ -44,10 +45,20 @@ def fits_names(time_iso: str) -> tuple[str, str]:
     return f"aia_304_{stamp}.fits", f"hmi_m_{stamp}.fits"
 
 
-def fits_offsets(seed: int, key: int) -> tuple[float, float, float, float]:
-    """Deterministic disk-centre offsets (px) ``(dx_aia, dy_aia, dx_hmi, dy_hmi)`` in [-3, 3]."""
+def fits_offsets(seed: int, key: int) -> tuple[int, int, int, int]:
+    """Deterministic integer disk-centre offsets (px) ``(dx_aia, dy_aia, dx_hmi, dy_hmi)`` in [-3, 3], not 0."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 5, int(key)])
-    return tuple(float(v) for v in rng.uniform(-3.0, 3.0, 4))
+    values = rng.integers(1, 4, 4) * rng.choice([-1, 1], 4)
+    return tuple(int(v) for v in values)
+
+
+def _shift(image: np.ndarray, dx: int, dy: int, fill: float) -> np.ndarray:
+    """``image`` moved by ``dx`` columns and ``dy`` rows (integers), uncovered pixels = ``fill``."""
+    out = np.full_like(image, fill)
+    ny, nx = image.shape
+    src = image[max(0, -dy):ny - max(0, dy), max(0, -dx):nx - max(0, dx)]
+    out[max(0, dy):max(0, dy) + src.shape[0], max(0, dx):max(0, dx) + src.shape[1]] = src
+    return out
 
 
 def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, time_obs: str, date_obs: str):
@@ -78,37 +89,42 @@ def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, t
     return h
 
 
-def write_fits_pair(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry, render) -> tuple[Path, Path]:
-    """Render the frame twice more (off-centre disk for AIA; off-centre and 180 deg rotated for HMI) and
-    write both files atomically.
+def write_fits_pair(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry, euv: np.ndarray,
+                    mag: np.ndarray) -> tuple[Path, Path]:
+    """Write the AIA and HMI files of one store frame atomically.
+
+    The images are the store frame's own arrays (bit-identical data) moved by a few whole pixels,
+    so the disk centre (``CRPIX``) is off the image centre; HMI is then rotated by 180 deg.
 
     Parameters
     ----------
     fits_dir : Path
         Output folder.
     params : SynthParams
-        Generator parameters.
+        Generator parameters (seed for the offsets).
     t_mjd : float
         Frame time (MJD, UTC).
     geometry : DiskGeometry
         The store frame's geometry (centred disk).
-    render : callable
-        ``render(params, t_mjd, geometry, offlimb=bool) -> dict`` (``render_frame``).
+    euv, mag : (N, N) ndarray
+        The frame's EUV (DN/s) and LOS field (G), NaN off disk.
     """
     from astropy.io import fits
     from astropy.time import Time
+
+    from .synthetic_euv import offlimb_rim
 
     fits_dir = Path(fits_dir)
     fits_dir.mkdir(parents=True, exist_ok=True)
     key = int(round(t_mjd * 86400.0))
     dxa, dya, dxh, dyh = fits_offsets(params.seed, key)
-    n = geometry.shape[1]
     cx, cy = geometry.center_px
     t_iso = Time(t_mjd, format="mjd", scale="utc").isot
     aia_name, hmi_name = fits_names(t_iso)
 
     g_aia = dataclasses.replace(geometry, center_px=(cx + dxa, cy + dya))
-    euv = render(params, t_mjd, g_aia, offlimb=True)["euv"]
+    image = _shift(np.asarray(euv, dtype=np.float32), dxa, dya, np.nan)
+    image = np.where(np.isfinite(image), image, offlimb_rim(g_aia)).astype(np.float32)
     start = Time(t_mjd - EXPTIME_S / 2 / 86400.0, format="mjd", scale="utc").isot
     h = _header(g_aia, (cx + dxa + 1, cy + dya + 1), 0.0, t_iso, start)
     h["TELESCOP"], h["INSTRUME"] = "SDO/AIA", "AIA_4"
@@ -118,12 +134,11 @@ def write_fits_pair(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry
     h["PIXLUNIT"] = "DN"
     aia_path = fits_dir / aia_name
     with atomic_path(aia_path) as tmp:
-        fits.PrimaryHDU((euv * np.float32(EXPTIME_S)).astype(np.float32), header=h).writeto(tmp, overwrite=True)
+        fits.PrimaryHDU(np.clip(image * np.float32(EXPTIME_S), 0, 16383).astype(np.float32), header=h).writeto(tmp)
 
-    # HMI: render with the disk centre at the mirror position, then rotate the array by 180 deg.
-    hx, hy = cx + dxh, cy + dyh  # disk centre in the rotated (stored) array
-    g_hmi = dataclasses.replace(geometry, center_px=(n - 1 - hx, n - 1 - hy))
-    mag = render(params, t_mjd, g_hmi)["mag"][::-1, ::-1]
+    # HMI: move the disk so that, after the 180 deg rotation, its centre is at (cx + dxh, cy + dyh).
+    hx, hy = cx + dxh, cy + dyh
+    rotated = _shift(np.asarray(mag, dtype=np.float32), -dxh, -dyh, np.nan)[::-1, ::-1]
     h = _header(geometry, (hx + 1, hy + 1), 180.0, t_iso, t_iso)
     h["TELESCOP"], h["INSTRUME"] = "SDO/HMI", "HMI_FRONT2"
     h["CONTENT"] = "MAGNETOGRAM"
@@ -131,5 +146,5 @@ def write_fits_pair(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry
     h["BUNIT"] = "Gauss"
     hmi_path = fits_dir / hmi_name
     with atomic_path(hmi_path) as tmp:
-        fits.PrimaryHDU(np.ascontiguousarray(mag, dtype=np.float32), header=h).writeto(tmp, overwrite=True)
+        fits.PrimaryHDU(np.ascontiguousarray(rotated, dtype=np.float32), header=h).writeto(tmp)
     return aia_path, hmi_path

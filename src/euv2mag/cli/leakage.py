@@ -44,6 +44,9 @@ def add_parser(subparsers) -> None:
                    "(default 4 rotations, 109.1 d)")
     p.add_argument("--rotation-model", choices=("howard", "snodgrass", "allen", "rigid"), default="howard",
                    help="differential-rotation law of sunpy used to advance region positions (default howard)")
+    p.add_argument("--region-min-flux-mx", type=nonnegative_float, default=0.0,
+                   help="only regions whose flux_mx column is at least this (Mx) count (default 0: all; "
+                   "ignored for tables without flux_mx)")
     p.add_argument("--regions", metavar="REGIONS.csv",
                    help="region table with columns frame or time, lat_deg, carrington_lon_deg (optional "
                    "region_id), e.g. regions detected on the frames; replaces the store's truth table")
@@ -183,6 +186,9 @@ def run(args) -> int:
             "rotation_period_days": 27.2753,
         }
         frame_regions = _read_regions(args.regions, times) if args.regions else regions
+        if frame_regions is not None and args.region_min_flux_mx > 0 and "flux_mx" in frame_regions.columns:
+            frame_regions = frame_regions[frame_regions["flux_mx"] >= args.region_min_flux_mx].reset_index(drop=True)
+            summary["region_min_flux_mx"] = args.region_min_flux_mx
         if frame_regions is not None:
             test_rows, stats = region_leakage(frame_regions, train_idx, test_idx,
                                               tolerance_deg=args.region_tolerance_deg,

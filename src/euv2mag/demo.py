@@ -1,0 +1,220 @@
+"""The whole reliability study end to end on the synthetic Sun (``euv2mag demo``).
+
+Stages (each one or more ``euv2mag`` sub-commands run in-process through
+:func:`euv2mag.cli.main`, so the demo exercises exactly the commands a user runs; outputs in the
+layout of :mod:`euv2mag.report.layout`):
+
+1. ``synth``       the dataset, no polarity in the EUV input (``data/synth.zarr``);
+2. ``synth-leak``  the same Sun with a polarity leak in the EUV input (``data/synth-leak.zarr``);
+3. ``split``       ``kpl19`` and ``rotation`` splits (``splits/``);
+4. ``saturation``  flux kept by ±100/625/3000 G clips on dataset frames (``saturation/``);
+5. ``leakage``     test-train gaps and region re-appearance for both splits (``leakage/``);
+6. ``train``       the KPL19 configuration, one run per seed, on the kpl19 split (``runs/kpl19``);
+7. ``train-leak``  the control: the same configuration and first seed on the leak dataset (``runs/leak``);
+8. ``predict``     the test frames with every run's best checkpoint (``pred/``);
+9. ``audit``       the kpl19 runs against the truth (``audit/kpl19``) and the control (``audit/leak``);
+10. ``report``     ``report.html``.
+
+A stage is done when ``stages.json`` records it as done and its outputs exist; re-running the
+demo skips done stages, and the sub-commands themselves resume interrupted work.  The options of
+a study folder are fixed by its first run: other options on the same folder are refused.
+
+Presets (defaults measured on 2 CPU cores; see the README): the default fits 15 minutes, ``quick``
+3 minutes.  The network width (``ngf``/``ndf``) is reduced from KPL19's 64 to fit a CPU; all other
+KPL19 settings (U-Net depth log2(size), PatchGAN, BCE-GAN + 100 L1, Adam 2e-4, ±100 G, batch 1,
+jitter, dropout at inference) are kept.  On a GPU use e.g. ``--size 256 --iters 20000 --ngf 64``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from ._io import atomic_write_json, ensure_dir
+from .errors import UserError
+from .report.layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, StudyLayout
+
+__all__ = ["DemoOptions", "demo_options", "run_demo", "STAGES"]
+
+STAGES = ("synth", "synth-leak", "split", "saturation", "leakage", "train", "train-leak", "predict", "audit", "report")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    """Parameters of a demo study (all recorded in ``stages.json``)."""
+
+    size: int = 128
+    start: str = "2011-01-01"
+    end: str = "2014-12-31"
+    cadence: str = "48h"
+    data_seed: int = 0
+    polarity_leak: float = 0.5
+    seeds: tuple[int, ...] = (0, 1, 2)
+    iters: int = 1500
+    ngf: int = 16
+    ndf: int = 16
+    val_fraction: float = 0.1
+    saturation_frames: int = 120
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["seeds"] = list(self.seeds)
+        return d
+
+
+#: ``--quick``: a first look in about 3 minutes on 2 CPU cores.
+QUICK = dict(size=64, start="2012-06-01", end="2013-11-30", cadence="96h", iters=120, ngf=8, ndf=8, saturation_frames=40)
+
+
+def demo_options(*, quick: bool = False, **overrides) -> DemoOptions:
+    """Demo options: the default preset, or ``quick``, with explicit overrides (None = keep)."""
+    base = dict(QUICK) if quick else {}
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    if "seeds" in base:
+        base["seeds"] = tuple(int(s) for s in base["seeds"])
+    return DemoOptions(**base)
+
+
+class _Stages:
+    """Bookkeeping of ``stages.json``: status, seconds and outputs per stage."""
+
+    def __init__(self, layout: StudyLayout, options: DemoOptions):
+        self.path = layout.stages
+        self.options = options.to_dict()
+        old = None
+        if self.path.is_file():
+            try:
+                old = json.loads(self.path.read_text(encoding="utf-8"))
+            except ValueError:
+                old = None
+        if old is not None and old.get("options") != self.options:
+            changed = sorted(k for k in self.options if (old.get("options") or {}).get(k) != self.options[k])
+            raise UserError(
+                f"holds a demo made with other options ({', '.join(changed)}); choose another --out or delete it "
+                "(re-running with the same options resumes)",
+                path=layout.root,
+            )
+        self.data = old if old is not None else {"options": self.options, "stages": {}}
+
+    def done(self, name: str, outputs: list[Path]) -> bool:
+        entry = self.data["stages"].get(name) or {}
+        return entry.get("status") == "done" and all(Path(p).exists() for p in outputs)
+
+    def record(self, name: str, status: str, seconds: float, outputs: list[str], commands: list[str]) -> None:
+        self.data["stages"][name] = {"status": status, "seconds": round(seconds, 2), "outputs": outputs, "commands": commands}
+        self.data["total_seconds"] = round(sum(s.get("seconds", 0.0) for s in self.data["stages"].values()), 2)
+        atomic_write_json(self.path, self.data)
+
+
+def _plan(lay: StudyLayout, o: DemoOptions) -> list[tuple[str, str, list[Path], list[list[str]]]]:
+    """Stages as (name, description, outputs, euv2mag argument lists)."""
+    store, leak_store = str(lay.store), str(lay.leak_store)
+    synth_common = ["--start", o.start, "--end", o.end, "--cadence", o.cadence, "--size", str(o.size), "--seed", str(o.data_seed)]
+    kpl19, rotation = str(lay.split("kpl19")), str(lay.split("rotation"))
+    train_common = ["--split", kpl19, "--iters", str(o.iters), "--val-every", str(max(10, o.iters // 10)),
+                    "--ckpt-every", str(max(10, o.iters // 5)), "--log-every", str(max(5, o.iters // 100)),
+                    "--ngf", str(o.ngf), "--ndf", str(o.ndf), "--device", o.device, "--resume"]
+    seeds = [str(s) for s in o.seeds]
+    leak_seed = o.seeds[0]
+    predict = []
+    for seed in o.seeds:
+        predict.append(["predict", str(lay.seed_dir(MAIN_EXPERIMENT, seed)), store, "--indices", "test", "--split", kpl19,
+                        "--out", str(lay.pred(MAIN_EXPERIMENT, seed))])
+    predict.append(["predict", str(lay.seed_dir(LEAK_EXPERIMENT, leak_seed)), leak_store, "--indices", "test", "--split", kpl19,
+                    "--out", str(lay.pred(LEAK_EXPERIMENT, leak_seed))])
+    audit_main = ["audit", "--truth", store, "--out", str(lay.audit_dir(MAIN_EXPERIMENT))]
+    for seed in o.seeds:
+        audit_main += ["--pred", str(lay.pred(MAIN_EXPERIMENT, seed))]
+    audit_leak = ["audit", "--truth", leak_store, "--pred", str(lay.pred(LEAK_EXPERIMENT, leak_seed)),
+                  "--out", str(lay.audit_dir(LEAK_EXPERIMENT))]
+    return [
+        ("synth", f"synthesise {o.start}..{o.end} every {o.cadence} at {o.size} px (no polarity in EUV)",
+         [lay.store], [["synth", store, *synth_common]]),
+        ("synth-leak", f"synthesise the same Sun with polarity leak {o.polarity_leak:g} in EUV (control)",
+         [lay.leak_store], [["synth", leak_store, *synth_common, "--polarity-leak", f"{o.polarity_leak:g}"]]),
+        ("split", "kpl19 and rotation splits",
+         [lay.split("kpl19"), lay.split("rotation")],
+         [["split", "--scheme", "kpl19", "--val-fraction", f"{o.val_fraction:g}", store, kpl19],
+          ["split", "--scheme", "rotation", "--val-fraction", f"{o.val_fraction:g}", store, rotation]]),
+        ("saturation", "saturation study (±100, 625, 3000 G)",
+         [lay.saturation_dir / "saturation.csv", lay.saturation_dir / "saturation.json"],
+         [["saturation", store, "--out", str(lay.saturation_dir), "--limits", "100", "625", "3000", "--indices", "@SATURATION@"]]),
+        ("leakage", "leakage study of both splits",
+         [lay.leakage_dir("kpl19") / "leakage.json", lay.leakage_dir("rotation") / "leakage.json"],
+         [["leakage", store, "--split", kpl19, "--out", str(lay.leakage_dir("kpl19"))],
+          ["leakage", store, "--split", rotation, "--out", str(lay.leakage_dir("rotation"))]]),
+        ("train", f"train the KPL19 configuration, seeds {' '.join(seeds)}, {o.iters} iterations each",
+         [lay.seed_dir(MAIN_EXPERIMENT, s) / "best.json" for s in o.seeds],
+         [["train", store, *train_common, "--out", str(lay.run_dir(MAIN_EXPERIMENT)), "--seeds", *seeds]]),
+        ("train-leak", f"train the control on the polarity-leak dataset, seed {leak_seed}",
+         [lay.seed_dir(LEAK_EXPERIMENT, leak_seed) / "best.json"],
+         [["train", leak_store, *train_common, "--out", str(lay.run_dir(LEAK_EXPERIMENT)), "--seeds", str(leak_seed)]]),
+        ("predict", "predict the test frames with every run",
+         [lay.pred(MAIN_EXPERIMENT, s) for s in o.seeds] + [lay.pred(LEAK_EXPERIMENT, leak_seed)], predict),
+        ("audit", "audit the kpl19 runs and the control",
+         [lay.audit_dir(MAIN_EXPERIMENT) / "summary.json", lay.audit_dir(LEAK_EXPERIMENT) / "summary.json"],
+         [audit_main, audit_leak]),
+    ]
+
+
+def _saturation_indices(store_path: Path, n_max: int) -> list[str]:
+    """Evenly spaced frame indices of the store (at most ``n_max``)."""
+    import numpy as np
+
+    from .data.store import FrameStore
+
+    n = FrameStore(store_path).n_frames
+    idx = np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
+    return [str(int(i)) for i in idx]
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_demo(out: str | Path, options: DemoOptions) -> Path:
+    """Run (or resume) the demo study into ``out``; returns the report path.
+
+    Raises
+    ------
+    UserError
+        If ``out`` holds a demo with other options, or a stage's command fails.
+    """
+    from .cli import main as cli_main
+    from .report.build import build_report
+
+    root = ensure_dir(out)
+    lay = StudyLayout(root)
+    stages = _Stages(lay, options)
+    plan = _plan(lay, options)
+    total = len(plan) + 1
+    t_all = time.perf_counter()
+    for k, (name, description, outputs, commands) in enumerate(plan, start=1):
+        if stages.done(name, outputs):
+            _say(f"[{k}/{total}] {name}: done already, skipped")
+            continue
+        _say(f"[{k}/{total}] {name}: {description} ...")
+        t0 = time.perf_counter()
+        shown = []
+        for argv in commands:
+            if "@SATURATION@" in argv:
+                at = argv.index("@SATURATION@")
+                argv = argv[:at] + _saturation_indices(lay.store, options.saturation_frames) + argv[at + 1:]
+            shown.append("euv2mag " + " ".join(argv[:40]) + (" ..." if len(argv) > 40 else ""))
+            rc = cli_main(list(argv))
+            if rc != 0:
+                stages.record(name, "failed", time.perf_counter() - t0, [lay.rel(p) for p in outputs], shown)
+                raise UserError(f"stage {name} failed: euv2mag {' '.join(argv[:6])} ... exited with status {rc}; "
+                                "fix the cause and re-run the demo to resume", path=root)
+        seconds = time.perf_counter() - t0
+        stages.record(name, "done", seconds, [lay.rel(p) for p in outputs], shown)
+        _say(f"[{k}/{total}] {name}: done in {seconds:.0f} s")
+    _say(f"[{total}/{total}] report: writing {lay.rel(lay.report)} ...")
+    t0 = time.perf_counter()
+    path = build_report(root)
+    stages.record("report", "done", time.perf_counter() - t0, [lay.rel(lay.report)], ["euv2mag report " + str(root)])
+    _say(f"demo finished in {time.perf_counter() - t_all:.0f} s (this run); report: {path}")
+    return path

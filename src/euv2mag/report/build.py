@@ -171,8 +171,8 @@ def _section_dataset(page: Page, ctx: ReportContext) -> None:
             fig = F.fig_activity_timeline(store.times, activity, "visible regions per frame", sets or None)
             sec.figure(F.figure_png(fig),
                        "Activity through the dataset: number of injected active regions on the visible disk per frame (line), "
-                       "and below it the frames of each set of the kpl19 split (ticks). The rise and fall follows the solar cycle; "
-                       "test frames (September and October of every year) sit between training frames, weeks apart at most.",
+                       "and below it the frames of each set of the kpl19 split (ticks). Read the activity against the solar-cycle "
+                       "phase of the dates, and the ticks for how close test frames sit to training frames in time.",
                        [f"{lay.rel(lay.store)} (tables/frame_regions)", lay.rel(lay.split("kpl19"))], "activity timeline")
     # splits
     rows = []
@@ -184,9 +184,9 @@ def _section_dataset(page: Page, ctx: ReportContext) -> None:
         rows.append([scheme, summ.get("n_train"), summ.get("n_val"), summ.get("n_test"), summ.get("min_gap_test_train_days")])
     if rows:
         sec.table(["scheme", "train frames", "validation frames", "test frames", "min test-train gap (days)"], rows,
-                  "Split sizes and the smallest time gap between any test frame and any training frame. The kpl19 split "
-                  "(September and October of each year are test) has test frames one cadence step from training frames; "
-                  "the rotation split keeps whole Carrington rotations apart with a buffer.",
+                  "Split sizes and the smallest time gap between any test frame and any training frame. kpl19 makes September "
+                  "and October of each year test; rotation assigns whole Carrington rotations with buffer rotations between "
+                  "test and training. A gap shorter than one rotation (27.3 days) lets the same regions appear on both sides.",
                   [lay.rel(lay.split(s)) + " (summary)" for s in SCHEMES if lay.split(s).is_file()], table_id="splits-table")
     else:
         sec.missing("the split files splits/kpl19.json and splits/rotation.json",
@@ -221,8 +221,8 @@ def _section_dataset(page: Page, ctx: ReportContext) -> None:
             fig = F.fig_leakage_timeline(tl)
             sec.figure(F.figure_png(fig),
                        "Leakage timeline: for every test frame, the gap in days to the nearest training frame (blue) and to the "
-                       "nearest training frame showing the same face of the Sun (red), on a log scale; the dashed line is one "
-                       "synodic rotation. Points below the line mean the same active regions were seen in training.",
+                       "nearest training frame showing the same face of the Sun (red); the dashed line is one synodic rotation. "
+                       "Points below the line mean the same active regions can have been seen in training.",
                        [lay.rel(lay.leakage_dir(s) / "leakage.csv") for s in tl], "leakage timeline")
     else:
         sec.missing("the leakage study (leakage/kpl19/leakage.json, leakage/rotation/leakage.json)",

@@ -108,11 +108,11 @@ def fig_leakage_timeline(tables: Mapping[str, tuple], rotation_days: float = 27.
         if same_face is not None:
             ax.plot(t, same_face, ".", ms=3, color="#C44E52", label="nearest training frame showing the same face")
         ax.axhline(rotation_days, color="0.4", ls="--", lw=0.8, label="one rotation (27.3 d)")
-        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=0)
         ax.set_ylabel("gap (days)")
-        ax.set_title(f"split scheme: {scheme}", fontsize=10)
+        ax.set_title(f"split scheme: {scheme}", fontsize=10, loc="left")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3, frameon=False)
     axes[-1].set_xlabel("time of test frame (UTC)")
     return fig
 

@@ -1,0 +1,80 @@
+"""``euv2mag demo``: the whole study on the synthetic Sun (the ``--quick`` preset), resume, options."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from _demo_fixture import first_run_seconds, quick_demo  # noqa: F401  (session fixture shared with test_browser.py)
+from euv2mag.cli import main
+from euv2mag.data.splits import load_split
+from euv2mag.data.store import FrameStore
+from euv2mag.demo import STAGES, DemoOptions, demo_options, run_demo
+from euv2mag.errors import UserError
+from euv2mag.report.layout import StudyLayout
+
+
+def test_presets_and_overrides():
+    default, quick = demo_options(), demo_options(quick=True)
+    assert default == DemoOptions()
+    assert (quick.size, quick.iters, quick.seeds) == (64, 120, (0, 1, 2))
+    assert demo_options(quick=True, size=32, seeds=[5]).seeds == (5,)
+    assert demo_options(quick=True, size=32).size == 32 and demo_options(quick=True, size=32).iters == 120
+
+
+def test_other_options_on_an_existing_study_are_refused(tmp_path, capsys):
+    lay = StudyLayout(tmp_path)
+    lay.stages.write_text(json.dumps({"options": demo_options(quick=True).to_dict(), "stages": {}}))
+    with pytest.raises(UserError, match="other options \\(iters\\)"):
+        run_demo(tmp_path, demo_options(quick=True, iters=7))
+    assert main(["demo", "--out", str(tmp_path), "--quick", "--iters", "7"]) == 2
+    assert "other options" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stages.json"]  # nothing else written
+
+
+@pytest.mark.slow
+def test_quick_demo_runs_the_whole_study(quick_demo):  # noqa: F811
+    lay = StudyLayout(quick_demo)
+    stages = json.loads(lay.stages.read_text())
+    assert list(stages["stages"]) == list(STAGES)
+    assert all(s["status"] == "done" and s["seconds"] >= 0 for s in stages["stages"].values())
+    # measured on an idle 2-core machine it takes < 3 min; allow for a busy test machine
+    if first_run_seconds() is not None:
+        assert first_run_seconds() < 600
+    truth, leak = FrameStore(lay.store), FrameStore(lay.leak_store)
+    assert truth.attrs["params"]["polarity_leak"] == 0 and leak.attrs["params"]["polarity_leak"] == 0.5
+    # same Sun: identical magnetograms, EUV differs only through the leak
+    np.testing.assert_array_equal(truth.read("mag", 3), leak.read("mag", 3))
+    assert not np.array_equal(truth.read("euv", 3), leak.read("euv", 3))
+    split = load_split(lay.split("kpl19"), n_frames=truth.n_frames)
+    test_times = list(split.times("test"))
+    assert test_times and all(t[5:7] in ("09", "10") for t in test_times)
+    rot = json.loads(lay.split("rotation").read_text())
+    assert rot["summary"]["min_gap_test_train_days"] >= 27
+    for exp, seeds in (("kpl19", (0, 1, 2)), ("leak", (0,))):
+        for seed in seeds:
+            assert (lay.seed_dir(exp, seed) / "best.json").is_file()
+            pred = FrameStore(lay.pred(exp, seed))
+            assert list(pred.times) == test_times and pred.has("pred")
+    summary = json.loads((lay.audit_dir("kpl19") / "summary.json").read_text())
+    assert set(summary["predictions"]) == {"kpl19-seed-0", "kpl19-seed-1", "kpl19-seed-2"}
+    assert (lay.audit_dir("kpl19") / "variability.csv").is_file()
+    for name in ("saturation.csv", "saturation.json"):
+        assert (lay.saturation_dir / name).is_file()
+    html = lay.report.read_text()
+    assert 'class="missing"' not in html and 'id="verdict"' in html and 'id="hale-table-kpl19"' in html
+
+
+@pytest.mark.slow
+def test_rerun_resumes_finished_stages(quick_demo):  # noqa: F811
+    lay = StudyLayout(quick_demo)
+    before = json.loads(lay.stages.read_text())["stages"]
+    t0 = time.perf_counter()
+    assert main(["demo", "--out", str(quick_demo), "--quick"]) == 0
+    elapsed = time.perf_counter() - t0
+    after = json.loads(lay.stages.read_text())["stages"]
+    # every stage but the report is skipped: its record (and run time) is unchanged
+    assert {k: v for k, v in after.items() if k != "report"} == {k: v for k, v in before.items() if k != "report"}
+    assert elapsed < before["synth"]["seconds"] + before["train"]["seconds"]

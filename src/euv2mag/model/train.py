@@ -68,6 +68,7 @@ from .pix2pix import PatchDiscriminator, UNetGenerator, set_inference_mode
 __all__ = [
     "train_runs",
     "train_seed",
+    "Pix2PixTrainer",
     "build_generator",
     "build_discriminator",
     "load_checkpoint",
@@ -301,6 +302,79 @@ def _fmt(value) -> str:
     return "" if not math.isfinite(value) else f"{value:.8g}"
 
 
+class Pix2PixTrainer:
+    """Networks, optimisers and one training iteration (a D step then a G step, batch 1).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        A resolved configuration (``size`` set).
+    device : torch.device
+        Where the networks live.  Seed torch before constructing (the weights' initialisation).
+    """
+
+    def __init__(self, cfg: TrainConfig, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.G = build_generator(cfg).to(device, memory_format=self.memory_format)
+        self.D = (
+            build_discriminator(cfg).to(device, memory_format=self.memory_format) if cfg.gan_mode != "none" else None
+        )
+        adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), **adam)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), **adam) if self.D is not None else None
+        self.scalers = [torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda")] if cfg.precision == "fp16" else None
+        self.G.train()
+        if self.D is not None:
+            self.D.train()
+
+    def _backward_step(self, loss, opt, which: int) -> None:
+        if self.scalers:
+            self.scalers[which].scale(loss).backward()
+            self.scalers[which].step(opt)
+            self.scalers[which].update()
+        else:
+            loss.backward()
+            opt.step()
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
+        """One iteration on the scaled pair ``(x, y)``; returns the losses as floats."""
+        cfg, G, D = self.cfg, self.G, self.D
+        out = {}
+        if cfg.two_forward and D is not None:
+            with torch.no_grad(), _autocast(self.device, cfg.precision):
+                fake_d = G(x)
+        with _autocast(self.device, cfg.precision):
+            fake = G(x)
+        if not cfg.two_forward:
+            fake_d = fake.detach()
+        if D is not None:
+            D.requires_grad_(True)
+            self.opt_D.zero_grad(set_to_none=True)
+            with _autocast(self.device, cfg.precision):
+                loss_fake = gan_loss(D(torch.cat((x, fake_d), 1)), False, cfg.gan_mode)
+                loss_real = gan_loss(D(torch.cat((x, y), 1)), True, cfg.gan_mode)
+                loss_d = loss_fake + loss_real
+            self._backward_step(loss_d, self.opt_D, 0)
+            D.requires_grad_(False)
+            out["loss_d"] = 0.5 * loss_d.item()
+        else:
+            out["loss_d"] = 0.0
+        self.opt_G.zero_grad(set_to_none=True)
+        with _autocast(self.device, cfg.precision):
+            loss_gan = gan_loss(D(torch.cat((x, fake), 1)), True, cfg.gan_mode) if D is not None else fake.new_zeros(())
+            fake32 = fake.float()
+            loss_l1 = l1_loss(fake32, y, mask)
+            if cfg.lambda_cc:
+                loss_cc = cc_loss(fake32, y, mask, kind=cfg.cc_kind, n_scales=cfg.cc_scales)
+            else:
+                loss_cc = fake32.new_zeros(())
+            loss_g = cfg.lambda_gan * loss_gan + cfg.lambda_l1 * loss_l1 + cfg.lambda_cc * loss_cc
+        self._backward_step(loss_g, self.opt_G, 1)
+        out.update(loss_g_gan=loss_gan.item(), loss_g_l1=loss_l1.item(), loss_g_cc=loss_cc.item(), loss_g=loss_g.item())
+        return out
+
+
 def train_seed(
     store,
     train_indices: Sequence[int],
@@ -374,19 +448,9 @@ def train_seed(
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
-    G = build_generator(cfg).to(device)
-    D = build_discriminator(cfg).to(device) if cfg.gan_mode != "none" else None
-    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    if cfg.channels_last:
-        G = G.to(memory_format=memory_format)
-        if D is not None:
-            D = D.to(memory_format=memory_format)
-    adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
-    opt_G = torch.optim.Adam(G.parameters(), **adam)
-    opt_D = torch.optim.Adam(D.parameters(), **adam) if D is not None else None
-    scalers = None
-    if cfg.precision == "fp16":
-        scalers = [torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda")]
+    trainer = Pix2PixTrainer(cfg, device)
+    G, D, opt_G, opt_D, scalers = trainer.G, trainer.D, trainer.opt_G, trainer.opt_D, trainer.scalers
+    memory_format = trainer.memory_format
     start = 0
     best: dict | None = None
     window = {"n": 0, "seconds": 0.0, **{k: 0.0 for k in LOSS_COLUMNS}}
@@ -465,50 +529,6 @@ def train_seed(
             G.train()
         return _val_metrics(preds, val_obs, val_geoms)
 
-    def step(x, y, mask) -> dict:
-        out = {}
-        if cfg.two_forward and D is not None:
-            with torch.no_grad(), _autocast(device, cfg.precision):
-                fake_d = G(x)
-        with _autocast(device, cfg.precision):
-            fake = G(x)
-        if not cfg.two_forward:
-            fake_d = fake.detach()
-        if D is not None:
-            D.requires_grad_(True)
-            opt_D.zero_grad(set_to_none=True)
-            with _autocast(device, cfg.precision):
-                loss_fake = gan_loss(D(torch.cat((x, fake_d), 1)), False, cfg.gan_mode)
-                loss_real = gan_loss(D(torch.cat((x, y), 1)), True, cfg.gan_mode)
-                loss_d = loss_fake + loss_real
-            if scalers:
-                scalers[0].scale(loss_d).backward()
-                scalers[0].step(opt_D)
-                scalers[0].update()
-            else:
-                loss_d.backward()
-                opt_D.step()
-            D.requires_grad_(False)
-            out["loss_d"] = 0.5 * loss_d.item()
-        else:
-            out["loss_d"] = 0.0
-        opt_G.zero_grad(set_to_none=True)
-        with _autocast(device, cfg.precision):
-            loss_gan = gan_loss(D(torch.cat((x, fake), 1)), True, cfg.gan_mode) if D is not None else fake.new_zeros(())
-            fake32 = fake.float()
-            loss_l1 = l1_loss(fake32, y, mask)
-            loss_cc = cc_loss(fake32, y, mask, kind=cfg.cc_kind, n_scales=cfg.cc_scales) if cfg.lambda_cc else fake32.new_zeros(())
-            loss_g = cfg.lambda_gan * loss_gan + cfg.lambda_l1 * loss_l1 + cfg.lambda_cc * loss_cc
-        if scalers:
-            scalers[1].scale(loss_g).backward()
-            scalers[1].step(opt_G)
-            scalers[1].update()
-        else:
-            loss_g.backward()
-            opt_G.step()
-        out.update(loss_g_gan=loss_gan.item(), loss_g_l1=loss_l1.item(), loss_g_cc=loss_cc.item(), loss_g=loss_g.item())
-        return out
-
     G.train()
     if D is not None:
         D.train()
@@ -527,7 +547,7 @@ def train_seed(
                 dx, dy = jitter_shift(seed, it, k, cfg.jitter_px)
                 m = _shift_mask(full_disk[k], dx, dy, cfg.jitter_px)
                 mask = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(device)
-            losses = step(x, y, mask)
+            losses = trainer.step(x, y, mask)
             for key in LOSS_COLUMNS:
                 window[key] += losses[key]
             window["n"] += 1

@@ -46,6 +46,7 @@ __all__ = [
     "polar_field_sign",
     "Region",
     "regions_emerging_on_day",
+    "rotation_coefficients",
     "rotation_rate_deg_per_day",
     "CARRINGTON_RATE_DEG_PER_DAY",
 ]
@@ -138,14 +139,33 @@ def polar_field_sign(hemisphere: str, year: float) -> float:
     return float(value)
 
 
-def rotation_rate_deg_per_day(lat_deg, model: str = "howard") -> np.ndarray:
-    """Sidereal differential-rotation rate (deg/day) at latitude ``lat_deg`` by sunpy's law ``model``."""
+@functools.lru_cache(maxsize=8)
+def rotation_coefficients(model: str = "howard") -> tuple[float, float, float]:
+    """``(A, B, C)`` in deg/day of sunpy's sidereal law ``w = A + B sin^2(lat) + C sin^4(lat)``.
+
+    Read once per model from ``sunpy.sun.models.differential_rotation`` (evaluated at 0, 30 and
+    60 deg and solved exactly: every sunpy model is of this form), so that per-frame code needs no
+    sunpy/astropy-units call.
+    """
     import astropy.units as u
     from sunpy.sun.models import differential_rotation
 
-    lat = np.asarray(lat_deg, dtype=float)
-    rate = differential_rotation(1.0 * u.day, lat * u.deg, model=model, frame_time="sidereal")
-    return np.asarray(rate.to_value(u.deg), dtype=float)
+    lat = np.array([0.0, 30.0, 60.0])
+    rate = differential_rotation(1.0 * u.day, lat * u.deg, model=model, frame_time="sidereal").to_value(u.deg)
+    s2 = np.sin(np.radians(lat)) ** 2
+    a, b, c = np.linalg.solve(np.stack([np.ones(3), s2, s2 * s2], axis=1), np.asarray(rate, dtype=float))
+    return float(a), float(b), float(c)
+
+
+def rotation_rate_deg_per_day(lat_deg, model: str = "howard") -> np.ndarray:
+    """Sidereal differential-rotation rate (deg/day) at latitude ``lat_deg`` by sunpy's law ``model``.
+
+    Identical to ``sunpy.sun.models.differential_rotation(1 day, lat, model=model,
+    frame_time="sidereal")`` (coefficients from :func:`rotation_coefficients`), vectorised numpy.
+    """
+    a, b, c = rotation_coefficients(model)
+    s2 = np.sin(np.radians(np.asarray(lat_deg, dtype=float))) ** 2
+    return a + b * s2 + c * s2 * s2
 
 
 @dataclasses.dataclass(frozen=True)

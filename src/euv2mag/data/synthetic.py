@@ -274,15 +274,21 @@ def _day_regions(day: int, seed: int, rate_scale: float, anti_hale: float, log_f
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _regions_window(last_day: int, seed: int, rate_scale: float, anti_hale: float, log_flux_mean: float):
+    """Regions that start emerging on days ``last_day - MAX_AGE_DAYS .. last_day`` (cached per day,
+    so frames of the same day share one catalogue look-up instead of looping over 121 days)."""
+    out = []
+    for day in range(last_day - MAX_AGE_DAYS, last_day + 1):
+        out.extend(_day_regions(day, seed, rate_scale, anti_hale, log_flux_mean))
+    return tuple(out)
+
+
 def regions_alive(params: SynthParams, t_mjd: float) -> list[sc.Region]:
     """Regions that have started emerging at ``t_mjd`` and are younger than :data:`MAX_AGE_DAYS`."""
-    out = []
-    last = int(math.floor(t_mjd))
-    for day in range(last - MAX_AGE_DAYS, last + 1):
-        for region in _day_regions(day, params.seed, params.rate_scale, params.anti_hale_fraction, params.log_flux_mean):
-            if 0.0 <= t_mjd - region.emergence_mjd < MAX_AGE_DAYS:
-                out.append(region)
-    return out
+    window = _regions_window(int(math.floor(t_mjd)), params.seed, params.rate_scale, params.anti_hale_fraction,
+                             params.log_flux_mean)
+    return [r for r in window if 0.0 <= t_mjd - r.emergence_mjd < MAX_AGE_DAYS]
 
 
 @dataclasses.dataclass

@@ -274,6 +274,12 @@ def disagreement_notes(main: Headline | None, leak: Headline | None, checks: lis
         notes.append(f"Even full-disk TUMF is reproduced only with CC {fmt(main.tumf_cc)}"
                      + (f" after {iterations} training iterations" if iterations else "")
                      + ": the model is under-trained, so differences between sign-free and sign-dependent quantities are dominated by its general error. Train longer (--iters) or at a larger size on a GPU.")
+    if _ok(main.tumf_slope) and main.tumf_slope < 0.5:
+        notes.append(f"The generated maps carry only {fmt(main.tumf_slope)} of the reference TUMF (slope through the origin): "
+                     "the model predicts much weaker field than the reference. Under the L1 term of the loss, where the sign "
+                     "of B cannot be read from the input the loss-minimising prediction is close to 0 G, so the model "
+                     "suppresses field it cannot sign, and TUMF fails along with NMF until it learns a sign prior (Hale's law) "
+                     "or the GAN term restores realistic amplitudes.")
     if _ok(main.anti_hale.n_polarity) and main.anti_hale.n_polarity < 20:
         notes.append(f"Only {main.anti_hale.n_polarity} anti-Hale regions were matched in the test set, so their polarity agreement is uncertain (see the interval above); a longer test period or a higher anti-Hale rate gives more.")
     if _ok(main.recall) and main.recall < 0.5:

@@ -6,8 +6,9 @@ What is timed (batch 1, 1 -> 1 channel, ngf = ndf = 64 unless told otherwise)
       two-forward mode is reported separately;
     * prediction: one generator forward without gradients (frames/s), in KPL19 mode
       (batch-stat BN, dropout on; the reference's default ``test.py`` behaviour);
-    * peak memory: the peak resident set (``ru_maxrss``) of a fresh subprocess that runs two
-      iterations of one variant (CPU), or ``torch.cuda.max_memory_allocated`` (GPU).
+    * peak memory: the peak resident set (``ru_maxrss``, whole process including the ~0.3 GiB of
+      torch itself) of a fresh subprocess that runs two iterations of one variant (CPU), or
+      ``torch.cuda.max_memory_allocated`` (GPU).
 
 The reference is junyanz/pytorch-CycleGAN-and-pix2pix (commit 2a7afba), driven in-process
 through its ``models/`` package (``Pix2PixModel`` with ``--netG unet_256 --netD basic --norm
@@ -226,10 +227,13 @@ def main(argv=None) -> int:
     if args.device == "cpu" and args.precision == "fp16":
         print("fp16 needs CUDA")
         return 2
+    names = ["ours", "ours-fast", "ours-2fwd"] + (["peer"] if args.peer else [])
+    # Memory first: a child forked from a process that already holds every model would inherit
+    # that high-water mark in ru_maxrss.
+    memory = {} if args.no_memory else {name: peak_memory(name, args) for name in names}
     results = measure(args)
-    if not args.no_memory:
-        for name in results:
-            results[name]["peak_memory_mib"] = peak_memory(name, args)
+    for name in results:
+        results[name]["peak_memory_mib"] = memory.get(name, float("nan"))
     base = results.get("peer")
     print(f"size {args.size}, ngf {args.ngf}, device {args.device}, precision {args.precision}, "
           f"threads {torch.get_num_threads()}, torch {torch.__version__}, rounds {args.rounds}")

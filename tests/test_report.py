@@ -232,8 +232,11 @@ def test_verdict_follows_the_numbers():
 def test_expectation_checks_flip_with_numbers():
     main = Headline(source="m", tumf_cc=0.9, nmf_cc=0.3, pixel_cc=0.4, param_cc={"area_mm2": 0.9, "pil_length_mm": 0.3},
                     hale=HaleGroup(n=50, n_matched=40, polarity_agreement=0.95), anti_hale=HaleGroup(n=30, n_matched=30, polarity_agreement=0.1))
-    leak = Headline(source="l", tumf_cc=0.92, nmf_cc=0.8, anti_hale=HaleGroup(n_matched=30, polarity_agreement=0.9))
-    assert all(c.holds for c in expectation_checks(main, leak))
+    main.polarity_agreement = 0.55
+    leak = Headline(source="l", tumf_cc=0.92, nmf_cc=0.8, pixel_cc=0.7, polarity_agreement=0.97,
+                    anti_hale=HaleGroup(n_matched=30, polarity_agreement=0.9))
+    checks = expectation_checks(main, leak)
+    assert len(checks) == 10 and all(c.holds for c in checks)
     swapped = Headline(source="m", tumf_cc=0.3, nmf_cc=0.9, pixel_cc=0.4, param_cc={}, hale=main.hale, anti_hale=main.anti_hale)
     first = expectation_checks(swapped, leak)[0]
     assert first.holds is False and "0.3" in first.observed

@@ -156,6 +156,7 @@ def headline(summary: dict | None, source: str) -> Headline | None:
     for attr, key in (("n_ref_regions", "n_ref"), ("n_matched", "n_matched")):
         v = _num(reg, key)
         setattr(h, attr, int(round(v)) if v is not None else None)
+    h.n_gen_regions = _num(reg, "n_gen")
     params = reg.get("parameters") if isinstance(reg.get("parameters"), dict) else {}
     for p, stats in params.items():
         v = _num(stats, "cc")

@@ -230,7 +230,7 @@ def test_verdict_follows_the_numbers():
 
 
 def test_expectation_checks_flip_with_numbers():
-    main = Headline(source="m", tumf_cc=0.9, nmf_cc=0.3, pixel_cc=0.4, param_cc={"area_mm2": 0.9, "pil_length_mm": 0.3},
+    main = Headline(source="m", tumf_cc=0.9, nmf_cc=0.3, pixel_cc=0.4, n_matched=40, param_cc={"area_mm2": 0.9, "pil_length_mm": 0.3},
                     hale=HaleGroup(n=50, n_matched=40, polarity_agreement=0.95), anti_hale=HaleGroup(n=30, n_matched=30, polarity_agreement=0.1))
     main.polarity_agreement = 0.55
     leak = Headline(source="l", tumf_cc=0.92, nmf_cc=0.8, pixel_cc=0.7, polarity_agreement=0.97,
@@ -240,6 +240,11 @@ def test_expectation_checks_flip_with_numbers():
     swapped = Headline(source="m", tumf_cc=0.3, nmf_cc=0.9, pixel_cc=0.4, param_cc={}, hale=main.hale, anti_hale=main.anti_hale)
     first = expectation_checks(swapped, leak)[0]
     assert first.holds is False and "0.3" in first.observed
+    # region-parameter CCs over a handful of matched pairs are not evidence either way
+    few = Headline(source="m", tumf_cc=0.9, n_matched=3, param_cc={"area_mm2": 0.99, "pil_length_mm": 0.1})
+    (area_check,) = [c for c in expectation_checks(few, None) if "PIL length" in c.expectation]
+    assert area_check.holds is None and "only 3 matched" in area_check.observed
+    assert "region area" not in verdict_paragraph(few, None) and "too few" in verdict_paragraph(few, None)
 
 
 def test_report_of_empty_folder_says_what_is_missing(tmp_path, capsys):

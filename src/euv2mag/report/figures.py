@@ -161,12 +161,17 @@ def fig_amf_histogram(amf_g, limits: Sequence[float], label: str = "regions"):
     ax = fig.add_subplot()
     amf = np.asarray(amf_g, float)
     amf = amf[np.isfinite(amf)]
+    amf = amf[amf > 0]
     if amf.size:
-        ax.hist(amf, bins=min(40, max(5, amf.size // 3)), color="#4C72B0", alpha=0.8, label=f"{label} (n={amf.size})")
+        lo = min(float(amf.min()), min(limits) if len(limits) else amf.min()) * 0.8
+        hi = max(float(amf.max()), max(limits) if len(limits) else amf.max()) * 1.25
+        bins = np.geomspace(lo, hi, 50)
+        ax.hist(amf, bins=bins, color="#4C72B0", alpha=0.8, label=f"{label} (n={amf.size})")
+        ax.set_xscale("log")
     for limit in limits:
         ax.axvline(limit, color="#C44E52", ls="--", lw=1)
         ax.text(limit, ax.get_ylim()[1] * 0.95, f" ±{limit:g} G", color="#C44E52", fontsize=8, va="top")
-    ax.set_xlabel("region mean |B| (AMF, G)")
+    ax.set_xlabel("region mean |B| (AMF, G; log scale)")
     ax.set_ylabel("regions")
     ax.legend(fontsize=8)
     return fig

@@ -188,7 +188,10 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
     cat_h, text_h = polarity_assessment(main.hale.polarity_agreement, main.hale.n_polarity)
     cat_a, text_a = polarity_assessment(main.anti_hale.polarity_agreement, main.anti_hale.n_polarity)
     if cat_h != "unknown" or cat_a != "unknown":
-        parts.append(f"Leading polarity agrees with the reference on Hale-conforming regions in {text_h}; on anti-Hale regions in {text_a}.")
+        def _in(text):
+            return f"in {text}" if text != "not measured" else "not measured (no matched region)"
+
+        parts.append(f"Leading polarity agrees with the reference on Hale-conforming regions {_in(text_h)}; on anti-Hale regions {_in(text_a)}.")
         if cat_h == "above" and cat_a in ("chance", "below"):
             parts.append("So the polarity the model gets right is what Hale's law predicts, not information it read from the EUV image.")
         elif cat_h == "above" and cat_a == "above":
@@ -289,7 +292,7 @@ def disagreement_notes(main: Headline | None, leak: Headline | None, checks: lis
     if _ok(main.tumf_cc) and main.tumf_cc < 0.7:
         notes.append(f"Even full-disk TUMF is reproduced only with CC {fmt(main.tumf_cc)}"
                      + (f" after {iterations} training iterations" if iterations else "")
-                     + ": the model is under-trained, so differences between sign-free and sign-dependent quantities are dominated by its general error. Train longer (--iters) or at a larger size on a GPU.")
+                     + ": the model is probably under-trained, so differences between sign-free and sign-dependent quantities are dominated by its general error. Train longer (--iters) or at a larger size on a GPU.")
     if _ok(main.tumf_slope) and main.tumf_slope < 0.5:
         notes.append(f"The generated maps carry only {fmt(main.tumf_slope)} of the reference TUMF (slope through the origin): "
                      "the model predicts much weaker field than the reference. Under the L1 term of the loss, where the sign "
@@ -303,7 +306,7 @@ def disagreement_notes(main: Headline | None, leak: Headline | None, checks: lis
                      "them stay open. The generated field is too weak or too diffuse to pass the detection thresholds.")
     elif _ok(main.anti_hale.n_polarity) and main.anti_hale.n_polarity < 20:
         notes.append(f"Only {main.anti_hale.n_polarity} anti-Hale regions were matched in the test set, so their polarity agreement is uncertain (see the interval above); a longer test period or a higher anti-Hale rate gives more.")
-    if _ok(main.recall) and 0 < main.recall < 0.5:
+    if _ok(main.recall) and 0 < main.recall < 0.5 and _ok(main.n_matched) and main.n_matched >= MIN_PAIRS:
         notes.append(f"Region recall is {fmt(main.recall)}: region parameters and polarity rest on the few regions the model reproduces, which are the largest ones.")
     if leak is not None and _ok(leak.nmf_cc) and _ok(main.nmf_cc) and leak.nmf_cc - main.nmf_cc < CLEAR_MARGIN:
         if _gt(leak.polarity_agreement, main.polarity_agreement, CLEAR_MARGIN):
@@ -311,8 +314,8 @@ def disagreement_notes(main: Headline | None, leak: Headline | None, checks: lis
                          f"{fmt(leak.polarity_agreement)}) but does not improve NMF CC ({fmt(main.nmf_cc)} → {fmt(leak.nmf_cc)}). "
                          "Full-disk NMF is a small difference of large numbers: the reference's net flux is a small imbalance, "
                          "which a weak systematic offset spread over the generated disk outweighs (see the NMF scatter plot: "
-                         "one sign per run means an offset, not regions). The metric, not the polarity of the regions, "
-                         "fails here.")
+                         "one sign per run means an offset, not regions). The metric most likely fails here, not the polarity "
+                         "of the regions.")
         else:
             notes.append(f"The leak control improves NMF CC by less than {CLEAR_MARGIN} ({fmt(main.nmf_cc)} → {fmt(leak.nmf_cc)}): either the leak is too weak for a short training to exploit, or the model has not learned to read it yet.")
     return notes

@@ -19,8 +19,8 @@ A stage is done when ``stages.json`` records it as done and its outputs exist; r
 demo skips done stages, and the sub-commands themselves resume interrupted work.  The options of
 a study folder are fixed by its first run: other options on the same folder are refused.
 
-Presets (defaults measured on 2 CPU cores; see the README): the default fits 15 minutes, ``quick``
-3 minutes.  The network width (``ngf``/``ndf``) is reduced from KPL19's 64 to fit a CPU; all other
+Presets (measured on 2 CPU cores; see the README): the default took 8.5 minutes (limit 15),
+``quick`` about 1 minute (limit 3).  The network width (``ngf``/``ndf``) is reduced from KPL19's 64 to fit a CPU; all other
 KPL19 settings (U-Net depth log2(size), PatchGAN, BCE-GAN + 100 L1, Adam 2e-4, ±100 G, batch 1,
 jitter, dropout at inference) are kept.  On a GPU use e.g. ``--size 256 --iters 20000 --ngf 64``.
 """

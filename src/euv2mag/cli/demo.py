@@ -11,8 +11,8 @@ def add_parser(subparsers) -> None:
         description="Synthesise a multi-year dataset (and the same Sun with a polarity leak), make the kpl19 "
         "and rotation splits, run the saturation and leakage studies, train the KPL19 configuration with "
         "several seeds (and the leak control), predict the test frames, audit them and write the report. "
-        "Progress is shown per stage; re-running resumes finished stages. The default takes about 15 "
-        "minutes on 2 CPU cores, --quick about 3; use a larger --size/--iters/--ngf on a GPU.",
+        "Progress is shown per stage; re-running resumes finished stages. The default took 8.5 minutes "
+        "on 2 CPU cores (limit 15), --quick about 1 minute (limit 3); use a larger --size/--iters/--ngf on a GPU.",
     )
     p.add_argument("--out", required=True, help="study folder (created; re-running resumes)")
     p.add_argument("--quick", action="store_true", help="a small first look (64 px, 1.5 years, short training)")

@@ -257,6 +257,7 @@ def test_report_of_empty_folder_says_what_is_missing(tmp_path, capsys):
     assert "no such study folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_rebuilds_after_numbers_change(tmp_path):
     lay = make_study(tmp_path, anti_agreement_main=0.95)
     build_report(lay.root)

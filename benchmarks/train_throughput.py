@@ -19,12 +19,15 @@ comparison is skipped with a message.  Never vendor it into this repository.
 The variants run **interleaved in one process** (one iteration of each in turn, medians over
 rounds), so that the load of a shared machine hits them alike; the ratio is against the
 reference measured in the same run.  Variants of ours:
-    ``ours``        the default training path (fp32, contiguous, foreach Adam);
-    ``ours-fast``   ``--fast`` options: flush denormals to zero on the CPU (values below
-                    1.2e-38 become 0; they otherwise slow Adam's sqrt/div and the convolutions
-                    by large factors once gradients get small), fused Adam, and channels-last
-                    when ``--channels-last`` is given;
+    ``ours``        the default training path: fp32, denormals flushed to zero on the CPU
+                    (values below 1.2e-38 become 0; they otherwise slow Adam's sqrt/div and the
+                    convolutions by large factors once gradients get small) and fused Adam
+                    (``TrainConfig.flush_denormal`` / ``fused_adam``); channels-last with
+                    ``--channels-last``;
+    ``ours-plain``  the same networks with the reference's arithmetic: no flushing, multi-tensor
+                    Adam (``--no-flush-denormal --no-fused-adam``);
     ``ours-2fwd``   KPL19's separate generator forward per step (more work; not comparable).
+The reference runs with denormals kept, as it does by default.
 
 Usage::
 
@@ -88,19 +91,15 @@ def make_peer(peer_dir: str, size: int, device: torch.device, ngf: int):
     return train_step, predict
 
 
-def make_ours(size: int, device: torch.device, ngf: int, precision: str, *, fast: bool, channels_last: bool,
+def make_ours(size: int, device: torch.device, ngf: int, precision: str, *, plain: bool, channels_last: bool,
               two_forward: bool = False):
     from euv2mag.model.config import TrainConfig
     from euv2mag.model.pix2pix import set_inference_mode
     from euv2mag.model.train import Pix2PixTrainer
 
-    cfg = TrainConfig(ngf=ngf, ndf=ngf, precision=precision, channels_last=channels_last and fast,
-                      two_forward=two_forward).resolved(size)
-    trainer = Pix2PixTrainer(cfg, device)
-    if fast:
-        for opt in (trainer.opt_G, trainer.opt_D):
-            for group in opt.param_groups:
-                group["fused"], group["foreach"] = True, False
+    cfg = TrainConfig(ngf=ngf, ndf=ngf, precision=precision, channels_last=channels_last and not plain,
+                      two_forward=two_forward, flush_denormal=not plain, fused_adam=not plain).resolved(size)
+    trainer = Pix2PixTrainer(cfg, device)  # its step() sets the denormal flag it is configured for
     mf = trainer.memory_format
 
     def train_step(x, y):
@@ -120,7 +119,7 @@ def make_ours(size: int, device: torch.device, ngf: int, precision: str, *, fast
 def build(name: str, args, device):
     if name == "peer":
         return make_peer(args.peer, args.size, device, args.ngf)
-    return make_ours(args.size, device, args.ngf, args.precision, fast=name == "ours-fast",
+    return make_ours(args.size, device, args.ngf, args.precision, plain=name == "ours-plain",
                      channels_last=args.channels_last, two_forward=name == "ours-2fwd")
 
 
@@ -130,8 +129,10 @@ def _sync(device):
 
 
 def _flush(name: str, args) -> None:
-    # denormal flushing is process-wide: on only for the variant that asks for it
-    torch.set_flush_denormal(name == "ours-fast" and args.device == "cpu")
+    # denormal flushing is process-wide; our trainer sets its own flag in every step, the
+    # reference runs with PyTorch's default (denormals kept)
+    if name == "peer":
+        torch.set_flush_denormal(False)
 
 
 def measure(args) -> dict:
@@ -139,7 +140,7 @@ def measure(args) -> dict:
     torch.manual_seed(0)
     x = (torch.rand(1, 1, args.size, args.size) * 2 - 1).to(device)
     y = (torch.rand(1, 1, args.size, args.size) * 2 - 1).to(device)
-    names = ["ours", "ours-fast", "ours-2fwd"] + (["peer"] if args.peer else [])
+    names = ["ours", "ours-plain", "ours-2fwd"] + (["peer"] if args.peer else [])
     variants = {}
     for name in names:
         torch.manual_seed(0)
@@ -206,7 +207,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
-    p.add_argument("--channels-last", action="store_true", help="channels-last in the ours-fast variant")
+    p.add_argument("--channels-last", action="store_true", help="channels-last in the ours variant")
     p.add_argument("--peer", default=os.environ.get("EUV2MAG_PEER_PIX2PIX"),
                    help="checkout of junyanz/pytorch-CycleGAN-and-pix2pix (or EUV2MAG_PEER_PIX2PIX)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
@@ -227,7 +228,7 @@ def main(argv=None) -> int:
     if args.device == "cpu" and args.precision == "fp16":
         print("fp16 needs CUDA")
         return 2
-    names = ["ours", "ours-fast", "ours-2fwd"] + (["peer"] if args.peer else [])
+    names = ["ours", "ours-plain", "ours-2fwd"] + (["peer"] if args.peer else [])
     # Memory first: a child forked from a process that already holds every model would inherit
     # that high-water mark in ru_maxrss.
     memory = {} if args.no_memory else {name: peak_memory(name, args) for name in names}

@@ -44,6 +44,8 @@ _FIELDS = {
     "inference_mode": "inference_mode",
     "precision": "precision",
     "channels_last": "channels_last",
+    "flush_denormal": "flush_denormal",
+    "fused_adam": "fused_adam",
 }
 
 
@@ -103,6 +105,10 @@ def add_parser(subparsers) -> None:
     h = p.add_argument_group("hardware")
     h.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision (default fp32; fp16 CUDA only)")
     h.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
+    h.add_argument("--no-flush-denormal", dest="flush_denormal", action="store_false", default=None,
+                   help="keep denormal floats on the CPU (default: flushed to zero, much faster)")
+    h.add_argument("--no-fused-adam", dest="fused_adam", action="store_false", default=None,
+                   help="use the multi-tensor instead of the fused Adam kernel")
     p.set_defaults(func=run)
 
 

@@ -321,6 +321,8 @@ class Pix2PixTrainer:
             build_discriminator(cfg).to(device, memory_format=self.memory_format) if cfg.gan_mode != "none" else None
         )
         adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
+        if cfg.fused_adam and device.type in ("cpu", "cuda"):
+            adam["fused"] = True
         self.opt_G = torch.optim.Adam(self.G.parameters(), **adam)
         self.opt_D = torch.optim.Adam(self.D.parameters(), **adam) if self.D is not None else None
         self.scalers = [torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda")] if cfg.precision == "fp16" else None
@@ -340,6 +342,8 @@ class Pix2PixTrainer:
     def step(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
         """One iteration on the scaled pair ``(x, y)``; returns the losses as floats."""
         cfg, G, D = self.cfg, self.G, self.D
+        if self.device.type == "cpu":
+            torch.set_flush_denormal(cfg.flush_denormal)  # process-wide flag: set for every step
         out = {}
         if cfg.two_forward and D is not None:
             with torch.no_grad(), _autocast(self.device, cfg.precision):

@@ -147,3 +147,25 @@ def test_info_command(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nope.zarr")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope.zarr" in err[0] and "no such store" in err[0]
+
+
+def test_atomic_writes_get_the_usual_permissions_and_leave_nothing_on_error(tmp_path):
+    import os
+
+    from euv2mag._io import atomic_path, atomic_write_json, path_inside
+
+    mask = os.umask(0o022)
+    try:
+        out = atomic_write_json(tmp_path / "a.json", {"x": float("nan"), "n": np.int64(3)})
+        assert json.loads(out.read_text()) == {"x": None, "n": 3}
+        assert out.stat().st_mode & 0o777 == 0o644
+        with pytest.raises(RuntimeError):
+            with atomic_path(tmp_path / "b.txt") as tmp:
+                tmp.write_text("half")
+                raise RuntimeError("interrupted")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+    finally:
+        os.umask(mask)
+    with pytest.raises(UserError, match="outside the output folder"):
+        path_inside(tmp_path, "../escape.txt")
+    assert path_inside(tmp_path, "sub/ok.txt") == (tmp_path / "sub" / "ok.txt").resolve()

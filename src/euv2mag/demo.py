@@ -19,7 +19,7 @@ A stage is done when ``stages.json`` records it as done and its outputs exist; r
 demo skips done stages, and the sub-commands themselves resume interrupted work.  The options of
 a study folder are fixed by its first run: other options on the same folder are refused.
 
-Presets (measured on 2 CPU cores; see the README): the default took 8.5 minutes (limit 15),
+Presets (measured on 2 CPU cores; see the README): the default took 11 minutes (limit 15),
 ``quick`` about 1 minute (limit 3).  The network width (``ngf``/``ndf``) is reduced from KPL19's 64 to fit a CPU; all other
 KPL19 settings (U-Net depth log2(size), PatchGAN, BCE-GAN + 100 L1, Adam 2e-4, ±100 G, batch 1,
 jitter, dropout at inference) are kept.  On a GPU use e.g. ``--size 256 --iters 20000 --ngf 64``.
@@ -52,7 +52,7 @@ class DemoOptions:
     data_seed: int = 0
     polarity_leak: float = 0.5
     seeds: tuple[int, ...] = (0, 1, 2)
-    iters: int = 1500
+    iters: int = 3000
     ngf: int = 16
     ndf: int = 16
     val_fraction: float = 0.1

@@ -11,13 +11,13 @@ def add_parser(subparsers) -> None:
         description="Synthesise a multi-year dataset (and the same Sun with a polarity leak), make the kpl19 "
         "and rotation splits, run the saturation and leakage studies, train the KPL19 configuration with "
         "several seeds (and the leak control), predict the test frames, audit them and write the report. "
-        "Progress is shown per stage; re-running resumes finished stages. The default took 8.5 minutes "
+        "Progress is shown per stage; re-running resumes finished stages. The default took 11 minutes "
         "on 2 CPU cores (limit 15), --quick about 1 minute (limit 3); use a larger --size/--iters/--ngf on a GPU.",
     )
     p.add_argument("--out", required=True, help="study folder (created; re-running resumes)")
     p.add_argument("--quick", action="store_true", help="a small first look (64 px, 1.5 years, short training)")
     p.add_argument("--size", type=power_of_two, help="image side in px (default 128; quick 64)")
-    p.add_argument("--iters", type=positive_int, help="training iterations per run (default 1500; quick 120)")
+    p.add_argument("--iters", type=positive_int, help="training iterations per run (default 3000; quick 120)")
     p.add_argument("--ngf", type=positive_int, help="generator base filters (default 16; quick 8; KPL19 64)")
     p.add_argument("--ndf", type=positive_int, help="discriminator base filters (default 16; quick 8; KPL19 64)")
     p.add_argument("--seeds", type=int, nargs="+", help="training seeds of the main runs (default 0 1 2)")

@@ -71,28 +71,48 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def bounded(kind=float, *, low=None, high=None, low_inclusive=True, high_inclusive=True, what: str):
+    """An argparse type: a finite number of ``kind`` within ``[low, high]`` (ends as told).
 
-
-def nonnegative_float(text: str) -> float:
-    """argparse type: a finite float >= 0."""
+    Parameters
+    ----------
+    kind : {float, int}
+        Type of the value.
+    low, high : number, optional
+        Bounds (None: unbounded).
+    low_inclusive, high_inclusive : bool
+        Whether the bounds themselves are allowed.
+    what : str
+        How the error message describes a valid value, e.g. ``"a fraction in [0, 1)"``.
+    """
     import math
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
-    return value
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        ok = math.isfinite(value)
+        if ok and low is not None:
+            ok = value >= low if low_inclusive else value > low
+        if ok and high is not None:
+            ok = value <= high if high_inclusive else value < high
+        if not ok:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+#: argparse type: an integer >= 1.
+positive_int = bounded(int, low=1, what="a positive integer")
+#: argparse type: a finite float >= 0.
+nonnegative_float = bounded(float, low=0, what="a non-negative number")
+#: argparse type: an integer >= 0.
+nonnegative_int = bounded(int, low=0, what="an integer >= 0")
+#: argparse type: a finite float > 0.
+positive_float = bounded(float, low=0, low_inclusive=False, what="a positive number")
 
 
 def power_of_two(text: str) -> int:

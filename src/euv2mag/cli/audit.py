@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import nonnegative_float, positive_int
+from . import bounded, nonnegative_float, positive_int
 
 #: Region parameters compared between matched pairs (``ref_<p>``, ``gen_<p>`` in matches.csv).
 MATCH_PARAMETERS = (
@@ -113,13 +113,7 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _fraction(text: str) -> float:
-    import argparse
-
-    value = nonnegative_float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
+_fraction = bounded(float, low=0, high=1, low_inclusive=False, what="a number in (0, 1]")
 
 
 # --------------------------------------------------------------------------- result cache

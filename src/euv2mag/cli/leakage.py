@@ -7,17 +7,9 @@ source or ``-``, from the times recorded in the split file (L0 from sunpy).
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from . import nonnegative_float
-
-
-def _positive_float(text: str) -> float:
-    value = nonnegative_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from . import nonnegative_float, positive_float
 
 
 def add_parser(subparsers) -> None:
@@ -35,11 +27,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--split", action="append", required=True, metavar="SPLIT.json",
                    help="split file written by 'euv2mag split' (repeat to compare splits)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--same-face-deg", type=_positive_float, default=13.2,
+    p.add_argument("--same-face-deg", type=positive_float, default=13.2,
                    help="largest |ΔL0| (deg) for two frames to show the same face (default 13.2: one day)")
-    p.add_argument("--region-tolerance-deg", type=_positive_float, default=5.0,
+    p.add_argument("--region-tolerance-deg", type=positive_float, default=5.0,
                    help="great-circle distance (deg) for the same region by position (default 5)")
-    p.add_argument("--region-max-gap-days", type=_positive_float, default=None,
+    p.add_argument("--region-max-gap-days", type=positive_float, default=None,
                    help="only training regions within this time count as the same region by position "
                    "(default 4 rotations, 109.1 d)")
     p.add_argument("--rotation-model", choices=("howard", "snodgrass", "allen", "rigid"), default="howard",

@@ -5,36 +5,11 @@ de-duplicated union of the files) and STORE is omitted or given as ``-``.
 """
 from __future__ import annotations
 
-import argparse
-
-from . import nonnegative_float
+from . import bounded, nonnegative_int
 
 
-def _fraction(text: str) -> float:
-    value = nonnegative_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _month(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a month 1-12, got {text!r}") from None
-    if not 1 <= value <= 12:
-        raise argparse.ArgumentTypeError(f"expected a month 1-12, got {text!r}")
-    return value
+_fraction = bounded(float, low=0, high=1, high_inclusive=False, what="a fraction in [0, 1)")
+_month = bounded(int, low=1, high=12, what="a month 1-12")
 
 
 def add_parser(subparsers) -> None:
@@ -60,7 +35,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--val-fraction", type=_fraction, default=0.0,
                    help="share of frames for validation (default 0: none); kpl19: the last part of each "
                    "year's training frames; rotation: whole blocks of rotations; random: random frames")
-    p.add_argument("--buffer-rotations", type=_nonnegative_int, default=1,
+    p.add_argument("--buffer-rotations", type=nonnegative_int, default=1,
                    help="rotation: Carrington rotations dropped on each side of the test rotations (default 1)")
     p.add_argument("--block-rotations", type=positive_int, default=3,
                    help="rotation: consecutive rotations assigned together (default 3)")

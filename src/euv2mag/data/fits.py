@@ -114,7 +114,11 @@ def _open(path):
     if start != b"SIMPLE  =":
         raise UserError("is not a FITS file", path=path)
     try:
-        return fits.open(path, memmap=False, lazy_load_hdus=False)
+        with warnings.catch_warnings():
+            # astropy warns (through its logger, over several lines) about broken headers of a
+            # truncated file; the checks below turn that into one clear error instead.
+            warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+            return fits.open(path, memmap=False, lazy_load_hdus=False)
     except Exception as exc:  # noqa: BLE001 - astropy raises many types for broken files
         raise UserError(f"is not a readable FITS file ({_short(exc)})", path=path) from None
 
@@ -128,7 +132,7 @@ def _image_hdu(hdul, path) -> int:
     for i, hdu in enumerate(hdul):
         if hdu.header.get("NAXIS", 0) == 2 or (hdu.header.get("ZNAXIS", 0) == 2):
             return i
-    raise UserError("holds no 2-D image", path=path)
+    raise UserError("holds no 2-D image (the file may be truncated or corrupt)", path=path)
 
 
 def _check_size(hdul, index: int, path) -> None:

@@ -196,3 +196,14 @@ def test_degradation_table_missing_is_one_line(tmp_path, capsys):
     rc, err = _run(capsys, "--aia", aia, tmp_path / "o.zarr", "--size", 64, "--degradation", tmp_path / "none.txt")
     assert rc == 2 and len(err) == 1 and "cannot load the AIA degradation table" in err[0]
     assert not (tmp_path / "o.zarr").exists() and _leftovers(tmp_path) == []
+
+
+def test_file_cut_inside_its_header_is_one_clear_line(tmp_path, capsys):
+    """A download cut inside the compressed HDU's header: astropy's multi-line warning is not shown."""
+    good = ff.write_fits(tmp_path / "good.fits", "hmi", n=64)
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(good.read_bytes()[:2880 + 1000])
+    rc, err = _run(capsys, "--hmi", cut, tmp_path / "o.zarr", "--size", 64, "--strict")
+    assert rc == 2 and len(err) == 1
+    assert "cut.fits" in err[0] and "truncated or corrupt" in err[0]
+    assert not (tmp_path / "o.zarr").exists()

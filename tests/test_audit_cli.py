@@ -93,6 +93,10 @@ def test_audit_end_to_end(stores, capsys):
     assert hp["anti_hale"]["n_ref"] == 3 and hp["hale"]["n_ref"] == 6  # truth flags from the generator table
     assert hp["anti_hale"]["polarity_agreement"] == 0.0 and hp["anti_hale"]["n_polarity_fail"] == 3
     assert hp["hale"]["polarity_agreement"] == 1.0
+    # the footprint measure (generated map read inside the truth regions) agrees with the pairs
+    assert hp["anti_hale"]["footprint_polarity_agreement"] == 0.0
+    assert hp["hale"]["footprint_polarity_agreement"] == 1.0
+    assert summary["predictions"]["same"]["hale"]["anti_hale"]["footprint_nmf_sign_agreement"] == 1.0
     total = sum(hp[g]["n_ref"] for g in ("hale", "anti_hale", "undetermined"))
     assert total == summary["predictions"]["haleprior"]["regions"]["n_ref"]
     assert "mean_over_predictions" in summary and "variability" in summary

@@ -320,3 +320,23 @@ def test_cli_patch_mode(shared_data, tmp_path):
         assert col in row.index
     # --bitmap needs exactly one patch
     assert main(["regions", "--patch", str(mag), str(mag), "--bitmap", bitmap, "--out", str(tmp_path)]) == 2
+
+
+def test_footprint_polarity_reads_weak_generated_maps_inside_reference_regions(geom):
+    """A generated map 10x too weak to be detected still shows its polarity inside the reference footprints."""
+    from euv2mag.audit.regions import footprint_polarity
+
+    bipoles = [dict(lat=-15.0, lon=-25.0, leading=1, amp_g=800.0), dict(lat=18.0, lon=20.0, leading=-1, amp_g=800.0)]
+    ref = armaps.disk_map(geom, bipoles, noise_g=3.0)
+    labels, table = find_regions(ref, geom)
+    assert len(table) == 2
+    weak = 0.1 * armaps.disk_map(geom, bipoles)  # amplitudes 80 G: below the detector's mean-field cut
+    assert len(find_regions(weak, geom)[1]) == 0
+    fp = footprint_polarity(weak, geom, labels).set_index("label")
+    for row in table.itertuples():
+        assert fp.at[row.label, "leading_polarity"] == row.leading_polarity
+        assert np.sign(fp.at[row.label, "nmf_mx"]) == np.sign(row.nmf_mx) or abs(row.nmf_mx) < 0.05 * row.tumf_mx
+    flipped = footprint_polarity(-weak, geom, labels).set_index("label")
+    assert all(flipped.at[r.label, "leading_polarity"] == -r.leading_polarity for r in table.itertuples())
+    blank = footprint_polarity(np.zeros_like(weak), geom, labels)
+    assert list(blank["leading_polarity"]) == [0, 0] and list(blank["tumf_mx"]) == [0.0, 0.0]

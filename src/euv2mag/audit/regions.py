@@ -105,6 +105,7 @@ __all__ = [
     "detect_regions",
     "measure_regions",
     "find_regions",
+    "footprint_polarity",
     "cea_cutout",
     "empty_region_table",
     "measure_patch",
@@ -519,6 +520,63 @@ def _weighted_centre(w, xyz, idx, n):
     lat[bad] = np.nan
     lon[bad] = np.nan
     return lat, lon
+
+
+def footprint_polarity(mag_g: np.ndarray, geometry: DiskGeometry, labels: np.ndarray, *, threshold_g: float = 10.0):
+    """Polarity of a map inside given region footprints (e.g. a generated map in the reference's regions).
+
+    Region-level polarity from matched pairs needs the generated map to pass the detector; this
+    measure does not: it reads the map only inside the footprints ``labels`` found elsewhere, so
+    it tests "is the sign right where the regions are" at any field amplitude.
+
+    Parameters
+    ----------
+    mag_g : (H, W) ndarray
+        LOS field in G (NaN ignored).
+    geometry : DiskGeometry
+        Geometry of the map.
+    labels : (H, W) ndarray of int
+        Region footprints (0 = background), e.g. from :func:`detect_regions` on the reference.
+    threshold_g : float
+        Pixels with ``|B|`` at or below this (G) do not count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per label present: ``label``, ``leading_polarity`` (+1/-1: sign of the
+        westernmost of the flux-weighted positive and negative centres; 0 when a polarity is
+        missing), ``nmf_mx`` (net flux inside the footprint, Mx), ``tumf_mx`` (Mx).
+    """
+    import pandas as pd
+
+    lab = np.asarray(labels)
+    if lab.shape != np.shape(mag_g):
+        raise UserError(f"footprints of shape {lab.shape} do not fit a map of shape {np.shape(mag_g)}")
+    n = int(lab.max()) if lab.size else 0
+    sel = lab > 0
+    idx = lab[sel]
+    b = np.asarray(mag_g, dtype=np.float64)[sel]
+    area = geometry.pixel_area_cm2[sel]
+    use = np.isfinite(b) & np.isfinite(area) & (np.abs(b) > threshold_g)
+    w_pos = np.where(use & (b > 0), b * np.where(use, area, 0.0), 0.0)
+    w_neg = np.where(use & (b < 0), -b * np.where(use, area, 0.0), 0.0)
+    xyz = _unit(geometry.lat_deg[sel], geometry.stonyhurst_lon_deg[sel])
+    xyz = np.where(np.isfinite(xyz), xyz, 0.0)
+    _, plon = _weighted_centre(w_pos, xyz, idx, n)
+    _, nlon = _weighted_centre(w_neg, xyz, idx, n)
+    fpos = np.bincount(idx, weights=w_pos, minlength=n + 1)
+    fneg = np.bincount(idx, weights=w_neg, minlength=n + 1)
+    present = np.flatnonzero(np.bincount(idx, minlength=n + 1))
+    rows = []
+    for k in present[present > 0]:
+        both = fpos[k] > 0 and fneg[k] > 0 and np.isfinite(plon[k]) and np.isfinite(nlon[k])
+        rows.append({
+            "label": int(k),
+            "leading_polarity": (1 if plon[k] > nlon[k] else -1) if both else 0,
+            "nmf_mx": float(fpos[k] - fneg[k]),
+            "tumf_mx": float(fpos[k] + fneg[k]),
+        })
+    return pd.DataFrame(rows, columns=["label", "leading_polarity", "nmf_mx", "tumf_mx"])
 
 
 def measure_regions(

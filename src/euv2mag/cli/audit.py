@@ -24,7 +24,14 @@ interrupted audit resumes where it stopped)
     one row per truth-prediction region pair and per missed/extra region: ``pred``, ``frame``,
     ``time``, ``status`` ("matched", "missed", "extra"), ``ref_label``, ``gen_label``,
     ``distance_deg``, ``hale_conforming`` (of the truth region), and ``ref_<p>``/``gen_<p>`` for
-    each compared parameter ``p`` (see :data:`MATCH_PARAMETERS`).
+    each compared parameter ``p`` (see :data:`MATCH_PARAMETERS`); for matched and missed truth
+    regions also ``fp_gen_leading_polarity`` and ``fp_gen_nmf_mx``: the generated map read inside
+    the truth region's footprint (:func:`euv2mag.audit.regions.footprint_polarity`), which
+    measures polarity even where the generated field is too weak to be detected.  The Hale
+    summary reports ``footprint_polarity_agreement`` over the truth regions of a class where
+    both maps show both polarities inside the footprint (their number:
+    ``n_footprint_determined``) and ``footprint_nmf_sign_agreement`` where the generated net
+    flux inside the footprint is not zero.
 ``variability.csv`` (two or more predictions)
     one row per frame and pair of predictions: ``frame``, ``time``, ``run_a``, ``run_b`` and the
     columns of :mod:`euv2mag.audit.variability` (pixel CC, polarity disagreement, region overlap).
@@ -210,7 +217,7 @@ def audit_frame(truth_g, preds: dict, geometry, params: dict, truth_regions=None
     """
     from ..audit.fulldisk import FullDiskParams, frame_metrics
     from ..audit.match import match_regions
-    from ..audit.regions import DetectionParams, find_regions
+    from ..audit.regions import DetectionParams, find_regions, footprint_polarity
     from ..audit.variability import frame_variability
     from ..errors import UserError
 
@@ -219,7 +226,7 @@ def audit_frame(truth_g, preds: dict, geometry, params: dict, truth_regions=None
     dmax = float(params["max_distance_deg"])
     records = {"fulldisk": [], "regions": [], "matches": [], "variability": []}
 
-    _, ref_table = find_regions(truth_g, geometry, det)
+    ref_labels, ref_table = find_regions(truth_g, geometry, det)
     ref_table = ref_table.reset_index(drop=True)
     hale = _truth_hale(ref_table, geometry, truth_regions, dmax)
     for row, (flag, cls) in zip(ref_table.to_dict("records"), hale):
@@ -236,7 +243,8 @@ def audit_frame(truth_g, preds: dict, geometry, params: dict, truth_regions=None
         tables[name] = table
         for row in table.to_dict("records"):
             records["regions"].append({"source": name, "hale_conforming": None, "hale_class": None, **row})
-        records["matches"].extend(_match_rows(name, ref_table, table, hale, dmax, match_regions))
+        footprint = footprint_polarity(gen, geometry, ref_labels, threshold_g=fd.threshold_g).set_index("label")
+        records["matches"].extend(_match_rows(name, ref_table, table, hale, dmax, match_regions, footprint))
 
     std = None
     if len(preds) > 1:
@@ -284,8 +292,17 @@ def _pair_indices(pairs) -> list[tuple[int, int]]:
     raise RuntimeError(f"unexpected match table columns {list(pairs.columns)}")
 
 
-def _match_rows(name, ref_table, gen_table, hale, dmax, match_regions) -> list[dict]:
+def _match_rows(name, ref_table, gen_table, hale, dmax, match_regions, footprint=None) -> list[dict]:
     rows = []
+
+    def in_footprint(i):
+        """The generated map inside truth region i's footprint (``fp_gen_*``)."""
+        label = int(ref_table["label"].iloc[i])
+        if footprint is None or label not in footprint.index:
+            return {"fp_gen_leading_polarity": None, "fp_gen_nmf_mx": None}
+        return {"fp_gen_leading_polarity": int(footprint.at[label, "leading_polarity"]),
+                "fp_gen_nmf_mx": float(footprint.at[label, "nmf_mx"])}
+
     if len(ref_table) and len(gen_table):
         result = match_regions(ref_table, gen_table, max_distance_deg=dmax)
         pairs = _pair_indices(result.pairs)
@@ -301,12 +318,12 @@ def _match_rows(name, ref_table, gen_table, hale, dmax, match_regions) -> list[d
     for (i, j), d in zip(pairs, dist):
         rows.append({"pred": name, "status": "matched", "ref_label": int(ref_table["label"].iloc[i]),
                      "gen_label": int(gen_table["label"].iloc[j]), "distance_deg": float(d), "hale_conforming": hale[i][0], "hale_class": hale[i][1],
-                     **values("ref", ref_table, i), **values("gen", gen_table, j)})
+                     **values("ref", ref_table, i), **values("gen", gen_table, j), **in_footprint(i)})
     for i in range(len(ref_table)):
         if i not in matched_ref:
             rows.append({"pred": name, "status": "missed", "ref_label": int(ref_table["label"].iloc[i]), "gen_label": None,
                          "distance_deg": None, "hale_conforming": hale[i][0], "hale_class": hale[i][1], **values("ref", ref_table, i),
-                         **values("gen", gen_table, None)})
+                         **values("gen", gen_table, None), **in_footprint(i)})
     for j in range(len(gen_table)):
         if j not in matched_gen:
             rows.append({"pred": name, "status": "extra", "ref_label": None, "gen_label": int(gen_table["label"].iloc[j]),
@@ -478,6 +495,19 @@ def _hale_summary(m) -> dict:
             nmf = np.sign(pairs["ref_nmf_mx"].astype(float).to_numpy()) == np.sign(pairs["gen_nmf_mx"].astype(float).to_numpy())
         else:
             pol = nmf = np.zeros(0, bool)
+        # footprint measure: the generated map inside every truth region of the class, matched or not
+        if n_ref and "fp_gen_leading_polarity" in sel.columns:
+            fp_lead = sel["fp_gen_leading_polarity"].astype(float).to_numpy()
+            ref_lead = sel["ref_leading_polarity"].astype(float).to_numpy()
+            # regions where both maps show both polarities inside the footprint (else the
+            # generated map is silent there: counted in n_footprint_undetermined, not as a failure)
+            determined = (ref_lead != 0) & (fp_lead != 0)
+            fp_pol = (fp_lead == ref_lead)[determined]
+            fp_nmf_gen = sel["fp_gen_nmf_mx"].astype(float).to_numpy()
+            fp_nmf = (np.sign(fp_nmf_gen) == np.sign(sel["ref_nmf_mx"].astype(float).to_numpy()))[fp_nmf_gen != 0]
+        else:
+            fp_pol = fp_nmf = np.zeros(0, bool)
+            determined = np.zeros(0, bool)
         out[group] = {
             "n_ref": n_ref,
             "n_matched": tp,
@@ -485,6 +515,9 @@ def _hale_summary(m) -> dict:
             "n_polarity_fail": int(tp - pol.sum()),
             "polarity_agreement": float(pol.mean()) if tp else math.nan,
             "nmf_sign_agreement": float(nmf.mean()) if tp else math.nan,
+            "n_footprint_determined": int(fp_pol.size),
+            "footprint_polarity_agreement": float(fp_pol.mean()) if fp_pol.size else math.nan,
+            "footprint_nmf_sign_agreement": float(fp_nmf.mean()) if fp_nmf.size else math.nan,
         }
     return out
 
@@ -572,7 +605,8 @@ def run(args) -> int:
                             for k in frames for r in results[k]["regions"]],
                            columns=["source", "frame", "time", "hale_conforming", "hale_class", *REGION_COLUMNS])
     match_cols = ["pred", "frame", "time", "status", "ref_label", "gen_label", "distance_deg", "hale_conforming", "hale_class",
-                  *[f"ref_{p}" for p in MATCH_PARAMETERS], *[f"gen_{p}" for p in MATCH_PARAMETERS]]
+                  *[f"ref_{p}" for p in MATCH_PARAMETERS], *[f"gen_{p}" for p in MATCH_PARAMETERS],
+                  "fp_gen_leading_polarity", "fp_gen_nmf_mx"]
     matches = pd.DataFrame([{**r, "frame": k, "time": times[k]} for k in frames for r in results[k]["matches"]],
                            columns=match_cols)
     variability = pd.DataFrame([{"frame": k, "time": times[k], **r} for k in frames for r in results[k]["variability"]])

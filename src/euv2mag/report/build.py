@@ -610,7 +610,7 @@ def _section_control(page: Page, ctx: ReportContext, heads: dict) -> None:
                 ("region recall", "recall"), ("mean centre offset (deg)", "center_offset_deg")]
         rows = [[label, getattr(main, a), getattr(leak, a) if leak else None] for label, a in cols]
         for g, label in (("hale", "Hale-conforming"), ("anti_hale", "anti-Hale")):
-            for m in ("polarity_agreement", "nmf_sign_agreement", "recall"):
+            for m in ("polarity_agreement", "nmf_sign_agreement", "recall", "footprint_polarity_agreement"):
                 rows.append([f"{label} regions: {m.replace('_', ' ')}", getattr(getattr(main, g), m),
                              getattr(getattr(leak, g), m) if leak else None])
         params = list(dict.fromkeys(list(main.param_cc) + (list(leak.param_cc) if leak else [])))

@@ -125,6 +125,8 @@ def _hale_group(block: dict, group: str) -> HaleGroup:
         polarity_agreement=_num(g, "polarity_agreement"),
         nmf_sign_agreement=_num(g, "nmf_sign_agreement"),
         recall=_num(g, "recall"),
+        footprint_polarity_agreement=_num(g, "footprint_polarity_agreement"),
+        n_footprint=int(round(_num(g, "n_footprint_determined"))) if _num(g, "n_footprint_determined") is not None else None,
     )
 
 

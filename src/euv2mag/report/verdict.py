@@ -46,6 +46,8 @@ class HaleGroup:
     polarity_agreement: float | None = None
     nmf_sign_agreement: float | None = None
     recall: float | None = None
+    footprint_polarity_agreement: float | None = None
+    n_footprint: int | None = None
 
     @property
     def n_polarity(self) -> int | None:
@@ -196,6 +198,16 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
             parts.append("So the polarity the model gets right is what Hale's law predicts, not information it read from the EUV image.")
         elif cat_h == "above" and cat_a == "above":
             parts.append("The model gets the polarity of anti-Hale regions right too, so its input carries sign information beyond Hale's law.")
+    fh = polarity_assessment(main.hale.footprint_polarity_agreement, main.hale.n_footprint)
+    fa = polarity_assessment(main.anti_hale.footprint_polarity_agreement, main.anti_hale.n_footprint)
+    if fh[0] != "unknown" or fa[0] != "unknown":
+        parts.append("Read inside the reference regions' footprints (whether or not the region is detected on the "
+                     f"generated map, among regions where it shows both polarities), the generated leading polarity agrees on Hale-conforming regions in {fh[1]}; "
+                     f"on anti-Hale regions in {fa[1]}.")
+        if fh[0] == "above" and fa[0] in ("chance", "below"):
+            parts.append("That is the pattern of a model that applies Hale's law rather than reading polarity from the EUV image.")
+        elif fh[0] in ("chance", "below"):
+            parts.append("The model has not even learned Hale's law as a sign prior.")
     if leak is not None:
         diffs = []
         for label, a, b in (

@@ -276,8 +276,23 @@ def expectation_checks(main: Headline | None, leak: Headline | None) -> list[Che
     cat_a, text_a = polarity_assessment(main.anti_hale.polarity_agreement, main.anti_hale.n_polarity)
     checks.append(Check("polarity of anti-Hale regions not better than chance", text_a,
                         None if cat_a in ("unknown", "too few") else cat_a in ("chance", "below"), src))
+    for group, label in ((main.hale, "Hale-conforming"), (main.anti_hale, "anti-Hale")):
+        cat, text = polarity_assessment(group.footprint_polarity_agreement, group.n_footprint)
+        if cat == "unknown":
+            continue
+        if group is main.hale:
+            checks.append(Check(f"polarity inside {label} region footprints better than chance", text,
+                                None if cat == "too few" else cat == "above", src))
+        else:
+            checks.append(Check(f"polarity inside {label} region footprints not better than chance", text,
+                                None if cat == "too few" else cat in ("chance", "below"), src))
     if leak is not None:
         lsrc = [main.source, leak.source]
+        if _ok(main.hale.footprint_polarity_agreement) and _ok(leak.hale.footprint_polarity_agreement):
+            checks.append(Check(f"leak control clearly better on polarity inside Hale-conforming footprints (by ≥ {CLEAR_MARGIN})",
+                                f"{fmt(main.hale.footprint_polarity_agreement)} → {fmt(leak.hale.footprint_polarity_agreement)}",
+                                _gt(leak.hale.footprint_polarity_agreement, main.hale.footprint_polarity_agreement,
+                                    CLEAR_MARGIN - 1e-12), lsrc))
         checks.append(Check(f"leak control clearly better on NMF CC (by ≥ {CLEAR_MARGIN})",
                             f"{fmt(main.nmf_cc)} → {fmt(leak.nmf_cc)}", _gt(leak.nmf_cc, main.nmf_cc, CLEAR_MARGIN - 1e-12), lsrc))
         checks.append(Check(f"leak control clearly better on strong-field pixel polarity agreement (by ≥ {CLEAR_MARGIN})",

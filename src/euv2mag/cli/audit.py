@@ -80,18 +80,8 @@ MATCH_PARAMETERS = (
     "r_value",
     "leading_polarity",
 )
-#: Parameters whose CC / R^2 / median ratio go into summary.json.
-SUMMARY_PARAMETERS = (
-    "area_msh",
-    "tumf_mx",
-    "nmf_mx",
-    "amf_g",
-    "max_abs_g",
-    "pil_count",
-    "pil_length_mm",
-    "pil_mean_gradient_g_per_mm",
-    "r_value",
-)
+#: Parameters whose CC / R^2 / median ratio go into summary.json (the compared ones but positions and polarity).
+SUMMARY_PARAMETERS = tuple(p for p in MATCH_PARAMETERS if p not in ("lat_deg", "lon_deg", "leading_polarity"))
 
 
 def add_parser(subparsers) -> None:

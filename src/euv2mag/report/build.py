@@ -47,8 +47,8 @@ class ReportContext:
                 self._stores[path] = None
         return self._stores[path]
 
-    def mag_limit_g(self, experiment: str) -> float | None:
-        """The magnetogram saturation limit (G) a run trained with, from its config.toml."""
+    def _config_value(self, experiment: str, keys: tuple[str, ...], kinds: tuple[type, ...]):
+        """First value under one of ``keys`` in the config.toml of an experiment's runs, else None."""
         import tomllib
 
         for seed in self.layout.seeds(experiment):
@@ -59,25 +59,19 @@ class ReportContext:
                 except (OSError, ValueError):
                     continue
                 for path, value in flatten(data).items():
-                    if path and path[-1] in ("limit_g", "mag_limit_g", "saturation_g") and isinstance(value, (int, float)):
-                        return float(value)
+                    if path and path[-1] in keys and isinstance(value, kinds) and not isinstance(value, bool):
+                        return value
         return None
+
+    def mag_limit_g(self, experiment: str) -> float | None:
+        """The magnetogram saturation limit (G) a run trained with, from its config.toml."""
+        value = self._config_value(experiment, ("limit_g", "mag_limit_g", "saturation_g"), (int, float))
+        return None if value is None else float(value)
 
     def iterations(self, experiment: str) -> int | None:
         """Training iterations of an experiment's first run (config.toml ``iters``)."""
-        import tomllib
-
-        for seed in self.layout.seeds(experiment):
-            cfg = self.layout.seed_dir(experiment, seed) / "config.toml"
-            if cfg.is_file():
-                try:
-                    data = tomllib.loads(cfg.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    continue
-                for path, value in flatten(data).items():
-                    if path and path[-1] in ("iters", "iterations", "n_iters") and isinstance(value, int):
-                        return int(value)
-        return None
+        value = self._config_value(experiment, ("iters", "iterations", "n_iters"), (int,))
+        return None if value is None else int(value)
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -21,11 +21,13 @@ rounds), so that the load of a shared machine hits them alike; the ratio is agai
 reference measured in the same run.  Variants of ours:
     ``ours``        the default training path: fp32, denormals flushed to zero on the CPU
                     (values below 1.2e-38 become 0; they otherwise slow Adam's sqrt/div and the
-                    convolutions by large factors once gradients get small) and fused Adam
-                    (``TrainConfig.flush_denormal`` / ``fused_adam``); channels-last with
-                    ``--channels-last``;
+                    convolutions by large factors once gradients get small), fused Adam
+                    (``TrainConfig.flush_denormal`` / ``fused_adam``) and, on the CPU, the
+                    innermost decoder convolutions as one matrix product + col2im
+                    (:class:`euv2mag.model.pix2pix.UpConv`); channels-last with ``--channels-last``;
     ``ours-plain``  the same networks with the reference's arithmetic: no flushing, multi-tensor
-                    Adam (``--no-flush-denormal --no-fused-adam``);
+                    Adam (``--no-flush-denormal --no-fused-adam``), oneDNN's transposed
+                    convolution everywhere;
     ``ours-2fwd``   KPL19's separate generator forward per step (more work; not comparable).
 The reference runs with denormals kept, as it does by default.
 
@@ -94,12 +96,16 @@ def make_peer(peer_dir: str, size: int, device: torch.device, ngf: int):
 def make_ours(size: int, device: torch.device, ngf: int, precision: str, *, plain: bool, channels_last: bool,
               two_forward: bool = False):
     from euv2mag.model.config import TrainConfig
-    from euv2mag.model.pix2pix import set_inference_mode
+    from euv2mag.model.pix2pix import UpConv, set_inference_mode
     from euv2mag.model.train import Pix2PixTrainer
 
     cfg = TrainConfig(ngf=ngf, ndf=ngf, precision=precision, channels_last=channels_last and not plain,
                       two_forward=two_forward, flush_denormal=not plain, fused_adam=not plain).resolved(size)
     trainer = Pix2PixTrainer(cfg, device)  # its step() sets the denormal flag it is configured for
+    if plain:  # the reference's native transposed convolutions everywhere
+        for module in trainer.G.modules():
+            if isinstance(module, UpConv):
+                module.gemm_max_side = 0
     mf = trainer.memory_format
 
     def train_step(x, y):

@@ -15,6 +15,7 @@ from euv2mag.model.pix2pix import (
     KerasBatchNorm2d,
     PatchDiscriminator,
     UNetGenerator,
+    UpConv,
     count_parameters,
     set_inference_mode,
 )
@@ -87,6 +88,39 @@ def test_bias_placement_and_dropout_blocks():
     drop = [i for i, m in enumerate(g.up_drop) if isinstance(m, ForcedDropout)]
     assert sorted(64 // 2**i for i in drop) == [2, 4, 8]
     assert all(m.p == 0.5 for m in g.up_drop if isinstance(m, ForcedDropout))
+
+
+@pytest.mark.parametrize("batch,cin,cout,side,bias", [(1, 64, 32, 1, False), (2, 48, 16, 4, True), (1, 32, 8, 8, True)])
+def test_upconv_matrix_path_equals_native_transposed_conv(monkeypatch, batch, cin, cout, side, bias):
+    """The CPU matrix-product path gives ConvTranspose2d's outputs and gradients to fp32 rounding."""
+    torch.manual_seed(3)
+    fast = UpConv(cin, cout, bias=bias)
+    if bias:
+        torch.nn.init.normal_(fast.bias, 0.0, 0.5)
+    native = torch.nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias)
+    native.load_state_dict(fast.state_dict())  # same parameters, interchangeable state dicts
+    x = torch.randn(batch, cin, side, side)
+    upstream = torch.randn(batch, cout, 2 * side, 2 * side)
+    folds = []
+    real_fold = torch.nn.functional.fold
+    monkeypatch.setattr(torch.nn.functional, "fold", lambda *a, **k: folds.append(1) or real_fold(*a, **k))
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ya, yb = fast(xa), native(xb)
+    assert folds, "the matrix-product path was not taken"
+    assert ya.shape == yb.shape == (batch, cout, 2 * side, 2 * side)
+    (ya * upstream).sum().backward()
+    (yb * upstream).sum().backward()
+    pairs = [(ya.detach(), yb.detach()), (xa.grad, xb.grad), (fast.weight.grad, native.weight.grad)]
+    if bias:
+        pairs.append((fast.bias.grad, native.bias.grad))
+    for got, want in pairs:
+        scale = float(want.abs().max())
+        assert scale > 0 and float((got - want).abs().max()) <= 2e-6 * scale
+    # larger inputs use the native op unchanged
+    folds.clear()
+    big = torch.randn(1, cin, 16, 16)
+    torch.testing.assert_close(fast(big), native(big), rtol=0, atol=0)
+    assert not folds
 
 
 def test_shapes_and_patchgan_output():

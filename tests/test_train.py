@@ -123,6 +123,34 @@ def test_regression_control_and_cc_variant_files(store64, tmp_path):
     assert "D" not in ck and {p.name for p in r.run_dir.glob("ckpt-*.ckpt")} == {"ckpt-0000003.ckpt", "ckpt-0000006.ckpt"}
 
 
+def test_periodic_checkpoints_pruned_to_the_newest(store64, tmp_path):
+    """keep_ckpts keeps the N newest periodic checkpoints; last/best are never touched; 0 keeps all."""
+    common = dict(**TINY, iters=8, val_every=4, ckpt_every=2, log_every=2)
+    kept = train_seed(store64, [0, 1], [], TrainConfig(**common, keep_ckpts=2), 0, tmp_path / "two", progress=False)
+    names = {p.name for p in kept.run_dir.glob("*.ckpt")}
+    assert names == {"ckpt-0000006.ckpt", "ckpt-0000008.ckpt", "last.ckpt", "best.ckpt"}
+    every = train_seed(store64, [0, 1], [], TrainConfig(**common, keep_ckpts=0), 0, tmp_path / "all", progress=False)
+    assert sorted(p.name for p in every.run_dir.glob("ckpt-*.ckpt")) == [f"ckpt-{k:07d}.ckpt" for k in (2, 4, 6, 8)]
+    # pruning is in iteration order (not name order) and ignores files that are not periodic checkpoints
+    from euv2mag.model.train import prune_checkpoints
+
+    for name in ("ckpt-9999999.ckpt", "ckpt-10000000.ckpt", "ckpt-notes.ckpt"):
+        (every.run_dir / name).write_bytes(b"x")
+    gone = prune_checkpoints(every.run_dir, 1)
+    assert {p.name for p in gone} == {f"ckpt-{k:07d}.ckpt" for k in (2, 4, 6, 8)} | {"ckpt-9999999.ckpt"}
+    assert {p.name for p in every.run_dir.glob("*.ckpt")} == {"ckpt-10000000.ckpt", "ckpt-notes.ckpt", "last.ckpt",
+                                                             "best.ckpt"}
+    # a resumed run may change keep_ckpts (and iters), not the training
+    part = train_seed(store64, [0, 1], [], TrainConfig(**common, keep_ckpts=0), 0, tmp_path / "res", progress=False,
+                      stop_at=4)
+    done = train_seed(store64, [0, 1], [], TrainConfig(**common, keep_ckpts=1), 0, part.run_dir, resume=True,
+                      progress=False)
+    assert done.iteration == 8 and [p.name for p in done.run_dir.glob("ckpt-*.ckpt")] == ["ckpt-0000008.ckpt"]
+    with pytest.raises(UserError, match="differs"):
+        train_seed(store64, [0, 1], [], TrainConfig(**{**common, "lr": 1e-3}), 0, part.run_dir, resume=True,
+                   progress=False)
+
+
 def test_bad_input_one_line_errors_nothing_written(store64, tmp_path):
     cfg = TrainConfig(iters=2, **TINY)
     out = tmp_path / "runs"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import nonnegative_float, positive_int
+from . import nonnegative_float, nonnegative_int, positive_int
 
 # option dest -> TrainConfig field (only options given on the command line override)
 _FIELDS = {
@@ -39,6 +39,7 @@ _FIELDS = {
     "val_every": "val_every",
     "ckpt_every": "ckpt_every",
     "log_every": "log_every",
+    "keep_ckpts": "keep_ckpts",
     "val_frames": "val_frames",
     "best_metric": "best_metric",
     "inference_mode": "inference_mode",
@@ -70,6 +71,8 @@ def add_parser(subparsers) -> None:
     g.add_argument("--iters", type=positive_int, help="training iterations (default 1000)")
     g.add_argument("--val-every", type=positive_int, help="validate every N iterations (default 100)")
     g.add_argument("--ckpt-every", type=positive_int, help="checkpoint every N iterations (default 100)")
+    g.add_argument("--keep-ckpts", type=nonnegative_int,
+                   help="keep the N newest periodic checkpoints, 0 = all (default 5; last/best are always kept)")
     g.add_argument("--log-every", type=positive_int, help="metrics row every N iterations (default 10)")
     g.add_argument("--val-frames", type=positive_int, help="at most N validation frames (default 8)")
     g.add_argument("--best-metric", choices=("val_cc", "val_l1_g", "val_tumf_rel_err"), help="picks best.ckpt (default val_cc)")

@@ -79,6 +79,10 @@ class TrainConfig:
         Training iterations (one D step + one G step, batch 1).
     val_every, ckpt_every, log_every : int
         Validation, checkpoint and metrics-row intervals in iterations.
+    keep_ckpts : int
+        How many of the newest periodic ``ckpt-NNNNNNN.ckpt`` files to keep (0: all).  Each holds
+        both networks' weights (~230 MB at 256 px, ~330 MB at 1024 px for ngf = ndf = 64);
+        ``last.ckpt`` and ``best.ckpt`` are never pruned.
     val_frames : int
         At most this many validation frames (evenly spaced over the validation set).
     best_metric : {"val_cc", "val_l1_g", "val_tumf_rel_err"}
@@ -135,6 +139,7 @@ class TrainConfig:
     val_every: int = 100
     ckpt_every: int = 100
     log_every: int = 10
+    keep_ckpts: int = 5
     val_frames: int = 8
     best_metric: str = "val_cc"
     inference_mode: str = "kpl19"
@@ -188,6 +193,8 @@ class TrainConfig:
                 raise UserError(f"training option {name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.keep_ckpts < 0:
+            raise UserError(f"training option keep_ckpts must be >= 0 (0 keeps all), got {self.keep_ckpts}")
         if self.jitter_px < -1:
             raise UserError(f"jitter_px must be >= 0 (or -1 for the KPL19 default), got {self.jitter_px}")
         if self.size:

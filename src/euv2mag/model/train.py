@@ -33,7 +33,8 @@ Files of a run folder ``runs/NAME/seed-K/``
     |B| > 10 G, foreshortening-corrected pixel areas).  "obs" is the stored magnetogram in G,
     unclipped, so the validation errors include the saturation loss of the scaling.
 ``ckpt-NNNNNNN.ckpt``
-    Periodic checkpoints (generator + discriminator weights, config, iteration).
+    Periodic checkpoints (generator + discriminator weights, config, iteration); the newest
+    ``config.keep_ckpts`` are kept (0: all).
 ``last.ckpt``
     The full training state (weights, both optimisers, every RNG state, best so far).
 ``best.ckpt``, ``best.json``
@@ -52,6 +53,7 @@ import dataclasses
 import io
 import math
 import random
+import re
 import time
 from pathlib import Path
 from typing import Sequence
@@ -83,6 +85,9 @@ CHECKPOINT_FORMAT = "euv2mag-pix2pix-1"
 LOSS_COLUMNS = ["loss_d", "loss_g_gan", "loss_g_l1", "loss_g_cc", "loss_g"]
 VAL_COLUMNS = ["val_l1_g", "val_cc", "val_tumf_rel_err", "val_nmf_rel_err", "val_nmf_err_frac_tumf"]
 METRIC_COLUMNS = ["iteration", *LOSS_COLUMNS, "seconds", *VAL_COLUMNS]
+#: Options that may differ when a run is resumed (they change no weight or draw already made).
+_RESUMABLE_CHANGES = ("iters", "keep_ckpts")
+_PERIODIC_CKPT = re.compile(r"ckpt-(\d{7,})\.ckpt")
 _MAXIMISE = {"val_cc": True, "val_l1_g": False, "val_tumf_rel_err": False}
 
 
@@ -161,6 +166,22 @@ def _set_rng_state(state: dict) -> None:
     random.setstate((3, tuple(state["python"]), None))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest periodic ``ckpt-NNNNNNN.ckpt`` files (``keep`` 0 deletes nothing).
+
+    Only files named exactly like periodic checkpoints are touched; ``last.ckpt`` and
+    ``best.ckpt`` are never deleted.  Returns the deleted paths.
+    """
+    if keep <= 0:
+        return []
+    named = ((_PERIODIC_CKPT.fullmatch(p.name), p) for p in Path(run_dir).glob("ckpt-*.ckpt"))
+    periodic = [p for _, p in sorted((int(m.group(1)), p) for m, p in named if m)]
+    doomed = periodic[:-keep]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
 
 
 def save_checkpoint(path: Path, payload: dict) -> Path:
@@ -444,7 +465,8 @@ def train_seed(
         raise UserError("holds a training run already; pass --resume to continue it or choose another --out", path=run_dir)
     if resume and (run_dir / "config.toml").exists():
         old = TrainConfig.read(run_dir / "config.toml")
-        changed = [f.name for f in dataclasses.fields(cfg) if getattr(old, f.name) != getattr(cfg, f.name) and f.name != "iters"]
+        changed = [f.name for f in dataclasses.fields(cfg)
+                   if getattr(old, f.name) != getattr(cfg, f.name) and f.name not in _RESUMABLE_CHANGES]
         if changed:
             raise UserError(f"cannot resume: the configuration differs from the run's in {', '.join(changed)}", path=run_dir)
 
@@ -587,6 +609,7 @@ def train_seed(
                 save_checkpoint(run_dir / f"ckpt-{done:07d}.ckpt", payload(done, full=False))
                 save_checkpoint(last_path, payload(done, full=True))
                 _write_metrics(run_dir / "metrics.csv", rows)
+                prune_checkpoints(run_dir, cfg.keep_ckpts)
     if end == cfg.iters:
         _write_metrics(run_dir / "metrics.csv", rows)
     return RunResult(run_dir=run_dir, seed=int(seed), iteration=end, best=best, resumed_from=resumed_from)

@@ -33,7 +33,7 @@ The reference runs with denormals kept, as it does by default.
 
 Usage::
 
-    python benchmarks/train_throughput.py --size 256 --rounds 6 --peer /work/scratch/peer
+    python benchmarks/train_throughput.py --size 256 --rounds 12 --peer /work/scratch/peer
     python benchmarks/train_throughput.py --device cuda --precision bf16 --size 1024   # on a GPU machine
 """
 from __future__ import annotations
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--ngf", type=int, default=64)
-    p.add_argument("--rounds", type=int, default=6, help="timed rounds (one iteration of each variant per round)")
+    p.add_argument("--rounds", type=int, default=12, help="timed rounds (one iteration of each variant per round)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")

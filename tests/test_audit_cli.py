@@ -101,6 +101,25 @@ def test_audit_end_to_end(stores, capsys):
     assert total == summary["predictions"]["haleprior"]["regions"]["n_ref"]
     assert "mean_over_predictions" in summary and "variability" in summary
     assert not (out / ".cache").exists()
+    # confidence intervals: 3 daily frames form one 13.6-day block, so every replicate is the
+    # whole audit and each interval collapses onto the audited value
+    assert summary["bootstrap"]["n_blocks"] == 1 and summary["bootstrap"]["n_boot"] == 1000
+    ci = summary["ci"]["predictions"]
+    assert ci["same"]["regions"]["recall"] == [1.0, 1.0]
+    assert ci["haleprior"]["hale"]["anti_hale"]["polarity_agreement"] == [0.0, 0.0]
+    assert ci["haleprior"]["fulldisk"]["tumf"]["cc"] == pytest.approx([summary["predictions"]["haleprior"]["fulldisk"]["tumf"]["cc"]] * 2)
+    assert "n_ref" not in ci["same"]["regions"]
+    # one-day blocks: frames resampled; 'same' stays exact, the others get a real spread
+    from euv2mag.cli.audit import bootstrap_summary
+
+    tables = [pd.read_csv(out / f"{name}.csv") for name in ("fulldisk", "regions", "matches", "variability")]
+    ci1, info = bootstrap_summary(*tables, ["same", "haleprior"], [0, 1, 2], TIMES, n_boot=200, block_days=1.0, level=0.95)
+    assert info["n_blocks"] == 3
+    assert ci1["predictions"]["same"]["fulldisk"]["mean_cc"] == pytest.approx([1.0, 1.0])
+    lo, hi = ci1["predictions"]["haleprior"]["fulldisk"]["mean_cc"]
+    point = summary["predictions"]["haleprior"]["fulldisk"]["mean_cc"]
+    assert lo < point < hi
+    assert lo == pytest.approx(fd[fd.pred == "haleprior"]["cc"].min()) and hi == pytest.approx(fd[fd.pred == "haleprior"]["cc"].max())
 
 
 def test_shape_mismatch_is_one_line_exit_2(stores, tmp_path, capsys):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 
 import numpy as np
@@ -63,8 +65,16 @@ def test_quick_demo_runs_the_whole_study(quick_demo):  # noqa: F811
     assert (lay.audit_dir("kpl19") / "variability.csv").is_file()
     for name in ("saturation.csv", "saturation.json"):
         assert (lay.saturation_dir / name).is_file()
+    # every headline number carries a block-bootstrap interval that the report shows
+    # (R² rather than CC: after 120 iterations a run may generate no field above 10 G, leaving its TUMF CC undefined)
+    r2 = summary["predictions"]["kpl19-seed-0"]["fulldisk"]["tumf"]["r2"]
+    lo, hi = summary["ci"]["predictions"]["kpl19-seed-0"]["fulldisk"]["tumf"]["r2"]
+    assert summary["bootstrap"]["n_boot"] == 1000 and summary["bootstrap"]["n_blocks"] >= 5
+    assert math.isfinite(r2) and lo <= hi <= 1
     html = lay.report.read_text()
     assert 'class="missing"' not in html and 'id="verdict"' in html and 'id="hale-table-kpl19"' in html
+    assert 'id="per-run-table"' in html and "block-bootstrap replicates" in html
+    assert re.search(r"<td>-?[0-9.e-]+ \[-?[0-9.e-]+, -?[0-9.e-]+\]</td>", html)
 
 
 @pytest.mark.slow

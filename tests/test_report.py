@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 
 import numpy as np
@@ -13,10 +14,18 @@ from euv2mag.cli import main
 from euv2mag.data.store import StoreWriter
 from euv2mag.geometry import DiskGeometry, default_rsun_px
 from euv2mag.report.build import build_report
-from euv2mag.report.html import fmt
-from euv2mag.report.inputs import headline
+from euv2mag.report.html import fmt, fmt_ci
+from euv2mag.report.inputs import headline, run_headlines
 from euv2mag.report.layout import StudyLayout
-from euv2mag.report.verdict import Headline, HaleGroup, cc_phrase, expectation_checks, polarity_assessment, verdict_paragraph
+from euv2mag.report.verdict import (
+    HaleGroup,
+    Headline,
+    cc_phrase,
+    expectation_checks,
+    polarity_assessment,
+    run_spread,
+    verdict_paragraph,
+)
 
 SIZE = 64
 TIMES = [f"2012-0{m}-0{d}T00:00:00" for m, d in ((8, 1), (8, 2), (8, 3), (9, 1), (9, 2), (9, 3))]
@@ -213,6 +222,51 @@ def test_polarity_assessment_against_chance():
     assert polarity_assessment(26 / 40, 40)[0] == "chance"
     assert polarity_assessment(28 / 40, 40)[0] == "above"
     assert [cc_phrase(x) for x in (0.95, 0.8, 0.5, 0.1)] == ["closely reproduced", "reproduced fairly well", "reproduced poorly", "not reproduced"]
+
+
+def test_bootstrap_intervals_decide_polarity_not_the_binomial():
+    """Region observations of consecutive frames are not independent: the block-bootstrap interval decides."""
+    assert polarity_assessment(0.6, 200)[0] == "above"  # binomial, 120 of 200 'independent' regions: p = 0.005
+    cat, text = polarity_assessment(0.6, 200, (0.45, 0.75))
+    assert cat == "chance" and "block-bootstrap interval 0.45–0.75" in text
+    assert polarity_assessment(0.6, 200, (0.52, 0.68))[0] == "above"
+    assert polarity_assessment(0.3, 50, (0.1, 0.45))[0] == "below"
+    assert polarity_assessment(0.6, 200, (math.nan, math.nan))[0] == "too few"
+    assert "treating observations as independent" in polarity_assessment(0.6, 200)[1]
+    assert fmt_ci(0.5, (0.4, 0.61234)) == "0.5 [0.4, 0.612]" and fmt_ci(0.5, (math.nan, 1)) == "0.5" and fmt_ci(None, (0, 1)) == "—"
+
+
+def _summary_with_runs(cc_a, ci_a, cc_b, ci_b) -> dict:
+    s = _summary(0.5)
+    block = s["mean_over_predictions"]
+    runs = {"seed-0": json.loads(json.dumps(block)), "seed-1": json.loads(json.dumps(block))}
+    runs["seed-0"]["fulldisk"]["tumf"]["cc"], runs["seed-1"]["fulldisk"]["tumf"]["cc"] = cc_a, cc_b
+    ci_run = {"fulldisk": {"tumf": {"cc": None}}, "hale": {"hale": {"footprint_polarity_agreement": [0.4, 0.6]}}}
+    ci = {"seed-0": json.loads(json.dumps(ci_run)), "seed-1": json.loads(json.dumps(ci_run))}
+    ci["seed-0"]["fulldisk"]["tumf"]["cc"], ci["seed-1"]["fulldisk"]["tumf"]["cc"] = ci_a, ci_b
+    s["predictions"] = runs
+    s["ci"] = {"predictions": ci, "mean_over_predictions": ci["seed-0"]}
+    s["bootstrap"] = {"n_boot": 1000, "level": 0.95, "block_days": 13.6, "n_blocks": 22}
+    return s
+
+
+def test_runs_differ_only_when_their_intervals_are_disjoint():
+    disjoint = _summary_with_runs(0.88, [0.8, 0.92], 0.21, [0.06, 0.31])
+    runs = run_headlines(disjoint, "audit/kpl19/summary.json")
+    assert set(runs) == {"seed-0", "seed-1"} and runs["seed-1"].ci["tumf_cc"] == (0.06, 0.31)
+    assert runs["seed-0"].hale.footprint_ci == (0.4, 0.6) and runs["seed-0"].bootstrap["n_blocks"] == 22
+    differ, text = run_spread(runs)
+    assert differ is True and text == "TUMF CC 0.88 [0.8, 0.92] (seed-0) vs 0.21 [0.06, 0.31] (seed-1)"
+    main = headline(disjoint, "m")
+    assert main.ci["tumf_cc"] == (0.8, 0.92)
+    assert "Identically configured runs differ" in verdict_paragraph(main, None, 2, runs)
+    assert expectation_checks(main, None, runs)[0].holds is True
+    overlap = run_headlines(_summary_with_runs(0.88, [0.7, 0.92], 0.75, [0.6, 0.8]), "s")
+    assert run_spread(overlap)[0] is False and "agree within their intervals" in verdict_paragraph(main, None, 2, overlap)
+    assert run_spread({"only": runs["seed-0"]})[0] is None and run_spread(None)[0] is None
+    # without intervals (an audit run with --n-boot 0) nothing is claimed about the runs
+    plain = run_headlines(_summary(0.5), "s")
+    assert plain["kpl19-seed-0"].ci == {} and run_spread({"a": plain["kpl19-seed-0"], "b": plain["kpl19-seed-0"]})[0] is None
 
 
 def test_verdict_follows_the_numbers():

@@ -46,7 +46,11 @@ interrupted audit resumes where it stopped)
     agreement of matched pairs, per-parameter ``cc``, ``r2`` and ``median_ratio``), ``hale``
     (for Hale-conforming and anti-Hale truth regions separately: ``n_ref``, ``n_matched``,
     ``recall``, ``polarity_agreement``, ``nmf_sign_agreement``); ``variability`` (means of the
-    pairwise run comparisons).
+    pairwise run comparisons); ``ci``: the same layout with a ``[low, high]`` confidence
+    interval for every number but the counts, from a block bootstrap over the audited frames in
+    time blocks of ``--ci-block-days`` (:mod:`euv2mag.audit.bootstrap`; region observations of a
+    frame stay together), and ``bootstrap`` (method, replicates, block length, number of
+    blocks, level, seed).  ``--n-boot 0`` leaves both out.
 
 Hale's law: for a synthetic truth store (``tables/frame_regions``) each detected truth region
 takes the generator's ``hale_conforming`` flag of the nearest injected region within
@@ -63,7 +67,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bounded, nonnegative_float, positive_int
+from ..audit.bootstrap import DISK_PASSAGE_DAYS
+from . import bounded, nonnegative_float, nonnegative_int, positive_float, positive_int
 
 #: Region parameters compared between matched pairs (``ref_<p>``, ``gen_<p>`` in matches.csv).
 MATCH_PARAMETERS = (
@@ -107,10 +112,16 @@ def add_parser(subparsers) -> None:
     p.add_argument("--indices", type=int, nargs="+", metavar="I", help="prediction frames to audit (default: all)")
     p.add_argument("--workers", type=positive_int, default=1,
                    help="processes for the per-frame work (Dask bag; default: 1, no Dask)")
+    p.add_argument("--n-boot", type=nonnegative_int, default=1000,
+                   help="block-bootstrap replicates of the confidence intervals (default: 1000; 0: none)")
+    p.add_argument("--ci-block-days", type=positive_float, default=DISK_PASSAGE_DAYS,
+                   help=f"length of the bootstrap's time blocks in days (default: {DISK_PASSAGE_DAYS}, one disk passage)")
+    p.add_argument("--ci-level", type=_open_fraction, default=0.95, help="coverage of the intervals (default: 0.95)")
     p.set_defaults(func=run)
 
 
 _fraction = bounded(float, low=0, high=1, low_inclusive=False, what="a number in (0, 1]")
+_open_fraction = bounded(float, low=0, high=1, low_inclusive=False, high_inclusive=False, what="a number in (0, 1)")
 
 
 # --------------------------------------------------------------------------- result cache
@@ -469,6 +480,36 @@ def summarize(fulldisk, regions, matches, variability, pred_names) -> dict:
     return summary
 
 
+def bootstrap_summary(fulldisk, regions, matches, variability, pred_names, frames, times, *,
+                      n_boot: int, block_days: float, level: float, seed: int = 0) -> tuple[dict, dict]:
+    """Block-bootstrap intervals of every :func:`summarize` number (resampling audited frames).
+
+    ``frames`` are the audited prediction-frame indices (the ``frame`` column of the tables) and
+    ``times`` their observation times.  A replicate keeps every table row of a drawn frame, so
+    the region observations of one map stay together.
+    """
+    from ..audit.bootstrap import block_bootstrap
+
+    position = {int(k): i for i, k in enumerate(frames)}
+
+    def rows_by_position(table):
+        if not len(table) or "frame" not in table.columns:
+            return None
+        rows = [[] for _ in frames]
+        for row, k in enumerate(table["frame"].to_numpy()):
+            rows[position[int(k)]].append(row)
+        return [np.asarray(r, dtype=np.int64) for r in rows]
+
+    tables = (fulldisk, regions, matches, variability)
+    index = [rows_by_position(t) for t in tables]
+
+    def statistic(pos):
+        picked = [t if ix is None else t.iloc[np.concatenate([ix[p] for p in pos])] for t, ix in zip(tables, index)]
+        return summarize(*picked, pred_names)
+
+    return block_bootstrap(statistic, times, n_boot=n_boot, block_days=block_days, level=level, seed=seed)
+
+
 def _hale_summary(m) -> dict:
     """Recall, leading-polarity and NMF-sign agreement per Hale class of the truth regions."""
     out = {}
@@ -614,6 +655,10 @@ def run(args) -> int:
     summary["inputs"] = {"truth": str(truth.path), "predictions": pred_paths, "frames": frames,
                          "truth_frames": [truth_index[k] for k in frames]}
     summary["hale_source"] = "generator truth (tables/frame_regions)" if truth_regions is not None else "Hale's law from the date"
+    if args.n_boot > 0:
+        summary["ci"], summary["bootstrap"] = bootstrap_summary(
+            fulldisk, regions, matches, variability, list(preds), frames, [times[k] for k in frames],
+            n_boot=args.n_boot, block_days=args.ci_block_days, level=args.ci_level)
     atomic_write_json(out / "summary.json", summary)
     cache.clear()
 
@@ -624,6 +669,11 @@ def run(args) -> int:
           f"polarity agreement {mean['fulldisk']['mean_polarity_agreement']:.3f}")
     print(f"regions: recall {mean['regions']['recall']:.3f}  precision {mean['regions']['precision']:.3f}  "
           f"median offset {mean['regions']['offset_median_deg']:.2f} deg")
+    if "bootstrap" in summary:
+        b, ci = summary["bootstrap"], summary["ci"]["mean_over_predictions"]["fulldisk"]
+        print(f"{b['level']:.0%} intervals from {b['n_boot']} block-bootstrap replicates over {b['n_blocks']} blocks of "
+              f"{b['block_days']:g} d: TUMF CC {ci['tumf']['cc'][0]:.3f} to {ci['tumf']['cc'][1]:.3f}, "
+              f"NMF CC {ci['nmf']['cc'][0]:.3f} to {ci['nmf']['cc'][1]:.3f}")
     print(f"wrote {out}/summary.json, fulldisk.csv, regions.csv, matches.csv" + (", variability.csv" if len(preds) > 1 else ""))
     return 0
 

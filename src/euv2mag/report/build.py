@@ -15,8 +15,18 @@ import numpy as np
 from .._io import atomic_write_text
 from ..errors import UserError
 from . import figures as F
-from .html import Page, Section, fmt
-from .inputs import audit_block, find_dicts, flatten, headline, read_csv, read_json
+from .html import Page, Section, fmt, fmt_ci
+from .inputs import (
+    audit_block,
+    find_dicts,
+    flatten,
+    headline,
+    interval_at,
+    number_at,
+    read_csv,
+    read_json,
+    run_headlines,
+)
 from .layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, SCHEMES, StudyLayout
 from .verdict import disagreement_notes, expectation_checks, verdict_paragraph
 
@@ -451,15 +461,28 @@ def _section_fulldisk(page: Page, ctx: ReportContext, heads: dict) -> None:
                "exactly. TUMF depends only on |B|, which the EUV image traces; NMF and pixel values depend on the sign.",
                [lay.rel(path), spath] + binned_src, "full-disk scatter plots")
     if h is not None:
-        rows = [["TUMF across frames", h.tumf_cc, h.tumf_r2, h.tumf_slope],
-                ["NMF across frames", h.nmf_cc, h.nmf_r2, h.nmf_slope],
-                ["pixel values (mean over frames)", h.pixel_cc, None, None],
-                ["binned pixel values (mean over frames)", h.pixel_cc_binned, None, None],
-                ["strong-field polarity agreement (mean)", h.polarity_agreement, None, None]]
+        def cell(attr):
+            return fmt_ci(getattr(h, attr), h.ci.get(attr))
+
+        rows = [["TUMF across frames", cell("tumf_cc"), cell("tumf_r2"), cell("tumf_slope")],
+                ["NMF across frames", cell("nmf_cc"), cell("nmf_r2"), cell("nmf_slope")],
+                ["pixel values (mean over frames)", cell("pixel_cc"), None, None],
+                ["binned pixel values (mean over frames)", cell("pixel_cc_binned"), None, None],
+                ["strong-field polarity agreement (mean)", cell("polarity_agreement"), None, None]]
         sec.table(["quantity", "CC / agreement", "R²", "slope"], rows,
                   "Full-disk headline numbers: correlation, R² (generated as a prediction of the reference) and slope of a fit "
                   "through the origin across test frames; per-frame pixel CCs averaged over frames; polarity agreement on pixels "
-                  "where both maps exceed 50 G (0.5 = chance).", [spath], table_id="fulldisk-table")
+                  "where both maps exceed 50 G (0.5 = chance). " + _ci_caption(h.bootstrap), [spath], table_id="fulldisk-table")
+
+
+def _ci_caption(bootstrap: dict | None) -> str:
+    """The sentence that says where the bracketed intervals of a table come from (an audit's ``bootstrap`` record)."""
+    if not bootstrap:
+        return "No confidence intervals: the audit was run without a bootstrap (--n-boot 0) or by an older version."
+    b = bootstrap
+    return (f"Brackets: {float(b.get('level', 0.95)):.0%} confidence intervals from {b.get('n_boot')} block-bootstrap replicates "
+            f"over the test frames in {b.get('n_blocks')} time blocks of {fmt(b.get('block_days'))} days (frames of one block, "
+            "and the regions on them, are resampled together because consecutive frames show the same regions).")
 
 
 def _section_regions(page: Page, ctx: ReportContext, heads: dict) -> None:
@@ -553,6 +576,7 @@ def _section_variability(page: Page, ctx: ReportContext) -> None:
                            f"Per-pixel standard deviation across the {len(maps)} runs (seeds) for one test frame ({t}), next to "
                            "their mean |B| on the same scale. Where the std is comparable to |B| the runs disagree, typically on "
                            "the polarity of a region.", [lay.rel(p) for _, _, p in stores], "per-pixel std map")
+    _per_run_table(sec, lay, adir / "summary.json")
     if var is not None and len(var):
         keys = [c for c in ("run_a", "run_b") if c in var.columns]
         num = [c for c in var.columns if c not in keys and c not in ("frame", "index")
@@ -567,6 +591,34 @@ def _section_variability(page: Page, ctx: ReportContext) -> None:
         sec.missing("two or more prediction stores of the same frames", "euv2mag train ... --seeds 0 1 2; euv2mag predict ...")
     else:
         sec.missing(f"{lay.rel(adir / 'variability.csv')}", "euv2mag audit --truth ... --pred P0.zarr --pred P1.zarr ... --out DIR/audit/kpl19")
+
+
+#: Per-run headline numbers of the variability section: (column label, path in summary.predictions.<run>).
+_PER_RUN = (
+    ("TUMF CC", ("fulldisk", "tumf", "cc")),
+    ("TUMF slope", ("fulldisk", "tumf", "slope")),
+    ("NMF CC", ("fulldisk", "nmf", "cc")),
+    ("pixel CC (mean)", ("fulldisk", "mean_cc")),
+    ("strong-field polarity agreement", ("fulldisk", "mean_polarity_agreement")),
+    ("polarity in Hale-conforming footprints", ("hale", "hale", "footprint_polarity_agreement")),
+)
+
+
+def _per_run_table(sec: Section, lay, spath: Path) -> None:
+    """One row per run (seed) with its headline numbers and their bootstrap intervals."""
+    summary = read_json(spath)
+    per = summary.get("predictions") if isinstance(summary, dict) else None
+    if not isinstance(per, dict) or not per:
+        return
+    ci_all = summary.get("ci") if isinstance(summary.get("ci"), dict) else {}
+    ci = ci_all.get("predictions") if isinstance(ci_all.get("predictions"), dict) else {}
+    rows = [[Path(str(name)).name] + [fmt_ci(number_at(block, *path), interval_at(ci.get(name), *path)) for _, path in _PER_RUN]
+            for name, block in per.items() if isinstance(block, dict)]
+    boot = summary.get("bootstrap") if isinstance(summary.get("bootstrap"), dict) else None
+    caption = ("Headline numbers of each run on the same test frames. Runs differ only in their seed; where the intervals of "
+               "two runs do not overlap, the difference is larger than the choice of test frames can explain and comes from "
+               "training alone. " + _ci_caption(boot))
+    sec.table(["run"] + [label for label, _ in _PER_RUN], rows, caption, [lay.rel(spath)], table_id="per-run-table")
 
 
 def _hale_rows(summary: dict):
@@ -591,7 +643,9 @@ def _section_control(page: Page, ctx: ReportContext, heads: dict) -> None:
     main, leak = heads.get(MAIN_EXPERIMENT), heads.get(LEAK_EXPERIMENT)
     n_seeds = len(lay.predictions(MAIN_EXPERIMENT)) or len(lay.seeds(MAIN_EXPERIMENT)) or None
     sec.raw('<div class="verdict" id="verdict"><b>Verdict.</b> ')
-    sec.text(verdict_paragraph(main, leak, n_seeds))
+    spath_main = lay.audit_dir(MAIN_EXPERIMENT) / "summary.json"
+    runs = run_headlines(read_json(spath_main), lay.rel(spath_main))
+    sec.text(verdict_paragraph(main, leak, n_seeds, runs))
     sec.raw("</div>")
     if main is None:
         sec.missing(f"{lay.rel(lay.audit_dir(MAIN_EXPERIMENT) / 'summary.json')}", "euv2mag audit ... --out DIR/audit/kpl19")
@@ -602,17 +656,25 @@ def _section_control(page: Page, ctx: ReportContext, heads: dict) -> None:
         cols = [("full-disk TUMF CC", "tumf_cc"), ("full-disk NMF CC", "nmf_cc"), ("pixel CC (mean)", "pixel_cc"),
                 ("binned pixel CC (mean)", "pixel_cc_binned"), ("strong-field polarity agreement", "polarity_agreement"),
                 ("region recall", "recall"), ("mean centre offset (deg)", "center_offset_deg")]
-        rows = [[label, getattr(main, a), getattr(leak, a) if leak else None] for label, a in cols]
+        rows = [[label, fmt_ci(getattr(main, a), main.ci.get(a)), fmt_ci(getattr(leak, a), leak.ci.get(a)) if leak else None]
+                for label, a in cols]
+        ci_of = {"polarity_agreement": "polarity_ci", "footprint_polarity_agreement": "footprint_ci"}
+
+        def group_cell(head, g, m):
+            group = getattr(head, g)
+            return fmt_ci(getattr(group, m), getattr(group, ci_of[m]) if m in ci_of else None)
+
         for g, label in (("hale", "Hale-conforming"), ("anti_hale", "anti-Hale")):
             for m in ("polarity_agreement", "nmf_sign_agreement", "recall", "footprint_polarity_agreement"):
-                rows.append([f"{label} regions: {m.replace('_', ' ')}", getattr(getattr(main, g), m),
-                             getattr(getattr(leak, g), m) if leak else None])
+                rows.append([f"{label} regions: {m.replace('_', ' ')}", group_cell(main, g, m),
+                             group_cell(leak, g, m) if leak else None])
         params = list(dict.fromkeys(list(main.param_cc) + (list(leak.param_cc) if leak else [])))
         for p in params:
             rows.append([f"region {p} CC", main.param_cc.get(p), leak.param_cc.get(p) if leak else None])
         sec.table(["quantity", "no leak (EUV carries no polarity)", "polarity leak (control)"], rows,
                   "The same audit numbers for the runs trained without and with polarity information in the EUV input. "
-                  "Quantities that need the sign of B should improve with the leak; sign-free ones (TUMF, areas) need not.",
+                  "Quantities that need the sign of B should improve with the leak; sign-free ones (TUMF, areas) need not. "
+                  + _ci_caption(main.bootstrap),
                   [main.source] + ([leak.source] if leak else []), table_id="control-table")
     for exp, label in ((MAIN_EXPERIMENT, "no leak"), (LEAK_EXPERIMENT, "polarity leak")):
         spath = lay.audit_dir(exp) / "summary.json"
@@ -623,7 +685,7 @@ def _section_control(page: Page, ctx: ReportContext, heads: dict) -> None:
                       "law for their hemisphere and cycle (generator truth). A model that learned only the Hale prior from EUV "
                       "morphology agrees on Hale-conforming regions and fails on anti-Hale ones.",
                       [lay.rel(spath)], table_id=f"hale-table-{exp}")
-    checks = expectation_checks(main, leak)
+    checks = expectation_checks(main, leak, runs)
     if checks:
         rows = [[c.expectation, c.observed, "—" if c.holds is None else ("holds" if c.holds else "does not hold")] for c in checks]
         sec.table(["physical expectation", "observed", "result"], rows,

@@ -55,6 +55,20 @@ def fmt(value, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def fmt_ci(value, interval=None, digits: int = 3) -> str:
+    """``fmt(value)`` followed by its confidence interval ``[low, high]`` when both ends are finite."""
+    text = fmt(value, digits)
+    if interval is None or len(interval) != 2:
+        return text
+    try:
+        lo, hi = float(interval[0]), float(interval[1])
+    except (TypeError, ValueError):
+        return text
+    if not (math.isfinite(lo) and math.isfinite(hi)) or text == "—":
+        return text
+    return f"{text} [{lo:.{digits}g}, {hi:.{digits}g}]"
+
+
 def _esc(text) -> str:
     return html.escape(str(text), quote=True)
 

@@ -14,7 +14,8 @@ from typing import Any, Iterable
 
 from .verdict import HaleGroup, Headline
 
-__all__ = ["read_csv", "read_json", "flatten", "find_value", "headline", "find_dicts", "audit_block"]
+__all__ = ["read_csv", "read_json", "flatten", "find_value", "headline", "run_headlines", "find_dicts", "audit_block",
+           "number_at", "interval_at"]
 
 
 def read_csv(path: Path):
@@ -103,7 +104,8 @@ def audit_block(summary: dict | None) -> dict | None:
     return block if isinstance(block, dict) else summary
 
 
-def _num(d: dict, *path):
+def number_at(d: dict, *path):
+    """The number at ``path`` of nested dicts (None when absent or not a finite-able number)."""
     for key in path:
         if not isinstance(d, dict) or key not in d:
             return None
@@ -111,22 +113,35 @@ def _num(d: dict, *path):
     return d if _is_number(d) else None
 
 
-def _hale_group(block: dict, group: str) -> HaleGroup:
+def interval_at(d, *path) -> tuple[float, float] | None:
+    """A ``[low, high]`` pair at ``path`` of a ``ci`` block (None when absent or malformed)."""
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    if isinstance(d, (list, tuple)) and len(d) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in d):
+        return float(d[0]), float(d[1])
+    return None
+
+
+def _hale_group(block: dict, group: str, ci_block: dict | None = None) -> HaleGroup:
     g = (block.get("hale") or {}).get(group) if isinstance(block.get("hale"), dict) else None
     if not isinstance(g, dict):
         return HaleGroup()
-    n = _num(g, "n_ref")
+    n = number_at(g, "n_ref")
     if n is None:
-        n = _num(g, "n_regions")
-    nm = _num(g, "n_matched")
+        n = number_at(g, "n_regions")
+    nm = number_at(g, "n_matched")
     return HaleGroup(
         n=int(round(n)) if n is not None else None,
         n_matched=int(round(nm)) if nm is not None else None,
-        polarity_agreement=_num(g, "polarity_agreement"),
-        nmf_sign_agreement=_num(g, "nmf_sign_agreement"),
-        recall=_num(g, "recall"),
-        footprint_polarity_agreement=_num(g, "footprint_polarity_agreement"),
-        n_footprint=int(round(_num(g, "n_footprint_determined"))) if _num(g, "n_footprint_determined") is not None else None,
+        polarity_agreement=number_at(g, "polarity_agreement"),
+        nmf_sign_agreement=number_at(g, "nmf_sign_agreement"),
+        recall=number_at(g, "recall"),
+        footprint_polarity_agreement=number_at(g, "footprint_polarity_agreement"),
+        n_footprint=int(round(number_at(g, "n_footprint_determined"))) if number_at(g, "n_footprint_determined") is not None else None,
+        polarity_ci=interval_at(ci_block, "hale", group, "polarity_agreement") if ci_block else None,
+        footprint_ci=interval_at(ci_block, "hale", group, "footprint_polarity_agreement") if ci_block else None,
     )
 
 
@@ -137,6 +152,8 @@ def headline(summary: dict | None, source: str) -> Headline | None:
     ``fulldisk.mean_cc``, ``mean_cc_binned``, ``mean_polarity_agreement``, ``regions.recall``,
     ``precision``, ``offset_mean_deg``, ``n_ref``, ``n_matched``, ``regions.parameters.<p>.cc``
     and ``hale.hale|anti_hale``.  Counts averaged over predictions are rounded to integers.
+    With a bootstrap (``ci`` and ``bootstrap`` in the summary) the same numbers' intervals go to
+    ``Headline.ci`` and the Hale groups' ``polarity_ci`` / ``footprint_ci``.
     """
     block = audit_block(summary)
     if block is None:
@@ -144,26 +161,64 @@ def headline(summary: dict | None, source: str) -> Headline | None:
     fd = block.get("fulldisk") if isinstance(block.get("fulldisk"), dict) else {}
     reg = block.get("regions") if isinstance(block.get("regions"), dict) else {}
     h = Headline(source=source)
-    n_frames = _num(block, "n_frames")
+    n_frames = number_at(block, "n_frames")
     h.n_frames = int(round(n_frames)) if n_frames is not None else None
     for qty in ("tumf", "nmf"):
         for stat in ("cc", "r2", "slope"):
-            setattr(h, f"{qty}_{stat}", _num(fd, qty, stat))
-    h.pixel_cc = _num(fd, "mean_cc")
-    h.pixel_cc_binned = _num(fd, "mean_cc_binned")
-    h.polarity_agreement = _num(fd, "mean_polarity_agreement")
-    h.recall = _num(reg, "recall")
-    h.precision = _num(reg, "precision")
-    h.center_offset_deg = _num(reg, "offset_mean_deg")
+            setattr(h, f"{qty}_{stat}", number_at(fd, qty, stat))
+    h.pixel_cc = number_at(fd, "mean_cc")
+    h.pixel_cc_binned = number_at(fd, "mean_cc_binned")
+    h.polarity_agreement = number_at(fd, "mean_polarity_agreement")
+    h.recall = number_at(reg, "recall")
+    h.precision = number_at(reg, "precision")
+    h.center_offset_deg = number_at(reg, "offset_mean_deg")
     for attr, key in (("n_ref_regions", "n_ref"), ("n_matched", "n_matched")):
-        v = _num(reg, key)
+        v = number_at(reg, key)
         setattr(h, attr, int(round(v)) if v is not None else None)
-    h.n_gen_regions = _num(reg, "n_gen")
+    h.n_gen_regions = number_at(reg, "n_gen")
     params = reg.get("parameters") if isinstance(reg.get("parameters"), dict) else {}
     for p, stats in params.items():
-        v = _num(stats, "cc")
+        v = number_at(stats, "cc")
         if v is not None:
             h.param_cc[p] = v
-    h.hale = _hale_group(block, "hale")
-    h.anti_hale = _hale_group(block, "anti_hale")
+    ci_all = summary.get("ci") if isinstance(summary.get("ci"), dict) else None
+    ci_block = audit_block(ci_all) if ci_all else None
+    if ci_block:
+        ci_fd = ci_block.get("fulldisk", {})
+        ci_reg = ci_block.get("regions", {})
+        paths = {f"{q}_{s}": (ci_fd, q, s) for q in ("tumf", "nmf") for s in ("cc", "r2", "slope")}
+        paths.update(pixel_cc=(ci_fd, "mean_cc"), pixel_cc_binned=(ci_fd, "mean_cc_binned"),
+                     polarity_agreement=(ci_fd, "mean_polarity_agreement"), recall=(ci_reg, "recall"),
+                     precision=(ci_reg, "precision"), center_offset_deg=(ci_reg, "offset_mean_deg"))
+        for attr, (d, *path) in paths.items():
+            interval = interval_at(d, *path)
+            if interval is not None:
+                h.ci[attr] = interval
+        if isinstance(summary.get("bootstrap"), dict):
+            h.bootstrap = dict(summary["bootstrap"])
+    h.hale = _hale_group(block, "hale", ci_block)
+    h.anti_hale = _hale_group(block, "anti_hale", ci_block)
     return h
+
+
+def run_headlines(summary: dict | None, source: str) -> dict[str, Headline]:
+    """Headline numbers of every prediction (run) of an audit ``summary.json``, by prediction name.
+
+    Each run's ``predictions.<name>`` block (and its ``ci.predictions.<name>`` intervals) is read
+    exactly as :func:`headline` reads the averaged block.
+    """
+    if not isinstance(summary, dict) or not isinstance(summary.get("predictions"), dict):
+        return {}
+    ci_all = summary.get("ci") if isinstance(summary.get("ci"), dict) else {}
+    ci_runs = ci_all.get("predictions") if isinstance(ci_all.get("predictions"), dict) else {}
+    out = {}
+    for name, block in summary["predictions"].items():
+        if not isinstance(block, dict):
+            continue
+        one = {"mean_over_predictions": block, "bootstrap": summary.get("bootstrap")}
+        if isinstance(ci_runs.get(name), dict):
+            one["ci"] = {"mean_over_predictions": ci_runs[name]}
+        h = headline(one, source)
+        if h is not None:
+            out[str(name)] = h
+    return out

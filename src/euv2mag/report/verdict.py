@@ -6,8 +6,14 @@ numbers it rests on.  Thresholds (documented, not tuned):
 
 * a correlation coefficient (CC) of at least 0.9 counts as "closely reproduced", at least 0.7 as
   "reproduced fairly well", at least 0.4 as "reproduced poorly", below that as "not reproduced";
-* a polarity agreement is compared with chance (0.5) by an exact two-sided binomial test at the
-  5 % level on the region counts; fewer than 5 regions are "too few to tell";
+* a polarity agreement is compared with chance (0.5) through its 95 % block-bootstrap interval
+  over time (``summary.json`` ``ci``, :mod:`euv2mag.audit.bootstrap`): above chance when the
+  whole interval lies above 0.5, below when it lies below, else consistent with chance.  The
+  region observations of consecutive frames are the same regions seen again, so they are not
+  independent; only for summaries without intervals does the check fall back to an exact
+  two-sided binomial test at the 5 % level on the counts, which treats them as independent and
+  says so.  Fewer than 5 regions, or an interval the bootstrap could not define (the class is
+  missing from many replicates), are "too few to tell";
 * the leak control is "clearly better" on a quantity when its value exceeds the no-leak value by
   at least 0.1 (CC or agreement fraction).
 """
@@ -24,6 +30,7 @@ __all__ = [
     "cc_phrase",
     "polarity_assessment",
     "verdict_paragraph",
+    "run_spread",
     "expectation_checks",
     "CLEAR_MARGIN",
 ]
@@ -48,6 +55,8 @@ class HaleGroup:
     recall: float | None = None
     footprint_polarity_agreement: float | None = None
     n_footprint: int | None = None
+    polarity_ci: tuple[float, float] | None = None
+    footprint_ci: tuple[float, float] | None = None
 
     @property
     def n_polarity(self) -> int | None:
@@ -79,6 +88,10 @@ class Headline:
     param_cc: dict[str, float] = field(default_factory=dict)
     hale: HaleGroup = field(default_factory=HaleGroup)
     anti_hale: HaleGroup = field(default_factory=HaleGroup)
+    #: Confidence intervals of the fields above, by field name (absent without a bootstrap).
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: The audit's ``bootstrap`` record (level, replicates, block length, number of blocks).
+    bootstrap: dict = field(default_factory=dict)
 
 
 def _ok(x) -> bool:
@@ -106,8 +119,19 @@ def _binom_ci(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def polarity_assessment(agreement: float | None, n: int | None) -> tuple[str, str]:
+def polarity_assessment(agreement: float | None, n: int | None,
+                        interval: tuple[float, float] | None = None) -> tuple[str, str]:
     """Compare a polarity agreement with chance.
+
+    Parameters
+    ----------
+    agreement : float
+        Fraction of region observations whose leading polarity agrees.
+    n : int
+        Number of region observations it is computed on.
+    interval : (float, float), optional
+        Its 95 % block-bootstrap interval.  When given, it decides (NaN ends: "too few");
+        without it an exact binomial test on ``n`` independent observations is used.
 
     Returns
     -------
@@ -115,24 +139,35 @@ def polarity_assessment(agreement: float | None, n: int | None) -> tuple[str, st
         ``"unknown"``, ``"too few"``, ``"chance"``, ``"above"`` or ``"below"`` (below chance:
         polarity systematically reversed).
     text : str
-        A phrase quoting the numbers, e.g. ``"0.48 of 21 regions (95 % interval 0.26–0.70), consistent with chance"``.
+        A phrase quoting the numbers, e.g. ``"0.48 of 21 region observations (95 % block-bootstrap
+        interval 0.26–0.70), consistent with chance"``.
     """
     if not _ok(agreement) or not _ok(n) or int(n) == 0:
         return "unknown", "not measured"
     n = int(n)
-    k = int(round(float(agreement) * n))
     if n < 5:
-        return "too few", f"{fmt(agreement)} of {n} regions, too few to tell"
-    from scipy.stats import binomtest
+        return "too few", f"{fmt(agreement)} of {n} region observations, too few to tell"
+    if interval is not None:
+        lo, hi = (float(v) if _ok(v) else math.nan for v in interval)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return "too few", (f"{fmt(agreement)} of {n} region observations, too few to tell (the class is missing from "
+                               "many bootstrap replicates, so no interval)")
+        base = f"{fmt(agreement)} of {n} region observations (95 % block-bootstrap interval {lo:.2f}–{hi:.2f})"
+        above, below = lo > 0.5, hi < 0.5
+    else:
+        from scipy.stats import binomtest
 
-    p = binomtest(k, n, 0.5).pvalue
-    lo, hi = _binom_ci(k, n)
-    base = f"{fmt(agreement)} of {n} regions (95 % interval {lo:.2f}–{hi:.2f})"
-    if p >= 0.05:
-        return "chance", base + ", consistent with chance (0.5)"
-    if agreement > 0.5:
+        k = int(round(float(agreement) * n))
+        lo, hi = _binom_ci(k, n)
+        base = (f"{fmt(agreement)} of {n} region observations (95 % binomial interval {lo:.2f}–{hi:.2f}, treating "
+                "observations as independent)")
+        significant = binomtest(k, n, 0.5).pvalue < 0.05
+        above, below = significant and agreement > 0.5, significant and agreement < 0.5
+    if above:
         return "above", base + ", better than chance"
-    return "below", base + ", worse than chance: the polarity is systematically reversed, as expected from a model that applies Hale's law to regions that break it"
+    if below:
+        return "below", base + ", worse than chance: the polarity is systematically reversed, as expected from a model that applies Hale's law to regions that break it"
+    return "chance", base + ", consistent with chance (0.5)"
 
 
 def _quantity_list(items: list[tuple[str, float]]) -> str:
@@ -158,7 +193,38 @@ def _sorted_quantities(h: Headline) -> list[tuple[str, float]]:
     return [(n, float(v)) for n, v in items if _ok(v)]
 
 
-def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int | None = None) -> str:
+def run_spread(runs: dict[str, Headline] | None, attr: str = "tumf_cc") -> tuple[bool | None, str]:
+    """Whether identically configured runs (seeds) differ in ``attr`` beyond sampling uncertainty.
+
+    The runs with the highest and the lowest value are compared through their bootstrap
+    intervals (``Headline.ci``): disjoint intervals mean the runs differ by more than the choice of
+    test frames explains.
+
+    Returns
+    -------
+    differ : bool or None
+        True (intervals disjoint), False (they overlap), None (fewer than two runs with a value
+        and an interval).
+    text : str
+        The numbers, e.g. ``"TUMF CC 0.877 [0.8, 0.922] (seed-0) vs 0.209 [0.0575, 0.305] (seed-2)"``.
+    """
+    from .html import fmt_ci
+
+    have = {n: h for n, h in (runs or {}).items()
+            if _ok(getattr(h, attr)) and attr in h.ci and all(_ok(v) for v in h.ci[attr])}
+    if len(have) < 2:
+        return None, "fewer than two runs with a confidence interval"
+    hi_name = max(have, key=lambda n: getattr(have[n], attr))
+    lo_name = min(have, key=lambda n: getattr(have[n], attr))
+    hi, lo = have[hi_name], have[lo_name]
+    label = {"tumf_cc": "TUMF CC", "pixel_cc": "pixel CC", "polarity_agreement": "pixel polarity agreement"}.get(attr, attr)
+    text = (f"{label} {fmt_ci(getattr(hi, attr), hi.ci[attr])} ({hi_name}) vs "
+            f"{fmt_ci(getattr(lo, attr), lo.ci[attr])} ({lo_name})")
+    return lo.ci[attr][1] < hi.ci[attr][0], text
+
+
+def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int | None = None,
+                      runs: dict[str, Headline] | None = None) -> str:
     """One paragraph that says what the generated magnetograms reproduce and what they do not.
 
     Parameters
@@ -169,26 +235,35 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
         Audit of the polarity-leak control.
     n_seeds : int, optional
         Number of seeds behind ``main``.
+    runs : dict of Headline, optional
+        The runs (seeds) behind ``main`` one by one, for the run-to-run sentence.
     """
     if main is None:
         return "No audit of the main runs was found, so no verdict can be given."
     parts = []
-    runs = f"{n_seeds} seeds" if n_seeds else "the runs"
+    runs_text = f"{n_seeds} seeds" if n_seeds else "the runs"
     items = _sorted_quantities(main)
     good = [(n, c) for n, c in items if c >= 0.7]
     bad = [(n, c) for n, c in items if c < 0.7]
     if good:
-        parts.append(f"Without polarity in the EUV input ({runs}, {main.source}), the generated magnetograms reproduce {_quantity_list(good)}.")
+        parts.append(f"Without polarity in the EUV input ({runs_text}, {main.source}), the generated magnetograms reproduce {_quantity_list(good)}.")
     else:
-        parts.append(f"Without polarity in the EUV input ({runs}, {main.source}), the generated magnetograms reproduce none of the audited quantities with CC ≥ 0.7.")
+        parts.append(f"Without polarity in the EUV input ({runs_text}, {main.source}), the generated magnetograms reproduce none of the audited quantities with CC ≥ 0.7.")
     if bad:
         parts.append(f"They do not reproduce {_quantity_list(bad)} (CC < 0.7).")
+    differ, spread = run_spread(runs)
+    if differ is True:
+        parts.append(f"Identically configured runs differ by more than the choice of test frames explains: {spread} "
+                     "(disjoint 95 % intervals), so one training run is not a measurement of what the method can do.")
+    elif differ is False:
+        parts.append(f"The runs agree within their intervals ({spread}).")
     if _ok(main.n_matched) and main.n_matched < MIN_PAIRS and main.param_cc:
         parts.append(f"Region parameters rest on {fmt(main.n_matched)} matched region pairs, too few (< {MIN_PAIRS}) for their correlations to mean anything.")
     if _ok(main.recall):
         parts.append(f"Region recall is {fmt(main.recall)}" + (f" with a mean centre offset of {fmt(main.center_offset_deg)}°." if _ok(main.center_offset_deg) else "."))
-    cat_h, text_h = polarity_assessment(main.hale.polarity_agreement, main.hale.n_polarity)
-    cat_a, text_a = polarity_assessment(main.anti_hale.polarity_agreement, main.anti_hale.n_polarity)
+    cat_h, text_h = polarity_assessment(main.hale.polarity_agreement, main.hale.n_polarity, main.hale.polarity_ci)
+    cat_a, text_a = polarity_assessment(main.anti_hale.polarity_agreement, main.anti_hale.n_polarity,
+                                        main.anti_hale.polarity_ci)
     if cat_h != "unknown" or cat_a != "unknown":
         def _in(text):
             return f"in {text}" if text != "not measured" else "not measured (no matched region)"
@@ -198,8 +273,9 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
             parts.append("So the polarity the model gets right is what Hale's law predicts, not information it read from the EUV image.")
         elif cat_h == "above" and cat_a == "above":
             parts.append("The model gets the polarity of anti-Hale regions right too, so its input carries sign information beyond Hale's law.")
-    fh = polarity_assessment(main.hale.footprint_polarity_agreement, main.hale.n_footprint)
-    fa = polarity_assessment(main.anti_hale.footprint_polarity_agreement, main.anti_hale.n_footprint)
+    fh = polarity_assessment(main.hale.footprint_polarity_agreement, main.hale.n_footprint, main.hale.footprint_ci)
+    fa = polarity_assessment(main.anti_hale.footprint_polarity_agreement, main.anti_hale.n_footprint,
+                             main.anti_hale.footprint_ci)
     if fh[0] != "unknown" or fa[0] != "unknown":
         parts.append("Read inside the reference regions' footprints (whether or not the region is detected on the "
                      f"generated map, among regions where it shows both polarities), the generated leading polarity agrees on Hale-conforming regions in {fh[1]}; "
@@ -250,12 +326,19 @@ def _gt(a, b, margin=0.0) -> bool | None:
     return float(a) > float(b) + margin
 
 
-def expectation_checks(main: Headline | None, leak: Headline | None) -> list[Check]:
-    """The physics expectations of the study (issue 6) tested against the audit numbers."""
+def expectation_checks(main: Headline | None, leak: Headline | None, runs: dict[str, Headline] | None = None) -> list[Check]:
+    """The physics expectations of the study (issue 6) tested against the audit numbers.
+
+    ``runs`` (the seeds behind ``main``, one Headline each) adds Liu et al.'s run-to-run check.
+    """
     checks: list[Check] = []
     if main is None:
         return checks
     src = [main.source]
+    if runs:
+        differ, spread = run_spread(runs)
+        checks.append(Check("identically configured runs (seeds) give different results beyond sampling uncertainty "
+                            "(disjoint 95 % intervals of TUMF CC; Liu et al. 2021)", spread, differ, src))
     checks.append(Check("full-disk TUMF reproduced better than NMF (TUMF CC > NMF CC)",
                         f"TUMF CC {fmt(main.tumf_cc)}, NMF CC {fmt(main.nmf_cc)}", _gt(main.tumf_cc, main.nmf_cc), src))
     checks.append(Check("full-disk TUMF reproduced better than pixel values (TUMF CC > pixel CC)",
@@ -270,14 +353,15 @@ def expectation_checks(main: Headline | None, leak: Headline | None) -> list[Che
             checks.append(Check(f"region area reproduced better than {label} (CC)",
                                 f"area CC {fmt(area)}, {label} CC {fmt(main.param_cc.get(key))}",
                                 _gt(area, main.param_cc.get(key)), src))
-    cat_h, text_h = polarity_assessment(main.hale.polarity_agreement, main.hale.n_polarity)
+    cat_h, text_h = polarity_assessment(main.hale.polarity_agreement, main.hale.n_polarity, main.hale.polarity_ci)
     checks.append(Check("polarity right on Hale-conforming regions (better than chance)", text_h,
                         None if cat_h in ("unknown", "too few") else cat_h == "above", src))
-    cat_a, text_a = polarity_assessment(main.anti_hale.polarity_agreement, main.anti_hale.n_polarity)
+    cat_a, text_a = polarity_assessment(main.anti_hale.polarity_agreement, main.anti_hale.n_polarity,
+                                        main.anti_hale.polarity_ci)
     checks.append(Check("polarity of anti-Hale regions not better than chance", text_a,
                         None if cat_a in ("unknown", "too few") else cat_a in ("chance", "below"), src))
     for group, label in ((main.hale, "Hale-conforming"), (main.anti_hale, "anti-Hale")):
-        cat, text = polarity_assessment(group.footprint_polarity_agreement, group.n_footprint)
+        cat, text = polarity_assessment(group.footprint_polarity_agreement, group.n_footprint, group.footprint_ci)
         if cat == "unknown":
             continue
         if group is main.hale:

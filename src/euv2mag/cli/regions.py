@@ -32,13 +32,9 @@ Patch mode (``--patch``)
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 from . import nonnegative_float, positive_int
-
-FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fits.fz")
-
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -48,7 +44,7 @@ def add_parser(subparsers) -> None:
         "and measure them (centre, area, TUMF, NMF, AMF, PILs, Schrijver R), or measure "
         "SHARP-like CEA patches with --patch.",
     )
-    p.add_argument("maps", nargs="*", metavar="MAP", help="HMI LOS FITS files (or CEA patches with --patch)")
+    p.add_argument("maps", nargs="*", metavar="MAP", help="HMI LOS FITS files and/or euv2mag stores (or CEA patches with --patch)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--store", help="euv2mag store to read maps from (instead of FITS files)")
     p.add_argument("--indices", type=int, nargs="+", metavar="I", help="store frames to use (default: all)")
@@ -62,14 +58,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--patch", action="store_true", help="inputs are SHARP-like CEA patches (one row each)")
     p.add_argument("--bitmap", help="HARP bitmap FITS of the (single) patch; parameters use bitmap >= 30")
     p.set_defaults(func=run)
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._") or "map"
-
-
-def _is_fits(path: Path) -> bool:
-    return path.name.lower().endswith(FITS_SUFFIXES)
 
 
 def _read_fits_image(path: Path):
@@ -161,43 +149,16 @@ def run_patch(args, out: Path) -> int:
 
 
 def _list_maps(args):
-    """``(name, source, frame, loader)`` for every map to process."""
+    """The :class:`~euv2mag.cli._maps.MapInput` items of ``--store`` (first) and the MAP files."""
     from ..errors import UserError
+    from ._maps import expand_map_inputs
 
-    items = []
-    if args.store:
-        from ..data.store import FrameStore
-
-        store = FrameStore(args.store)
-        if not store.has(args.array):
-            raise UserError(f"store has no {args.array!r} array", path=args.store)
-        indices = args.indices if args.indices is not None else list(range(store.n_frames))
-        for i in indices:
-            if not 0 <= i < store.n_frames:
-                raise UserError(f"frame index {i} is outside 0..{store.n_frames - 1}", path=args.store)
-            items.append((f"{_safe_name(Path(args.store).name)}_{i:05d}", str(args.store), int(i),
-                          lambda i=i: (store.read(args.array, i), store.geometry(i))))
-    elif args.indices is not None:
-        raise UserError("--indices needs --store")
-    for name in args.maps:
-        path = Path(name)
-        if not path.is_file():
-            raise UserError("no such file", path=path)
-        if not _is_fits(path):
-            raise UserError("is not a FITS file (expected .fits/.fts/.fit[.gz|.fz])", path=path)
-        items.append((_safe_name(path.name.split(".fits")[0]), str(path), -1, lambda p=path: _prepare(p, args.size)))
-    if not items:
+    if args.store and not Path(args.store).is_dir():
+        raise UserError("is not an euv2mag store (a folder)", path=args.store)
+    paths = ([args.store] if args.store else []) + list(args.maps)
+    if not paths:
         raise UserError("give MAP files or --store STORE")
-    names = [it[0] for it in items]
-    if len(set(names)) != len(names):
-        raise UserError("two inputs have the same name; their outputs would collide")
-    return items
-
-
-def _prepare(path: Path, size: int):
-    from ..data.fits import prepare_hmi
-
-    return prepare_hmi(path, size=size)
+    return expand_map_inputs(paths, indices=args.indices, array=args.array)
 
 
 def overlay_png(path: Path, mag, geometry, labels, table, *, vmax: float = 1500.0, title: str = "", r_max: float = 0.95) -> None:
@@ -265,13 +226,14 @@ def run(args) -> int:
     cache = ensure_dir(out / ".cache")
     tables, counts = [], {}
     with progress_bar("regions", len(items)) as advance:
-        for name, source, frame, loader in items:
+        for item in items:
+            name, source, frame = item.name, item.source, item.frame
             cached = path_inside(cache, f"{name}.csv")
             png = path_inside(out, f"{name}.png")
             if cached.exists() and (args.no_png or png.exists()):
                 table = pd.read_csv(cached)
             else:
-                mag, geometry = loader()
+                mag, geometry = item.load(args.size)
                 labels, table = find_regions(mag, geometry, params)
                 table.insert(0, "time", geometry.time or "")
                 table.insert(0, "frame", frame)
@@ -289,7 +251,7 @@ def run(args) -> int:
     with atomic_path(out / "regions.csv") as tmp:
         result.to_csv(tmp, index=False)
     atomic_write_json(out / "regions.json", {"mode": "fulldisk", "params": params.to_dict(), "size": args.size,
-                                             "inputs": [it[1] for it in items], "regions_per_map": counts})
+                                             "inputs": [it.source for it in items], "regions_per_map": counts})
     for name, n in counts.items():
         print(f"{name}: {n} regions")
     print(f"wrote {out / 'regions.csv'} ({len(result)} regions from {len(items)} maps)")

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import nonnegative_float, positive_int
-
-FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fits.fz")
-
+from . import nonnegative_float, positive_float, positive_int
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -52,57 +49,6 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite float > 0."""
-    import argparse
-
-    value = nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _is_fits(path: Path) -> bool:
-    return path.is_file() and path.name.lower().endswith(FITS_SUFFIXES)
-
-
-def list_maps(inputs, *, indices=None, array="mag"):
-    """Expand the inputs into ``(name, source, frame, loader)`` items; loaders return ``(mag, geometry)``.
-
-    Raises
-    ------
-    UserError
-        For a missing path, something that is neither FITS nor a store, a store without the
-        array, or an index outside a store.
-    """
-    from ..data.store import FrameStore
-    from ..errors import UserError
-
-    items = []
-    for text in inputs:
-        path = Path(text)
-        if not path.exists():
-            raise UserError("no such file or store", path=path)
-        if path.is_dir():
-            store = FrameStore(path)
-            if not store.has(array):
-                raise UserError(f"store has no {array!r} array (it holds {', '.join(store.image_arrays)})", path=path)
-            chosen = range(store.n_frames) if indices is None else indices
-            for i in chosen:
-                if not 0 <= int(i) < store.n_frames:
-                    raise UserError(f"frame index {i} is outside 0..{store.n_frames - 1}", path=path)
-                items.append((f"{path.name}[{int(i)}]", str(path), int(i), store))
-        elif _is_fits(path):
-            items.append((path.name.split(".fits")[0].split(".fts")[0].split(".fit")[0], str(path), -1, None))
-        else:
-            raise UserError("is neither a FITS file nor an euv2mag store", path=path)
-    names = [it[0] for it in items]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise UserError(f"the same map is given twice: {', '.join(dup)}")
-    return items
-
-
 def run(args) -> int:
     import pandas as pd
 
@@ -110,10 +56,11 @@ def run(args) -> int:
     from ..audit.regions import DetectionParams, find_regions
     from ..audit.saturation import SATURATION_COLUMNS, SaturationParams, amf_statistics, clip_fluxes, summarize_saturation
     from ..progress import progress_bar
+    from ._maps import expand_map_inputs
     from .audit import ResultCache
 
     params = SaturationParams(tuple(args.limits), r_max=args.r_max, threshold_g=args.threshold_g)
-    items = list_maps(args.inputs, indices=args.indices, array=args.array)
+    items = expand_map_inputs(args.inputs, indices=args.indices, array=args.array)
     out = ensure_dir(args.out)
     detection = DetectionParams()
     cache = ResultCache(
@@ -129,17 +76,12 @@ def run(args) -> int:
     )
     rows, regions = [], []
     with progress_bar("saturation", len(items)) as advance:
-        for name, source, frame, store in items:
+        for item in items:
+            name, source, frame = item.name, item.source, item.frame
             key = cache.key(source, frame)
             result = cache.get(key)
             if result is None:
-                if store is None:
-                    from ..data.fits import prepare_hmi
-
-                    extra = {"quality_ignore": 0xFFFFFFFF} if args.ignore_quality else {}
-                    mag, geometry = prepare_hmi(source, size=args.size, **extra)
-                else:
-                    mag, geometry = store.read(args.array, frame), store.geometry(frame)
+                mag, geometry = item.load(args.size, quality_ignore=0xFFFFFFFF if args.ignore_quality else None)
                 ident = {"map": name, "source": source, "frame": frame, "time": geometry.time or ""}
                 result = {"rows": [{**ident, **row} for row in clip_fluxes(mag, geometry, params)], "regions": []}
                 if not args.no_regions:
@@ -159,7 +101,7 @@ def run(args) -> int:
         "limits": summarize_saturation(table, params.limits_g),
         "per_map": {
             name: {f"{r['limit_g']:g}": {"tumf_kept": r["tumf_kept"], "nmf_kept": r["nmf_kept"]} for r in rows if r["map"] == name}
-            for name, *_ in items
+            for name in (it.name for it in items)
         },
         "definitions": _definitions(params, table, args),
         "inputs": [str(Path(p)) for p in args.inputs],

@@ -57,6 +57,9 @@ __all__ = [
     "AIA_WAVELENGTH",
     "GEOMETRY_KEYS",
     "DEFAULT_QUALITY_IGNORE",
+    "FITS_SUFFIXES",
+    "is_fits_name",
+    "fits_stem",
 ]
 
 #: The AIA channel euv2mag uses, in Angstrom.
@@ -71,6 +74,22 @@ ROTATION_TOLERANCE_PX = 0.1
 #: fewer temporal averaging points) and QUAL_NOCOSMICRAY (0x400, cosmic-ray lists unread).
 #: Every other bit skips the frame.  Pass ``quality_ignore=0`` for the strict ``QUALITY == 0``.
 DEFAULT_QUALITY_IGNORE = {"hmi": 0x10000 | 0x400, "aia": 0}
+#: File-name endings taken as FITS (case-insensitive), compressed ones included.
+FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fits.fz")
+
+
+def is_fits_name(path) -> bool:
+    """Whether ``path`` ends like a FITS file (:data:`FITS_SUFFIXES`, any case)."""
+    return Path(path).name.lower().endswith(FITS_SUFFIXES)
+
+
+def fits_stem(path) -> str:
+    """The file name of ``path`` without its FITS ending (``a.fits.gz`` -> ``a``)."""
+    name = Path(path).name
+    for suffix in sorted(FITS_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 @dataclasses.dataclass(frozen=True)

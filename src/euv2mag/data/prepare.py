@@ -48,12 +48,11 @@ import numpy as np
 from .._io import atomic_path
 from ..errors import UserError
 from ..geometry import default_rsun_px
-from .fits import AIA_WAVELENGTH, FrameHeader, prepare_header, read_header
+from .fits import AIA_WAVELENGTH, FrameHeader, is_fits_name, prepare_header, read_header
 
 __all__ = ["Frame", "expand_paths", "collect_frames", "pair_frames", "prepare_store", "skip_report_path", "SKIP_COLUMNS"]
 
 SKIP_COLUMNS = ("file", "instrument", "time", "reason")
-_FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fits.fz")
 
 
 @dataclasses.dataclass
@@ -86,7 +85,7 @@ def expand_paths(items, *, option: str) -> list[str]:
     for item in items or ():
         path = Path(item)
         if path.is_dir():
-            found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.name.lower().endswith(_FITS_SUFFIXES))
+            found = sorted(str(p) for p in path.iterdir() if p.is_file() and is_fits_name(p))
             if not found:
                 raise UserError(f"{option}: folder holds no FITS files", path=path)
             out.extend(found)

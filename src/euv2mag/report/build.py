@@ -7,7 +7,6 @@ scatter drawn from the stores) say so.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np

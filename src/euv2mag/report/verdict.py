@@ -166,7 +166,7 @@ def polarity_assessment(agreement: float | None, n: int | None,
     if above:
         return "above", base + ", better than chance"
     if below:
-        return "below", base + ", worse than chance: the polarity is systematically reversed, as expected from a model that applies Hale's law to regions that break it"
+        return "below", base + ", worse than chance: the leading polarity is systematically reversed"
     return "chance", base + ", consistent with chance (0.5)"
 
 
@@ -270,7 +270,8 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
 
         parts.append(f"Leading polarity agrees with the reference on Hale-conforming regions {_in(text_h)}; on anti-Hale regions {_in(text_a)}.")
         if cat_h == "above" and cat_a in ("chance", "below"):
-            parts.append("So the polarity the model gets right is what Hale's law predicts, not information it read from the EUV image.")
+            parts.append("So the polarity the model gets right is what Hale's law predicts, not information it read from the EUV image"
+                         + (" (on anti-Hale regions it applies Hale's law and gets them reversed)." if cat_a == "below" else "."))
         elif cat_h == "above" and cat_a == "above":
             parts.append("The model gets the polarity of anti-Hale regions right too, so its input carries sign information beyond Hale's law.")
     fh = polarity_assessment(main.hale.footprint_polarity_agreement, main.hale.n_footprint, main.hale.footprint_ci)
@@ -282,8 +283,12 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
                      f"on anti-Hale regions in {fa[1]}.")
         if fh[0] == "above" and fa[0] in ("chance", "below"):
             parts.append("That is the pattern of a model that applies Hale's law rather than reading polarity from the EUV image.")
-        elif fh[0] in ("chance", "below"):
+        elif fh[0] == "chance":
             parts.append("The model has not even learned Hale's law as a sign prior.")
+        elif fh[0] == "below":
+            parts.append("The model has not learned Hale's law as a sign prior; being wrong more often than chance on "
+                         "Hale-conforming regions means it applies some fixed orientation that ignores the hemisphere or "
+                         "reverses it (the generated leading polarity by hemisphere, in matches.csv, tells which).")
     if leak is not None:
         diffs = []
         for label, a, b in (

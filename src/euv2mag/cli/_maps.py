@@ -1,0 +1,115 @@
+"""Full-disk map inputs of the commands: FITS files and euv2mag stores as one list of maps.
+
+``euv2mag regions`` and ``euv2mag saturation`` both take "HMI FITS files and/or stores"; this
+module turns such arguments into :class:`MapInput` items with a unique, file-name-safe name each,
+and checks them (missing paths, files that are neither, stores without the array, frame indices
+outside a store, two inputs with the same name) before any work starts.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..data.fits import fits_stem, is_fits_name
+
+__all__ = ["MapInput", "expand_map_inputs", "safe_name"]
+
+
+def safe_name(text: str) -> str:
+    """``text`` reduced to letters, digits and ``._+-`` (other runs become ``_``), usable as a file name."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("._") or "map"
+
+
+@dataclass(frozen=True)
+class MapInput:
+    """One magnetogram to process: a FITS file or a frame of a store.
+
+    Attributes
+    ----------
+    name : str
+        Unique, file-name-safe label (the FITS stem, or ``<store>_<frame:05d>``).
+    source : str
+        The FITS file or store path as given.
+    frame : int
+        Frame index in the store; -1 for a FITS file.
+    store : FrameStore or None
+        The opened store (None for a FITS file).
+    array : str
+        Store array to read (``mag`` or ``pred``).
+    """
+
+    name: str
+    source: str
+    frame: int
+    store: object | None
+    array: str = "mag"
+
+    def load(self, size: int, *, quality_ignore: int | None = None):
+        """The map in G and its :class:`~euv2mag.geometry.DiskGeometry`.
+
+        FITS files are prepared with :func:`euv2mag.data.fits.prepare_hmi` at ``size`` px
+        (``quality_ignore``: its QUALITY bits to tolerate; None: its default); store frames are
+        read as stored.
+        """
+        if self.store is None:
+            from ..data.fits import prepare_hmi
+
+            extra = {} if quality_ignore is None else {"quality_ignore": quality_ignore}
+            return prepare_hmi(self.source, size=size, **extra)
+        return self.store.read(self.array, self.frame), self.store.geometry(self.frame)
+
+
+def expand_map_inputs(paths: Iterable[str | Path], *, indices: Sequence[int] | None = None,
+                      array: str = "mag") -> list[MapInput]:
+    """Expand FITS files and store folders into one :class:`MapInput` per map.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        FITS files and/or euv2mag stores, in the order to process.
+    indices : sequence of int, optional
+        Frames of every store to use (default: all).
+    array : str
+        Store array to read.
+
+    Raises
+    ------
+    UserError
+        For a missing path, something that is neither a FITS file nor a store, a store without
+        ``array``, an index outside a store, ``indices`` without any store, no input at all, or
+        two inputs with the same name (their outputs would collide).
+    """
+    from ..data.store import FrameStore
+    from ..errors import UserError
+
+    items: list[MapInput] = []
+    n_stores = 0
+    for text in paths:
+        path = Path(text)
+        if not path.exists():
+            raise UserError("no such file or store", path=path)
+        if path.is_dir():
+            store = FrameStore(path)
+            n_stores += 1
+            if not store.has(array):
+                raise UserError(f"store has no {array!r} array (it holds {', '.join(store.image_arrays)})", path=path)
+            chosen = range(store.n_frames) if indices is None else indices
+            for i in chosen:
+                if not 0 <= int(i) < store.n_frames:
+                    raise UserError(f"frame index {i} is outside 0..{store.n_frames - 1}", path=path)
+                items.append(MapInput(f"{safe_name(path.name)}_{int(i):05d}", str(text), int(i), store, array))
+        elif is_fits_name(path):
+            items.append(MapInput(safe_name(fits_stem(path)), str(text), -1, None, array))
+        else:
+            raise UserError("is neither a FITS file (.fits/.fts/.fit[.gz|.fz]) nor an euv2mag store", path=path)
+    if indices is not None and not n_stores:
+        raise UserError("frame indices need a store among the inputs")
+    if not items:
+        raise UserError("no input maps given")
+    names = [it.name for it in items]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise UserError(f"two inputs have the same name ({', '.join(dup)}); their outputs would collide")
+    return items

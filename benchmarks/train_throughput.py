@@ -76,6 +76,7 @@ def make_peer(peer_dir: str, size: int, device: torch.device, ngf: int):
         if size != 256:
             norm = networks.get_norm_layer("batch")
             model.netG = networks.UnetGenerator(1, 1, int(math.log2(size)), ngf, norm_layer=norm, use_dropout=True)
+            networks.init_weights(model.netG, "normal", init_gain=0.02)  # the reference's N(0, 0.02) init, as init_net does
             model.optimizer_G = torch.optim.Adam(model.netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
             model.optimizers = [model.optimizer_G, model.optimizer_D]
         model.setup(opt)

@@ -100,6 +100,11 @@ def test_audit_end_to_end(stores, capsys):
     total = sum(hp[g]["n_ref"] for g in ("hale", "anti_hale", "undetermined"))
     assert total == summary["predictions"]["haleprior"]["regions"]["n_ref"]
     assert "mean_over_predictions" in summary and "variability" in summary
+    # pooled over both runs: real observation counts (3 anti-Hale regions x 2 runs), agreement 3 of 6
+    pooled = summary["pooled_over_predictions"]
+    assert pooled["n_predictions"] == 2
+    assert (pooled["hale"]["anti_hale"]["n_ref"], pooled["hale"]["anti_hale"]["n_matched"]) == (6, 6)
+    assert pooled["hale"]["anti_hale"]["polarity_agreement"] == 0.5 and pooled["hale"]["hale"]["polarity_agreement"] == 1.0
     assert not (out / ".cache").exists()
     # confidence intervals: 3 daily frames form one 13.6-day block, so every replicate is the
     # whole audit and each interval collapses onto the audited value

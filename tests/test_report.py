@@ -210,6 +210,19 @@ def test_headline_reads_audit_summary():
     assert h.param_cc == {"area_mm2": 0.91, "tumf_mx": 0.89, "nmf_mx": 0.15, "pil_length_mm": 0.33}
     assert (h.hale.n, h.hale.n_matched, h.hale.polarity_agreement) == (50, 40, 0.925)
     assert (h.anti_hale.n, h.anti_hale.polarity_agreement) == (10, 0.5)
+    assert h.hale_runs_pooled is None
+    # an audit of several runs pools their region observations for the Hale classes (real counts)
+    pooled = _summary(0.5)
+    pooled["pooled_over_predictions"] = {"n_predictions": 3, "hale": {
+        "hale": {"n_ref": 150, "n_matched": 17, "polarity_agreement": 0.18, "n_footprint_determined": 330,
+                 "footprint_polarity_agreement": 0.5},
+        "anti_hale": {"n_ref": 30, "n_matched": 0, "polarity_agreement": None}}}
+    pooled["ci"] = {"pooled_over_predictions": {"hale": {"hale": {"footprint_polarity_agreement": [0.47, 0.53]}}}}
+    hp = headline(pooled, "s")
+    assert (hp.hale.n, hp.hale.n_matched, hp.hale.n_footprint, hp.anti_hale.n, hp.hale_runs_pooled) == (150, 17, 330, 30, 3)
+    assert hp.hale.footprint_ci == (0.47, 0.53) and hp.tumf_cc == 0.93  # full-disk numbers stay the run average
+    text = verdict_paragraph(hp, None, 3)
+    assert "observations of the 3 runs together" in text and "0.5 of 330 region observations" in text
 
 
 def test_polarity_assessment_against_chance():

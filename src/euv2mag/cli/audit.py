@@ -45,8 +45,11 @@ interrupted audit resumes where it stopped)
     recall, precision, F1, centre offset mean/median in degrees, leading-polarity and NMF-sign
     agreement of matched pairs, per-parameter ``cc``, ``r2`` and ``median_ratio``), ``hale``
     (for Hale-conforming and anti-Hale truth regions separately: ``n_ref``, ``n_matched``,
-    ``recall``, ``polarity_agreement``, ``nmf_sign_agreement``); ``variability`` (means of the
-    pairwise run comparisons); ``ci``: the same layout with a ``[low, high]`` confidence
+    ``recall``, ``polarity_agreement``, ``nmf_sign_agreement``); ``pooled_over_predictions``
+    (``n_predictions`` and the same ``hale`` block over the region observations of all
+    predictions together, so that its counts are the real numbers of observations; averaging
+    fractions over runs where some runs match no region would hide them); ``variability``
+    (means of the pairwise run comparisons); ``ci``: the same layout with a ``[low, high]`` confidence
     interval for every number but the counts, from a block bootstrap over the audited frames in
     time blocks of ``--ci-block-days`` (:mod:`euv2mag.audit.bootstrap`; region observations of a
     frame stay together), and ``bootstrap`` (method, replicates, block length, number of
@@ -473,7 +476,12 @@ def summarize(fulldisk, regions, matches, variability, pred_names) -> dict:
         out["regions"] = reg
         out["hale"] = _hale_summary(m)
         per[name] = out
-    summary = {"predictions": per, "mean_over_predictions": _average([per[n] for n in pred_names])}
+    summary = {
+        "predictions": per,
+        "mean_over_predictions": _average([per[n] for n in pred_names]),
+        # region observations of all runs counted together: honest counts for the polarity tests
+        "pooled_over_predictions": {"n_predictions": len(pred_names), "hale": _hale_summary(matches)},
+    }
     if len(variability):
         num = variability.select_dtypes(include=[np.number, bool]).drop(columns=["frame", "truth_frame"], errors="ignore")
         summary["variability"] = {c: _mean(num[c].astype(float)) for c in num.columns}

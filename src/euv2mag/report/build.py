@@ -621,8 +621,10 @@ def _per_run_table(sec: Section, lay, spath: Path) -> None:
 
 
 def _hale_rows(summary: dict):
-    """Header and rows of the Hale's-law breakdown table (``mean_over_predictions.hale``)."""
-    block = audit_block(summary)
+    """Header and rows of the Hale's-law breakdown table (``pooled_over_predictions.hale``, else
+    ``mean_over_predictions.hale``)."""
+    pooled = summary.get("pooled_over_predictions") if isinstance(summary, dict) else None
+    block = pooled if isinstance(pooled, dict) and isinstance(pooled.get("hale"), dict) else audit_block(summary)
     hale = block.get("hale") if isinstance(block, dict) else None
     if not isinstance(hale, dict):
         return None, None
@@ -682,7 +684,8 @@ def _section_control(page: Page, ctx: ReportContext, heads: dict) -> None:
             sec.table(header, rows,
                       f"Hale's-law breakdown ({label}): reference regions split by whether their leading polarity obeys Hale's "
                       "law for their hemisphere and cycle (generator truth). A model that learned only the Hale prior from EUV "
-                      "morphology agrees on Hale-conforming regions and fails on anti-Hale ones.",
+                      "morphology agrees on Hale-conforming regions and fails on anti-Hale ones. Counts are region observations "
+                      "(the same region on several test frames counts on each), of all runs together when there are several.",
                       [lay.rel(spath)], table_id=f"hale-table-{exp}")
     checks = expectation_checks(main, leak, runs)
     if checks:

@@ -153,7 +153,8 @@ def headline(summary: dict | None, source: str) -> Headline | None:
     ``precision``, ``offset_mean_deg``, ``n_ref``, ``n_matched``, ``regions.parameters.<p>.cc``
     and ``hale.hale|anti_hale``.  Counts averaged over predictions are rounded to integers.
     With a bootstrap (``ci`` and ``bootstrap`` in the summary) the same numbers' intervals go to
-    ``Headline.ci`` and the Hale groups' ``polarity_ci`` / ``footprint_ci``.
+    ``Headline.ci`` and the Hale groups' ``polarity_ci`` / ``footprint_ci``.  The Hale groups come
+    from ``pooled_over_predictions.hale`` when present (observations of all runs together).
     """
     block = audit_block(summary)
     if block is None:
@@ -196,8 +197,19 @@ def headline(summary: dict | None, source: str) -> Headline | None:
                 h.ci[attr] = interval
         if isinstance(summary.get("bootstrap"), dict):
             h.bootstrap = dict(summary["bootstrap"])
-    h.hale = _hale_group(block, "hale", ci_block)
-    h.anti_hale = _hale_group(block, "anti_hale", ci_block)
+    # Hale classes: region observations pooled over the runs when the audit gives them (real
+    # counts), else the per-run average
+    pooled = summary.get("pooled_over_predictions")
+    if isinstance(pooled, dict) and isinstance(pooled.get("hale"), dict):
+        ci_pooled = (ci_all or {}).get("pooled_over_predictions")
+        ci_pooled = ci_pooled if isinstance(ci_pooled, dict) else None
+        h.hale = _hale_group(pooled, "hale", ci_pooled)
+        h.anti_hale = _hale_group(pooled, "anti_hale", ci_pooled)
+        n_runs = number_at(pooled, "n_predictions")
+        h.hale_runs_pooled = int(n_runs) if n_runs is not None else None
+    else:
+        h.hale = _hale_group(block, "hale", ci_block)
+        h.anti_hale = _hale_group(block, "anti_hale", ci_block)
     return h
 
 

@@ -92,6 +92,8 @@ class Headline:
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: The audit's ``bootstrap`` record (level, replicates, block length, number of blocks).
     bootstrap: dict = field(default_factory=dict)
+    #: Number of runs whose region observations ``hale`` / ``anti_hale`` pool (None: averaged or one run).
+    hale_runs_pooled: int | None = None
 
 
 def _ok(x) -> bool:
@@ -268,7 +270,8 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
         def _in(text):
             return f"in {text}" if text != "not measured" else "not measured (no matched region)"
 
-        parts.append(f"Leading polarity agrees with the reference on Hale-conforming regions {_in(text_h)}; on anti-Hale regions {_in(text_a)}.")
+        pooled = f" (observations of the {main.hale_runs_pooled} runs together)" if (main.hale_runs_pooled or 0) > 1 else ""
+        parts.append(f"Leading polarity of matched regions{pooled} agrees with the reference on Hale-conforming regions {_in(text_h)}; on anti-Hale regions {_in(text_a)}.")
         if cat_h == "above" and cat_a in ("chance", "below"):
             parts.append("So the polarity the model gets right is what Hale's law predicts, not information it read from the EUV image"
                          + (" (on anti-Hale regions it applies Hale's law and gets them reversed)." if cat_a == "below" else "."))
@@ -278,8 +281,9 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
     fa = polarity_assessment(main.anti_hale.footprint_polarity_agreement, main.anti_hale.n_footprint,
                              main.anti_hale.footprint_ci)
     if fh[0] != "unknown" or fa[0] != "unknown":
+        pooled = f", observations of the {main.hale_runs_pooled} runs together" if (main.hale_runs_pooled or 0) > 1 else ""
         parts.append("Read inside the reference regions' footprints (whether or not the region is detected on the "
-                     f"generated map, among regions where it shows both polarities), the generated leading polarity agrees on Hale-conforming regions in {fh[1]}; "
+                     f"generated map, among regions where it shows both polarities{pooled}), the generated leading polarity agrees on Hale-conforming regions in {fh[1]}; "
                      f"on anti-Hale regions in {fa[1]}.")
         if fh[0] == "above" and fa[0] in ("chance", "below"):
             parts.append("That is the pattern of a model that applies Hale's law rather than reading polarity from the EUV image.")

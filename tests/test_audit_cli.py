@@ -100,6 +100,8 @@ def test_audit_end_to_end(stores, capsys):
     total = sum(hp[g]["n_ref"] for g in ("hale", "anti_hale", "undetermined"))
     assert total == summary["predictions"]["haleprior"]["regions"]["n_ref"]
     assert "mean_over_predictions" in summary and "variability" in summary
+    # both runs put the leading polarity where Hale's law does in each hemisphere: contrast 1 (reference too)
+    assert hp["hale"]["footprint_ref_hemisphere_contrast"] == 1.0 and hp["hale"]["footprint_gen_hemisphere_contrast"] == 1.0
     # pooled over both runs: real observation counts (3 anti-Hale regions x 2 runs), agreement 3 of 6
     pooled = summary["pooled_over_predictions"]
     assert pooled["n_predictions"] == 2
@@ -153,3 +155,23 @@ def test_nan_on_disk_in_prediction_is_one_line_exit_2(stores, tmp_path, capsys):
     rc = main(["audit", "--truth", str(truth), "--pred", str(bad), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "NaN" in err[0]
+
+
+@pytest.mark.parametrize("gen_south, gen_north, ref_south, expected", [
+    (1, -1, 1, 1.0),    # Hale's law learned (cycle 24: south leads +)
+    (1, 1, 1, 0.0),     # one orientation everywhere: right in the south, wrong in the north
+    (-1, 1, 1, -1.0),   # reversed
+    (-1, 1, -1, 1.0),   # cycle 25 orientation, learned: still +1 (signed by the reference)
+])
+def test_hemisphere_contrast_tells_a_hale_prior_from_a_fixed_orientation(gen_south, gen_north, ref_south, expected):
+    from euv2mag.cli.audit import _hemisphere_contrast
+
+    lat = np.array([-15.0, -10.0, 12.0, 20.0, 25.0])
+    south = lat < 0
+    sel = pd.DataFrame({"ref_lat_deg": lat,
+                        "ref_leading_polarity": np.where(south, ref_south, -ref_south),
+                        "fp_gen_leading_polarity": np.where(south, gen_south, gen_north)})
+    got = _hemisphere_contrast(sel, np.ones(5, bool))
+    assert got["footprint_ref_hemisphere_contrast"] == float(ref_south)
+    assert got["footprint_gen_hemisphere_contrast"] == expected
+    assert np.isnan(_hemisphere_contrast(sel[~south], np.ones(3, bool))["footprint_gen_hemisphere_contrast"])

@@ -22,6 +22,7 @@ from euv2mag.report.verdict import (
     Headline,
     cc_phrase,
     expectation_checks,
+    hemisphere_assessment,
     polarity_assessment,
     run_spread,
     verdict_paragraph,
@@ -247,6 +248,23 @@ def test_bootstrap_intervals_decide_polarity_not_the_binomial():
     assert polarity_assessment(0.6, 200, (math.nan, math.nan))[0] == "too few"
     assert "treating observations as independent" in polarity_assessment(0.6, 200)[1]
     assert fmt_ci(0.5, (0.4, 0.61234)) == "0.5 [0.4, 0.612]" and fmt_ci(0.5, (math.nan, 1)) == "0.5" and fmt_ci(None, (0, 1)) == "—"
+
+
+def test_hemisphere_contrast_decides_whether_hale_law_was_learned():
+    def group(value, lo, hi):
+        return HaleGroup(hemisphere_contrast=value, ref_hemisphere_contrast=0.99, hemisphere_ci=(lo, hi),
+                         footprint_polarity_agreement=0.5, n_footprint=300, footprint_ci=(0.45, 0.55))
+
+    assert hemisphere_assessment(group(0.9, 0.8, 0.97))[0] == "hale"
+    assert hemisphere_assessment(group(0.3, 0.1, 0.5))[0] == "partly"
+    assert hemisphere_assessment(group(0.05, -0.09, 0.18)) == (
+        "blind", "hemispheric contrast of the generated leading polarity 0.05 [-0.09, 0.18] (reference 0.99)")
+    assert hemisphere_assessment(group(-0.4, -0.6, -0.2))[0] == "reversed"
+    assert hemisphere_assessment(HaleGroup())[0] == "unknown"
+    main = Headline(source="m", tumf_cc=0.9, hale=group(0.05, -0.09, 0.18), anti_hale=HaleGroup())
+    assert "no hemispheric dependence" in verdict_paragraph(main, None)
+    main.hale = group(0.9, 0.8, 0.97)
+    assert "applies Hale's law as a sign prior" in verdict_paragraph(main, None)
 
 
 def _summary_with_runs(cc_a, ci_a, cc_b, ci_b) -> dict:

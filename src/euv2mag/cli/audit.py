@@ -45,7 +45,9 @@ interrupted audit resumes where it stopped)
     recall, precision, F1, centre offset mean/median in degrees, leading-polarity and NMF-sign
     agreement of matched pairs, per-parameter ``cc``, ``r2`` and ``median_ratio``), ``hale``
     (for Hale-conforming and anti-Hale truth regions separately: ``n_ref``, ``n_matched``,
-    ``recall``, ``polarity_agreement``, ``nmf_sign_agreement``); ``pooled_over_predictions``
+    ``recall``, ``polarity_agreement``, ``nmf_sign_agreement``, footprint measures and the
+    hemispheric contrast of the leading polarity, reference and generated, which tells a learned
+    Hale prior from a hemisphere-blind orientation); ``pooled_over_predictions``
     (``n_predictions`` and the same ``hale`` block over the region observations of all
     predictions together, so that its counts are the real numbers of observations; averaging
     fractions over runs where some runs match no region would hide them); ``variability``
@@ -547,6 +549,7 @@ def _hale_summary(m) -> dict:
         else:
             fp_pol = fp_nmf = np.zeros(0, bool)
             determined = np.zeros(0, bool)
+        contrast = _hemisphere_contrast(sel, determined)
         out[group] = {
             "n_ref": n_ref,
             "n_matched": tp,
@@ -557,8 +560,34 @@ def _hale_summary(m) -> dict:
             "n_footprint_determined": int(fp_pol.size),
             "footprint_polarity_agreement": float(fp_pol.mean()) if fp_pol.size else math.nan,
             "footprint_nmf_sign_agreement": float(fp_nmf.mean()) if fp_nmf.size else math.nan,
+            **contrast,
         }
     return out
+
+
+def _hemisphere_contrast(sel, determined) -> dict:
+    """Whether leading polarity depends on the hemisphere, in the reference and the generated map.
+
+    Over the footprints where both maps show both polarities: ``P(leading + | south) -
+    P(leading + | north)`` of the reference (``footprint_ref_hemisphere_contrast``; about +1 or
+    -1 for Hale-conforming regions, the sign set by the cycle) and of the generated map, signed so
+    that the reference's direction is positive (``footprint_gen_hemisphere_contrast``): near 1
+    means the model applies Hale's law as a sign prior, near 0 that its orientation ignores the
+    hemisphere, below 0 that it reverses it.  NaN without footprints in both hemispheres.
+    """
+    nan = {"footprint_ref_hemisphere_contrast": math.nan, "footprint_gen_hemisphere_contrast": math.nan}
+    if not len(sel) or not determined.any() or "fp_gen_leading_polarity" not in sel.columns:
+        return nan
+    lat = sel["ref_lat_deg"].astype(float).to_numpy()[determined]
+    ref = sel["ref_leading_polarity"].astype(float).to_numpy()[determined] > 0
+    gen = sel["fp_gen_leading_polarity"].astype(float).to_numpy()[determined] > 0
+    south, north = lat < 0, lat > 0
+    if not south.any() or not north.any():
+        return nan
+    ref_c = float(ref[south].mean() - ref[north].mean())
+    gen_c = float(gen[south].mean() - gen[north].mean())
+    return {"footprint_ref_hemisphere_contrast": ref_c,
+            "footprint_gen_hemisphere_contrast": gen_c * (1.0 if ref_c >= 0 else -1.0)}
 
 
 def _average(items: list):

@@ -659,14 +659,15 @@ def _section_control(page: Page, ctx: ReportContext, heads: dict) -> None:
                 ("region recall", "recall"), ("mean centre offset (deg)", "center_offset_deg")]
         rows = [[label, fmt_ci(getattr(main, a), main.ci.get(a)), fmt_ci(getattr(leak, a), leak.ci.get(a)) if leak else None]
                 for label, a in cols]
-        ci_of = {"polarity_agreement": "polarity_ci", "footprint_polarity_agreement": "footprint_ci"}
+        ci_of = {"polarity_agreement": "polarity_ci", "footprint_polarity_agreement": "footprint_ci",
+                 "hemisphere_contrast": "hemisphere_ci"}
 
         def group_cell(head, g, m):
             group = getattr(head, g)
             return fmt_ci(getattr(group, m), getattr(group, ci_of[m]) if m in ci_of else None)
 
         for g, label in (("hale", "Hale-conforming"), ("anti_hale", "anti-Hale")):
-            for m in ("polarity_agreement", "nmf_sign_agreement", "recall", "footprint_polarity_agreement"):
+            for m in ("polarity_agreement", "nmf_sign_agreement", "recall", "footprint_polarity_agreement", "hemisphere_contrast"):
                 rows.append([f"{label} regions: {m.replace('_', ' ')}", group_cell(main, g, m),
                              group_cell(leak, g, m) if leak else None])
         params = list(dict.fromkeys(list(main.param_cc) + (list(leak.param_cc) if leak else [])))

@@ -142,6 +142,9 @@ def _hale_group(block: dict, group: str, ci_block: dict | None = None) -> HaleGr
         n_footprint=int(round(number_at(g, "n_footprint_determined"))) if number_at(g, "n_footprint_determined") is not None else None,
         polarity_ci=interval_at(ci_block, "hale", group, "polarity_agreement") if ci_block else None,
         footprint_ci=interval_at(ci_block, "hale", group, "footprint_polarity_agreement") if ci_block else None,
+        hemisphere_contrast=number_at(g, "footprint_gen_hemisphere_contrast"),
+        ref_hemisphere_contrast=number_at(g, "footprint_ref_hemisphere_contrast"),
+        hemisphere_ci=interval_at(ci_block, "hale", group, "footprint_gen_hemisphere_contrast") if ci_block else None,
     )
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "HaleGroup",
     "cc_phrase",
     "polarity_assessment",
+    "hemisphere_assessment",
     "verdict_paragraph",
     "run_spread",
     "expectation_checks",
@@ -57,6 +58,11 @@ class HaleGroup:
     n_footprint: int | None = None
     polarity_ci: tuple[float, float] | None = None
     footprint_ci: tuple[float, float] | None = None
+    #: P(leading + | south) - P(leading + | north) inside the footprints: generated (signed so that
+    #: the reference's direction is positive) and reference; with the generated one's interval.
+    hemisphere_contrast: float | None = None
+    ref_hemisphere_contrast: float | None = None
+    hemisphere_ci: tuple[float, float] | None = None
 
     @property
     def n_polarity(self) -> int | None:
@@ -172,6 +178,35 @@ def polarity_assessment(agreement: float | None, n: int | None,
     return "chance", base + ", consistent with chance (0.5)"
 
 
+def hemisphere_assessment(group: HaleGroup) -> tuple[str, str]:
+    """Whether the generated leading polarity of Hale-conforming regions follows the hemisphere.
+
+    Decided by the interval of ``group.hemisphere_contrast`` (1: Hale's law applied as a sign
+    prior; 0: one orientation whatever the hemisphere; < 0: reversed).
+
+    Returns
+    -------
+    category : str
+        ``"unknown"``, ``"hale"`` (interval above 0.5), ``"partly"`` (above 0, not above 0.5),
+        ``"blind"`` (contains 0) or ``"reversed"`` (below 0).
+    text : str
+        The numbers, e.g. ``"hemispheric contrast 0.05 [-0.09, 0.18] (reference 0.99)"``.
+    """
+    value, interval = group.hemisphere_contrast, group.hemisphere_ci
+    if not _ok(value) or interval is None or not all(_ok(v) for v in interval):
+        return "unknown", "not measured"
+    lo, hi = (float(v) for v in interval)
+    text = (f"hemispheric contrast of the generated leading polarity {fmt(value)} [{lo:.2f}, {hi:.2f}]"
+            + (f" (reference {fmt(group.ref_hemisphere_contrast)})" if _ok(group.ref_hemisphere_contrast) else ""))
+    if lo > 0.5:
+        return "hale", text
+    if lo > 0:
+        return "partly", text
+    if hi < 0:
+        return "reversed", text
+    return "blind", text
+
+
 def _quantity_list(items: list[tuple[str, float]]) -> str:
     return ", ".join(f"{name} (CC {fmt(cc)})" for name, cc in items)
 
@@ -285,14 +320,22 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
         parts.append("Read inside the reference regions' footprints (whether or not the region is detected on the "
                      f"generated map, among regions where it shows both polarities{pooled}), the generated leading polarity agrees on Hale-conforming regions in {fh[1]}; "
                      f"on anti-Hale regions in {fa[1]}.")
-        if fh[0] == "above" and fa[0] in ("chance", "below"):
+        hemi, hemi_text = hemisphere_assessment(main.hale)
+        if hemi != "unknown":
+            parts.append("Split by hemisphere (P(leading + | south) − P(leading + | north) on Hale-conforming regions, 1 = "
+                         f"Hale's law, 0 = one orientation everywhere), the {hemi_text} "
+                         + {"hale": "shows that the model applies Hale's law as a sign prior.",
+                            "partly": "shows that the model leans towards Hale's law but does not apply it consistently.",
+                            "blind": "is consistent with no hemispheric dependence: the model has not learned Hale's law as a sign prior.",
+                            "reversed": "shows that the model reverses Hale's law."}[hemi])
+        elif fh[0] == "above" and fa[0] in ("chance", "below"):
             parts.append("That is the pattern of a model that applies Hale's law rather than reading polarity from the EUV image.")
         elif fh[0] == "chance":
             parts.append("The model has not even learned Hale's law as a sign prior.")
         elif fh[0] == "below":
             parts.append("The model has not learned Hale's law as a sign prior; being wrong more often than chance on "
                          "Hale-conforming regions means it applies some fixed orientation that ignores the hemisphere or "
-                         "reverses it (the generated leading polarity by hemisphere, in matches.csv, tells which).")
+                         "reverses it.")
     if leak is not None:
         diffs = []
         for label, a, b in (

@@ -263,8 +263,11 @@ def test_hemisphere_contrast_decides_whether_hale_law_was_learned():
     assert hemisphere_assessment(HaleGroup())[0] == "unknown"
     main = Headline(source="m", tumf_cc=0.9, hale=group(0.05, -0.09, 0.18), anti_hale=HaleGroup())
     assert "no hemispheric dependence" in verdict_paragraph(main, None)
+    (check,) = [c for c in expectation_checks(main, None) if "hemispheric contrast" in c.expectation]
+    assert check.holds is False
     main.hale = group(0.9, 0.8, 0.97)
     assert "applies Hale's law as a sign prior" in verdict_paragraph(main, None)
+    assert [c.holds for c in expectation_checks(main, None) if "hemispheric contrast" in c.expectation] == [True]
 
 
 def _summary_with_runs(cc_a, ci_a, cc_b, ci_b) -> dict:

@@ -412,6 +412,10 @@ def expectation_checks(main: Headline | None, leak: Headline | None, runs: dict[
                                         main.anti_hale.polarity_ci)
     checks.append(Check("polarity of anti-Hale regions not better than chance", text_a,
                         None if cat_a in ("unknown", "too few") else cat_a in ("chance", "below"), src))
+    hemi, hemi_text = hemisphere_assessment(main.hale)
+    if hemi != "unknown":
+        checks.append(Check("the model applies Hale's law as a sign prior (hemispheric contrast of the generated leading "
+                            "polarity in Hale-conforming footprints above 0)", hemi_text, hemi in ("hale", "partly"), src))
     for group, label in ((main.hale, "Hale-conforming"), (main.anti_hale, "anti-Hale")):
         cat, text = polarity_assessment(group.footprint_polarity_agreement, group.n_footprint, group.footprint_ci)
         if cat == "unknown":

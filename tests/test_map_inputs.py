@@ -61,3 +61,8 @@ def test_regions_and_saturation_take_stores_the_same_way(store, tmp_path, capsys
     assert main(["saturation", str(store), "--indices", "0", "1", "--out", str(tmp_path / "s"), "--no-regions"]) == 0
     assert main(["regions", "--store", str(FITS_2016), "--out", str(tmp_path / "r3")]) == 2
     assert "is not an euv2mag store" in capsys.readouterr().err
+    # bad inputs are found before anything is written: no output folder appears
+    for cmd in (["regions", str(tmp_path / "nope.fits")], ["saturation", str(tmp_path / "nope.fits")],
+                ["regions", "--patch", str(tmp_path / "nope.fits")]):
+        assert main([*cmd, "--out", str(tmp_path / "never")]) == 2
+        assert not (tmp_path / "never").exists(), cmd

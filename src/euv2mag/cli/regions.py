@@ -103,7 +103,7 @@ def run_patch(args, out: Path) -> int:
     import numpy as np
     import pandas as pd
 
-    from .._io import atomic_path, atomic_write_json
+    from .._io import atomic_path, atomic_write_json, ensure_dir
     from ..audit.regions import DetectionParams, measure_patch
     from ..errors import UserError
 
@@ -140,6 +140,7 @@ def run_patch(args, out: Path) -> int:
         print(f"{path.name}: R = {res['r_value']:.3f} (header {row['header_r_value']}), "
               f"TUMF {res['tumf_mx']:.4g} Mx, {res['pil_count']} PIL segments, {res['pil_length_mm']:.1f} Mm")
     table = pd.DataFrame(rows)
+    ensure_dir(out)
     with atomic_path(out / "regions.csv") as tmp:
         table.to_csv(tmp, index=False)
     atomic_write_json(out / "regions.json", {"mode": "patch", "params": params.to_dict(), "inputs": args.maps,
@@ -213,16 +214,16 @@ def run(args) -> int:
     from ..errors import UserError
     from ..progress import progress_bar
 
-    out = ensure_dir(args.out)
     if args.patch:
-        return run_patch(args, out)
+        return run_patch(args, Path(args.out))
     if args.bitmap:
         raise UserError("--bitmap needs --patch")
     kwargs = {"r_max": args.r_max}
     if args.min_mean_abs_g is not None:
         kwargs["min_mean_abs_g"] = args.min_mean_abs_g
     params = DetectionParams(**kwargs)
-    items = _list_maps(args)
+    items = _list_maps(args)  # every input checked before the output folder is made
+    out = ensure_dir(args.out)
     cache = ensure_dir(out / ".cache")
     tables, counts = [], {}
     with progress_bar("regions", len(items)) as advance:

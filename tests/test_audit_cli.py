@@ -104,7 +104,7 @@ def test_audit_end_to_end(stores, capsys):
     assert hp["hale"]["footprint_ref_hemisphere_contrast"] == 1.0 and hp["hale"]["footprint_gen_hemisphere_contrast"] == 1.0
     # pooled over both runs: real observation counts (3 anti-Hale regions x 2 runs), agreement 3 of 6
     pooled = summary["pooled_over_predictions"]
-    assert pooled["n_predictions"] == 2
+    assert pooled["n_predictions"] == 2 and pooled["n_matched"] == 18  # 9 truth regions matched in each run
     assert (pooled["hale"]["anti_hale"]["n_ref"], pooled["hale"]["anti_hale"]["n_matched"]) == (6, 6)
     assert pooled["hale"]["anti_hale"]["polarity_agreement"] == 0.5 and pooled["hale"]["hale"]["polarity_agreement"] == 1.0
     assert not (out / ".cache").exists()

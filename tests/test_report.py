@@ -214,7 +214,7 @@ def test_headline_reads_audit_summary():
     assert h.hale_runs_pooled is None
     # an audit of several runs pools their region observations for the Hale classes (real counts)
     pooled = _summary(0.5)
-    pooled["pooled_over_predictions"] = {"n_predictions": 3, "hale": {
+    pooled["pooled_over_predictions"] = {"n_predictions": 3, "n_matched": 17, "hale": {
         "hale": {"n_ref": 150, "n_matched": 17, "polarity_agreement": 0.18, "n_footprint_determined": 330,
                  "footprint_polarity_agreement": 0.5},
         "anti_hale": {"n_ref": 30, "n_matched": 0, "polarity_agreement": None}}}
@@ -224,6 +224,8 @@ def test_headline_reads_audit_summary():
     assert hp.hale.footprint_ci == (0.47, 0.53) and hp.tumf_cc == 0.93  # full-disk numbers stay the run average
     text = verdict_paragraph(hp, None, 3)
     assert "observations of the 3 runs together" in text and "0.5 of 330 region observations" in text
+    hp.n_matched = 6  # per-run mean below MIN_PAIRS: the verdict gives both counts
+    assert "6 matched region pairs per run (17 in the 3 runs together)" in verdict_paragraph(hp, None, 3)
 
 
 def test_polarity_assessment_against_chance():

@@ -48,7 +48,7 @@ interrupted audit resumes where it stopped)
     ``recall``, ``polarity_agreement``, ``nmf_sign_agreement``, footprint measures and the
     hemispheric contrast of the leading polarity, reference and generated, which tells a learned
     Hale prior from a hemisphere-blind orientation); ``pooled_over_predictions``
-    (``n_predictions`` and the same ``hale`` block over the region observations of all
+    (``n_predictions``, ``n_matched`` summed over them, and the same ``hale`` block over the region observations of all
     predictions together, so that its counts are the real numbers of observations; averaging
     fractions over runs where some runs match no region would hide them); ``variability``
     (means of the pairwise run comparisons); ``ci``: the same layout with a ``[low, high]`` confidence
@@ -482,7 +482,11 @@ def summarize(fulldisk, regions, matches, variability, pred_names) -> dict:
         "predictions": per,
         "mean_over_predictions": _average([per[n] for n in pred_names]),
         # region observations of all runs counted together: honest counts for the polarity tests
-        "pooled_over_predictions": {"n_predictions": len(pred_names), "hale": _hale_summary(matches)},
+        "pooled_over_predictions": {
+            "n_predictions": len(pred_names),
+            "n_matched": int(sum(per[n]["regions"]["n_matched"] for n in pred_names)),
+            "hale": _hale_summary(matches),
+        },
     }
     if len(variability):
         num = variability.select_dtypes(include=[np.number, bool]).drop(columns=["frame", "truth_frame"], errors="ignore")

@@ -210,6 +210,8 @@ def headline(summary: dict | None, source: str) -> Headline | None:
         h.anti_hale = _hale_group(pooled, "anti_hale", ci_pooled)
         n_runs = number_at(pooled, "n_predictions")
         h.hale_runs_pooled = int(n_runs) if n_runs is not None else None
+        n_all = number_at(pooled, "n_matched")
+        h.n_matched_all_runs = int(n_all) if n_all is not None else None
     else:
         h.hale = _hale_group(block, "hale", ci_block)
         h.anti_hale = _hale_group(block, "anti_hale", ci_block)

@@ -100,6 +100,8 @@ class Headline:
     bootstrap: dict = field(default_factory=dict)
     #: Number of runs whose region observations ``hale`` / ``anti_hale`` pool (None: averaged or one run).
     hale_runs_pooled: int | None = None
+    #: Matched region pairs of all runs together (``n_matched`` is the per-run mean).
+    n_matched_all_runs: int | None = None
 
 
 def _ok(x) -> bool:
@@ -295,7 +297,9 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
     elif differ is False:
         parts.append(f"The runs agree within their intervals ({spread}).")
     if _ok(main.n_matched) and main.n_matched < MIN_PAIRS and main.param_cc:
-        parts.append(f"Region parameters rest on {fmt(main.n_matched)} matched region pairs, too few (< {MIN_PAIRS}) for their correlations to mean anything.")
+        total = (f" per run ({fmt(main.n_matched_all_runs)} in the {main.hale_runs_pooled} runs together)"
+                 if (main.hale_runs_pooled or 0) > 1 and _ok(main.n_matched_all_runs) else "")
+        parts.append(f"Region parameters rest on {fmt(main.n_matched)} matched region pairs{total}, too few (< {MIN_PAIRS}) for their correlations to mean anything.")
     if _ok(main.recall):
         parts.append(f"Region recall is {fmt(main.recall)}" + (f" with a mean centre offset of {fmt(main.center_offset_deg)}°." if _ok(main.center_offset_deg) else "."))
     cat_h, text_h = polarity_assessment(main.hale.polarity_agreement, main.hale.n_polarity, main.hale.polarity_ci)

@@ -20,8 +20,6 @@ from .inputs import (
     find_dicts,
     flatten,
     headline,
-    interval_at,
-    number_at,
     read_csv,
     read_json,
     run_headlines,
@@ -549,7 +547,7 @@ def _section_regions(page: Page, ctx: ReportContext, heads: dict) -> None:
                   table_id="param-table")
 
 
-def _section_variability(page: Page, ctx: ReportContext) -> None:
+def _section_variability(page: Page, ctx: ReportContext, runs: dict) -> None:
     lay = ctx.layout
     sec = page.section("variability", "Run-to-run variability")
     adir = lay.audit_dir(MAIN_EXPERIMENT)
@@ -575,7 +573,7 @@ def _section_variability(page: Page, ctx: ReportContext) -> None:
                            f"Per-pixel standard deviation across the {len(maps)} runs (seeds) for one test frame ({t}), next to "
                            "their mean |B| on the same scale. Where the std is comparable to |B| the runs disagree, typically on "
                            "the polarity of a region.", [lay.rel(p) for _, _, p in stores], "per-pixel std map")
-    _per_run_table(sec, lay, adir / "summary.json")
+    _per_run_table(sec, runs, lay.rel(adir / "summary.json"))
     if var is not None and len(var):
         keys = [c for c in ("run_a", "run_b") if c in var.columns]
         num = [c for c in var.columns if c not in keys and c not in ("frame", "index")
@@ -592,32 +590,28 @@ def _section_variability(page: Page, ctx: ReportContext) -> None:
         sec.missing(f"{lay.rel(adir / 'variability.csv')}", "euv2mag audit --truth ... --pred P0.zarr --pred P1.zarr ... --out DIR/audit/kpl19")
 
 
-#: Per-run headline numbers of the variability section: (column label, path in summary.predictions.<run>).
+#: Per-run headline numbers of the variability section: (column label, Headline -> (value, interval)).
 _PER_RUN = (
-    ("TUMF CC", ("fulldisk", "tumf", "cc")),
-    ("TUMF slope", ("fulldisk", "tumf", "slope")),
-    ("NMF CC", ("fulldisk", "nmf", "cc")),
-    ("pixel CC (mean)", ("fulldisk", "mean_cc")),
-    ("strong-field polarity agreement", ("fulldisk", "mean_polarity_agreement")),
-    ("polarity in Hale-conforming footprints", ("hale", "hale", "footprint_polarity_agreement")),
+    ("TUMF CC", lambda h: (h.tumf_cc, h.ci.get("tumf_cc"))),
+    ("TUMF slope", lambda h: (h.tumf_slope, h.ci.get("tumf_slope"))),
+    ("NMF CC", lambda h: (h.nmf_cc, h.ci.get("nmf_cc"))),
+    ("pixel CC (mean)", lambda h: (h.pixel_cc, h.ci.get("pixel_cc"))),
+    ("strong-field polarity agreement", lambda h: (h.polarity_agreement, h.ci.get("polarity_agreement"))),
+    ("polarity in Hale-conforming footprints", lambda h: (h.hale.footprint_polarity_agreement, h.hale.footprint_ci)),
+    ("hemispheric contrast (Hale footprints)", lambda h: (h.hale.hemisphere_contrast, h.hale.hemisphere_ci)),
 )
 
 
-def _per_run_table(sec: Section, lay, spath: Path) -> None:
+def _per_run_table(sec: Section, runs: dict, source: str) -> None:
     """One row per run (seed) with its headline numbers and their bootstrap intervals."""
-    summary = read_json(spath)
-    per = summary.get("predictions") if isinstance(summary, dict) else None
-    if not isinstance(per, dict) or not per:
+    if not runs:
         return
-    ci_all = summary.get("ci") if isinstance(summary.get("ci"), dict) else {}
-    ci = ci_all.get("predictions") if isinstance(ci_all.get("predictions"), dict) else {}
-    rows = [[Path(str(name)).name] + [fmt_ci(number_at(block, *path), interval_at(ci.get(name), *path)) for _, path in _PER_RUN]
-            for name, block in per.items() if isinstance(block, dict)]
-    boot = summary.get("bootstrap") if isinstance(summary.get("bootstrap"), dict) else None
+    rows = [[Path(name).name] + [fmt_ci(*get(h)) for _, get in _PER_RUN] for name, h in runs.items()]
+    boot = next(iter(runs.values())).bootstrap or None
     caption = ("Headline numbers of each run on the same test frames. Runs differ only in their seed; where the intervals of "
                "two runs do not overlap, the difference is larger than the choice of test frames can explain and comes from "
                "training alone. " + _ci_caption(boot))
-    sec.table(["run"] + [label for label, _ in _PER_RUN], rows, caption, [lay.rel(spath)], table_id="per-run-table")
+    sec.table(["run"] + [label for label, _ in _PER_RUN], rows, caption, [source], table_id="per-run-table")
 
 
 def _hale_rows(summary: dict):
@@ -638,14 +632,12 @@ def _hale_rows(summary: dict):
     return ["group"] + metrics, rows
 
 
-def _section_control(page: Page, ctx: ReportContext, heads: dict) -> None:
+def _section_control(page: Page, ctx: ReportContext, heads: dict, runs: dict) -> None:
     lay = ctx.layout
     sec = page.section("control", "Information-ceiling control and verdict")
     main, leak = heads.get(MAIN_EXPERIMENT), heads.get(LEAK_EXPERIMENT)
     n_seeds = len(lay.predictions(MAIN_EXPERIMENT)) or len(lay.seeds(MAIN_EXPERIMENT)) or None
     sec.raw('<div class="verdict" id="verdict"><b>Verdict.</b> ')
-    spath_main = lay.audit_dir(MAIN_EXPERIMENT) / "summary.json"
-    runs = run_headlines(read_json(spath_main), lay.rel(spath_main))
     sec.text(verdict_paragraph(main, leak, n_seeds, runs))
     sec.raw("</div>")
     if main is None:
@@ -743,14 +735,16 @@ def build_report(root: str | Path, out: str | Path | None = None) -> Path:
         "what generated magnetograms reproduce at full-disk and active-region level, how much training runs differ, "
         "and, as a control, what the same audit reports when polarity information is present in the input. "
         f"Every number comes from a file in the study folder {root.name}/, named under each figure and table.")
-    _section_control(page, ctx, heads)
+    main_summary = lay.audit_dir(MAIN_EXPERIMENT) / "summary.json"
+    runs = run_headlines(read_json(main_summary), lay.rel(main_summary))
+    _section_control(page, ctx, heads, runs)
     _section_dataset(page, ctx)
     _section_saturation(page, ctx)
     _section_examples(page, ctx)
     _section_training(page, ctx)
     _section_fulldisk(page, ctx, heads)
     _section_regions(page, ctx, heads)
-    _section_variability(page, ctx)
+    _section_variability(page, ctx, runs)
     _section_runinfo(page, ctx)
     out = Path(out) if out is not None else lay.report
     atomic_write_text(out, page.render())

@@ -104,23 +104,25 @@ def audit_block(summary: dict | None) -> dict | None:
     return block if isinstance(block, dict) else summary
 
 
-def number_at(d: dict, *path):
-    """The number at ``path`` of nested dicts (None when absent or not a finite-able number)."""
+def _walk(d, path):
     for key in path:
         if not isinstance(d, dict) or key not in d:
             return None
         d = d[key]
-    return d if _is_number(d) else None
+    return d
+
+
+def number_at(d: dict, *path):
+    """The number at ``path`` of nested dicts (None when absent or not a number)."""
+    value = _walk(d, path)
+    return value if _is_number(value) else None
 
 
 def interval_at(d, *path) -> tuple[float, float] | None:
     """A ``[low, high]`` pair at ``path`` of a ``ci`` block (None when absent or malformed)."""
-    for key in path:
-        if not isinstance(d, dict) or key not in d:
-            return None
-        d = d[key]
-    if isinstance(d, (list, tuple)) and len(d) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in d):
-        return float(d[0]), float(d[1])
+    value = _walk(d, path)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return float(value[0]), float(value[1])
     return None
 
 

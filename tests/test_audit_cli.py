@@ -69,7 +69,8 @@ def stores(tmp_path_factory):
 def test_audit_end_to_end(stores, capsys):
     root, truth, same, hale_prior = stores
     out = root / "out"
-    rc = main(["audit", "--truth", str(truth), "--pred", str(same), "--pred", str(hale_prior), "--out", str(out)])
+    # three frames: statistics across frames need --min-pairs below the default 10
+    rc = main(["audit", "--truth", str(truth), "--pred", str(same), "--pred", str(hale_prior), "--out", str(out), "--min-pairs", "2"])
     assert rc == 0, capsys.readouterr().err
     fd = pd.read_csv(out / "fulldisk.csv")
     assert len(fd) == 6 and set(fd["pred"]) == {"same", "haleprior"}
@@ -117,13 +118,15 @@ def test_audit_end_to_end(stores, capsys):
     assert ci["haleprior"]["fulldisk"]["tumf"]["cc"] == pytest.approx([summary["predictions"]["haleprior"]["fulldisk"]["tumf"]["cc"]] * 2)
     assert "n_ref" not in ci["same"]["regions"]
     # one-day blocks: frames resampled; 'same' stays exact, the others get a real spread
-    from euv2mag.cli.audit import bootstrap_summary
+    from euv2mag.audit.files import FULLDISK, MATCHES, REGIONS, VARIABILITY
+    from euv2mag.audit.summary import bootstrap_intervals
 
-    tables = [pd.read_csv(out / f"{name}.csv") for name in ("fulldisk", "regions", "matches", "variability")]
-    ci1, info = bootstrap_summary(*tables, ["same", "haleprior"], [0, 1, 2], TIMES, n_boot=200, block_days=1.0, level=0.95)
-    assert info["n_blocks"] == 3
-    assert ci1["predictions"]["same"]["fulldisk"]["mean_cc"] == pytest.approx([1.0, 1.0])
-    lo, hi = ci1["predictions"]["haleprior"]["fulldisk"]["mean_cc"]
+    tables = [spec.read(out) for spec in (FULLDISK, REGIONS, MATCHES, VARIABILITY)]
+    ci1, info = bootstrap_intervals(*tables, ["same", "haleprior"], [0, 1, 2], TIMES, n_boot=200, block_days=1.0, level=0.95,
+                                    min_pairs=2)
+    assert info.n_blocks == 3
+    assert ci1.get("predictions", "same", "fulldisk", "mean_cc") == pytest.approx((1.0, 1.0))
+    lo, hi = ci1.get("predictions", "haleprior", "fulldisk", "mean_cc")
     point = summary["predictions"]["haleprior"]["fulldisk"]["mean_cc"]
     assert lo < point < hi
     assert lo == pytest.approx(fd[fd.pred == "haleprior"]["cc"].min()) and hi == pytest.approx(fd[fd.pred == "haleprior"]["cc"].max())
@@ -164,7 +167,7 @@ def test_nan_on_disk_in_prediction_is_one_line_exit_2(stores, tmp_path, capsys):
     (-1, 1, -1, 1.0),   # cycle 25 orientation, learned: still +1 (signed by the reference)
 ])
 def test_hemisphere_contrast_tells_a_hale_prior_from_a_fixed_orientation(gen_south, gen_north, ref_south, expected):
-    from euv2mag.cli.audit import _hemisphere_contrast
+    from euv2mag.audit.hale import _hemisphere_contrast
 
     lat = np.array([-15.0, -10.0, 12.0, 20.0, 25.0])
     south = lat < 0

@@ -1,4 +1,4 @@
-"""Region matching, statistics and the Hale's-law breakdown (spec §4)."""
+"""Region matching, agreement statistics and the Hale's-law summary (spec §4)."""
 from __future__ import annotations
 
 import math
@@ -8,14 +8,8 @@ import pandas as pd
 import pytest
 
 import armaps
-from euv2mag.audit.match import (
-    attach_truth,
-    great_circle_deg,
-    hale_breakdown,
-    hale_leading_polarity,
-    match_regions,
-    solar_cycle,
-)
+from euv2mag.audit.hale import hale_classes, hale_leading_polarity, hale_summary, solar_cycle
+from euv2mag.audit.match import attach_truth, great_circle_deg, match_regions, match_rows, pair_agreement
 from euv2mag.audit.regions import find_regions
 from euv2mag.errors import UserError
 
@@ -34,7 +28,7 @@ def test_great_circle():
 def test_assignment_is_one_to_one_and_respects_max_distance():
     ref = _table([0, 0, 30], [0, 3, 0], tumf_mx=[1e21, 2e21, 3e21])
     gen = _table([0, 0.5, -30], [2.6, 0.2, 0], tumf_mx=[2.2e21, 1.1e21, 5e21])
-    res = match_regions(ref, gen, 5.0)
+    res = match_regions(ref, gen, 5.0, min_pairs=2)
     assert list(res.pairs.ref_index) == [0, 1] and list(res.pairs.gen_index) == [1, 0]
     assert res.stats["n_matched"] == 2 and res.stats["n_missed"] == 1 and res.stats["n_extra"] == 1
     assert res.stats["recall"] == pytest.approx(2 / 3) and res.stats["precision"] == pytest.approx(2 / 3)
@@ -48,15 +42,28 @@ def test_assignment_is_one_to_one_and_respects_max_distance():
 
 
 def test_statistics_with_few_or_no_pairs():
-    one = match_regions(_table([0], [0], tumf_mx=[1e21]), _table([0], [1], tumf_mx=[2e21]))
+    one = match_regions(_table([0], [0], tumf_mx=[1e21]), _table([0], [1], tumf_mx=[2e21]), min_pairs=1)
     assert one.stats["n_matched"] == 1
     assert math.isnan(one.stats["tumf_mx_cc"]) and math.isnan(one.stats["tumf_mx_r2"])
     assert one.stats["tumf_mx_median_ratio"] == pytest.approx(2.0)
+    # by default a pair statistic needs 10 pairs: 9 give NaN with the count, 10 a value
+    lats = np.arange(10.0)
+    nine = match_regions(_table(lats[:9], lats[:9] * 0, tumf_mx=lats[:9] + 1), _table(lats[:9], lats[:9] * 0, tumf_mx=2 * lats[:9] + 2))
+    assert nine.summary.parameters["tumf_mx"].n_pairs == 9 and math.isnan(nine.summary.parameters["tumf_mx"].cc)
+    assert math.isnan(nine.summary.parameters["tumf_mx"].median_ratio)
+    ten = match_regions(_table(lats, lats * 0, tumf_mx=lats + 1), _table(lats, lats * 0, tumf_mx=2 * lats + 2))
+    assert ten.summary.parameters["tumf_mx"].cc == pytest.approx(1.0)
+    assert ten.summary.parameters["tumf_mx"].median_ratio == pytest.approx(2.0)
+    # one NaN rule for F1: 2 TP / (n_ref + n_gen), 0 when nothing matched, NaN only for two empty tables
+    assert match_regions(_table([0], [0]), _table([0], [60])).summary.f1 == 0.0
+    assert pair_agreement([1.0, np.nan] * 6, [2.0, 1.0] * 6).n_pairs == 6
     empty = match_regions(_table([], []), _table([], []))
     assert empty.stats["n_matched"] == 0 and math.isnan(empty.stats["recall"]) and math.isnan(empty.stats["precision"])
     assert math.isnan(empty.stats["offset_mean_deg"])
+    assert math.isnan(empty.stats["f1"])
     no_gen = match_regions(_table([1.0], [2.0]), None)
     assert no_gen.stats["recall"] == 0.0 and math.isnan(no_gen.stats["precision"]) and len(no_gen.missed) == 1
+    assert no_gen.stats["f1"] == 0.0
     with pytest.raises(UserError, match="lacks column"):
         match_regions(pd.DataFrame({"x": [1]}), _table([], []))
 
@@ -98,25 +105,23 @@ def test_anti_hale_region_swapped_in_generated_map():
     assert len(ref) == 4 and len(gen) == 4
     res = match_regions(ref, gen)
     assert res.stats["recall"] == 1.0
-    hb = hale_breakdown(res, geom.time)
-    s = hb.summary
-    assert s["hale"]["n_regions"] == 3 and s["anti_hale"]["n_regions"] == 1
-    assert s["hale"]["n_regions"] + s["anti_hale"]["n_regions"] + s["undetermined"]["n_regions"] == len(ref)
-    assert s["all"]["n_matched"] == sum(s[k]["n_matched"] for k in ("hale", "anti_hale", "undetermined"))
-    assert s["hale"]["polarity_agreement"] == 1.0
-    # balanced bipoles: the NMF sign is noise, but its counts are bounded by the matches
-    assert all(0 <= s[k]["n_nmf_sign_agree"] <= s[k]["n_matched"] for k in s)
+    classes = hale_classes(ref, geom.time)
+    matches = pd.DataFrame(match_rows("gen", ref, gen, classes))
+    s = hale_summary(matches)
+    assert s["hale"]["n_ref"] == 3 and s["anti_hale"]["n_ref"] == 1
+    assert s["hale"]["n_ref"] + s["anti_hale"]["n_ref"] + s["undetermined"]["n_ref"] == len(ref)
+    assert s["hale"]["polarity_agreement"] == 1.0 and s["hale"]["n_polarity_fail"] == 0
     assert s["anti_hale"]["recall"] == 1.0
     assert s["anti_hale"]["n_polarity_fail"] == 1 and s["anti_hale"]["polarity_agreement"] == 0.0
-    failed = hb.regions[hb.regions.polarity_failure]
+    failed = matches[(matches.status == "matched") & (matches.ref_leading_polarity != matches.gen_leading_polarity)]
     assert len(failed) == 1 and failed.iloc[0].hale_class == "anti_hale"
-    assert failed.iloc[0].lat_deg == pytest.approx(18.0, abs=0.5)
-    # a truth column overrides the rule (synthetic data), and attach_truth brings it in
+    assert failed.iloc[0].ref_lat_deg == pytest.approx(18.0, abs=0.5)
+    # the generator's truth flag overrides the rule (synthetic data), and attach_truth brings it in
     truth = pd.DataFrame({"lat_deg": [b["lat"] for b in ref_bipoles], "stonyhurst_lon_deg": [b["lon"] for b in ref_bipoles],
                           "hale_conforming": [True, True, True, True], "region_id": [11, 12, 13, 14]})
     ref_t = attach_truth(ref, truth)
     assert sorted(ref_t.region_id) == [11, 12, 13, 14] and (ref_t.truth_distance_deg < 1).all()
-    hb2 = hale_breakdown(match_regions(ref_t, gen))
-    assert hb2.summary["hale"]["n_regions"] == 4 and hb2.summary["hale"]["n_polarity_fail"] == 1
-    with pytest.raises(UserError, match="needs a time"):
-        hale_breakdown(res)
+    s2 = hale_summary(pd.DataFrame(match_rows("gen", ref, gen, hale_classes(ref, None, truth))))
+    assert s2["hale"]["n_ref"] == 4 and s2["hale"]["n_polarity_fail"] == 1
+    # without a time or a truth flag, no class can be decided
+    assert {c for _, c in hale_classes(ref, None)} == {"undetermined"}

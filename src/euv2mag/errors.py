@@ -9,12 +9,18 @@ from __future__ import annotations
 __all__ = ["UserError", "Euv2magWarning"]
 
 
-class UserError(Exception):
-    """A problem with the user's input, reported as one line naming the file and the problem."""
+class UserError(ValueError):
+    """A problem with the user's input, reported as one line naming the file and the problem.
 
-    def __init__(self, message: str, *, path: object | None = None):
+    ``parameter`` names the library parameter at fault; the message then starts with it, and
+    the command line shows the option instead.
+    """
+
+    def __init__(self, message: str, *, path: object | None = None, parameter: str | None = None):
         self.path = None if path is None else str(path)
-        text = " ".join(str(message).split())  # always one line
+        self.parameter = parameter
+        self.detail = " ".join(str(message).split())  # always one line
+        text = f"{parameter}: {self.detail}" if parameter else self.detail
         super().__init__(f"{self.path}: {text}" if self.path else text)
 
 

@@ -330,7 +330,7 @@ def frame_metrics(
     }
 
 
-def series_metrics(ref_values, gen_values) -> dict:
+def series_metrics(ref_values, gen_values, *, min_pairs: int = 1) -> dict:
     """Agreement of one quantity (e.g. TUMF) across frames, generated against reference.
 
     Parameters
@@ -338,6 +338,9 @@ def series_metrics(ref_values, gen_values) -> dict:
     ref_values, gen_values : array-like
         (N,) per-frame values of the reference and the generated maps (same unit); pairs with a
         NaN are dropped.
+    min_pairs : int
+        Fewest finite pairs for ``cc``, ``r2``, ``slope`` and ``r2_fit``; with fewer they are NaN
+        (``n`` still counts the pairs).  The audit uses 10 (:data:`euv2mag.audit.match.MIN_PAIRS`).
 
     Returns
     -------
@@ -351,6 +354,8 @@ def series_metrics(ref_values, gen_values) -> dict:
         raise ValueError(f"series of different lengths: {x.shape} and {y.shape}")
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
+    if x.size < max(int(min_pairs), 1):
+        return {"n": int(x.size), "cc": math.nan, "r2": math.nan, "slope": math.nan, "r2_fit": math.nan}
     slope = slope_through_origin(x, y)
     r2_fit = math.nan
     if x.size >= 2 and math.isfinite(slope):

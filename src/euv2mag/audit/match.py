@@ -1,4 +1,4 @@
-"""One-to-one matching of active regions between a reference and a generated map, and statistics.
+"""One-to-one matching of active regions between a reference and a generated map, and their agreement.
 
 Matching (spec §4): the cost is the great-circle distance between region centres
 (``arccos(sin p1 sin p2 + cos p1 cos p2 cos(l1 - l2))``, argument clipped to [-1, 1]); pairs come
@@ -9,24 +9,26 @@ region tables of many frames concatenated), regions are matched within each fram
 ``MatchResult.pairs`` columns: ``ref_index``, ``gen_index`` (row positions in the input tables),
 ``frame`` (when grouped), ``distance_deg``, ``ref_<param>`` and ``gen_<param>`` for each
 parameter, ``ratio_<param>`` (gen / ref; NaN when ref is 0), ``delta_r_value`` (gen - ref, dex),
-``nmf_sign_agree`` (sign of NMF equal) and ``polarity_agree`` (leading polarity equal).
+``nmf_sign_agree`` (sign of NMF equal) and ``polarity_agree`` (leading polarity equal and not 0).
 ``missed`` / ``extra``: the unmatched rows of the reference / generated table.
 
-``MatchResult.stats`` keys: ``n_ref``, ``n_gen``, ``n_matched``, ``n_missed``, ``n_extra``,
-``recall`` (= matched / n_ref, the paper's "fraction reproduced"), ``precision`` (matched / n_gen),
-``f1``, ``offset_mean_deg``, ``offset_median_deg``, ``offset_p16_deg``, ``offset_p84_deg``,
-``nmf_sign_agreement``, ``polarity_agreement``, and for each parameter ``<param>_cc`` (Pearson),
-``<param>_r2`` (coefficient of determination of gen as a predictor of ref,
-``1 - sum((g - r)^2) / sum((r - mean r)^2)``) and ``<param>_median_ratio``.  Fewer than two pairs
-(or constant values) give NaN correlations; no pairs give NaN ratios and offsets; an empty
-reference table gives ``recall = NaN``, an empty generated table ``precision = NaN``.
+Agreement of a set of matched pairs (:func:`region_summary`; the one implementation used by
+``MatchResult.summary`` and by the audit's ``summary.json``)
+-------------------------------------------------------------------------------------------
+``n_ref``, ``n_gen`` regions; ``n_matched`` pairs (TP); ``n_missed`` = n_ref - TP;
+``n_extra`` = n_gen - TP; ``recall`` = TP / n_ref (NaN when n_ref = 0; the paper's "fraction
+reproduced"); ``precision`` = TP / n_gen (NaN when n_gen = 0); ``f1`` = 2 TP / (n_ref + n_gen)
+(the harmonic mean of the two, 0 when nothing matched, NaN only when both tables are empty);
+``offset_mean_deg``, ``offset_median_deg`` of the centre distances (NaN without pairs);
+``leading_polarity_agreement`` (leading polarities equal and not 0) and ``nmf_sign_agreement``
+over the pairs (NaN without pairs); per parameter :class:`~euv2mag.audit.summary.ParameterAgreement`:
+``n_pairs`` with finite values, Pearson ``cc``, ``r2`` (generated as a prediction of the
+reference, ``1 - sum (g - r)^2 / sum (r - mean r)^2``) and ``median_ratio`` of g / r.
 
-Hale's-law breakdown (:func:`hale_breakdown`): for every reference region, the expected leading
-polarity for its hemisphere and cycle (cycle 23 before 2008-12, 24 until 2019-12, 25 after; even
-cycles lead with - in the north and + in the south, odd cycles the reverse), whether it conforms,
-and then recall, leading-polarity agreement and NMF-sign agreement of the matched generated regions
-separately for Hale-conforming, anti-Hale and undetermined (no leading polarity) regions.  A
-truth column ``hale_conforming`` in the reference table (synthetic data) overrides the rule.
+**Small samples.** A statistic of pairs of values (a CC, an R^2, a slope, a median ratio) from
+fewer than :data:`MIN_PAIRS` (10) pairs is NaN, with its count beside it: with 1-2 matched
+regions a CC is +-1 or undefined and tells nothing.  The same rule applies across frames
+(:func:`euv2mag.audit.fulldisk.series_metrics`).
 """
 from __future__ import annotations
 
@@ -39,19 +41,25 @@ from ..errors import UserError
 
 __all__ = [
     "MATCH_PARAMETERS",
+    "SUMMARY_PARAMETERS",
+    "MIN_PAIRS",
     "MatchResult",
-    "HaleBreakdown",
     "great_circle_deg",
     "match_regions",
-    "solar_cycle",
-    "hale_leading_polarity",
-    "hale_breakdown",
+    "pair_agreement",
+    "region_summary",
+    "match_rows",
     "attach_truth",
 ]
 
-#: Region parameters compared between matched pairs.
+#: Fewest pairs of values a pair statistic (CC, R^2, slope, median ratio) is computed from.
+MIN_PAIRS = 10
+
+#: Region parameters compared between matched pairs (``ref_<p>``, ``gen_<p>`` in ``matches.csv``).
 MATCH_PARAMETERS = (
-    "area_mm2",
+    "lat_deg",
+    "lon_deg",
+    "area_msh",
     "tumf_mx",
     "nmf_mx",
     "amf_g",
@@ -60,7 +68,11 @@ MATCH_PARAMETERS = (
     "pil_length_mm",
     "pil_mean_gradient_g_per_mm",
     "r_value",
+    "leading_polarity",
 )
+#: Parameters whose agreement (CC, R^2, median ratio) is summarised: the compared ones but
+#: positions and polarity (those have their own measures).
+SUMMARY_PARAMETERS = tuple(p for p in MATCH_PARAMETERS if p not in ("lat_deg", "lon_deg", "leading_polarity"))
 
 
 def great_circle_deg(lat1, lon1, lat2, lon2):
@@ -73,15 +85,143 @@ def great_circle_deg(lat1, lon1, lat2, lon2):
 
 @dataclasses.dataclass
 class MatchResult:
-    """Result of :func:`match_regions` (see the module docstring for the columns and keys)."""
+    """Result of :func:`match_regions` (see the module docstring for the columns).
+
+    Attributes
+    ----------
+    pairs, missed, extra : pandas.DataFrame
+        Matched pairs, unmatched reference rows, unmatched generated rows.
+    ref, gen : pandas.DataFrame
+        The input tables (index reset).
+    max_distance_deg : float
+        Largest accepted centre distance (deg).
+    min_pairs : int
+        Fewest pairs of a pair statistic in :attr:`summary`.
+    """
 
     pairs: "object"
     missed: "object"
     extra: "object"
-    stats: dict
     ref: "object"
     gen: "object"
     max_distance_deg: float
+    min_pairs: int = MIN_PAIRS
+
+    @property
+    def summary(self):
+        """:class:`~euv2mag.audit.summary.RegionSummary` of the pairs (:func:`region_summary`)."""
+        params = [p for p in SUMMARY_PARAMETERS if f"ref_{p}" in self.pairs.columns]
+        return region_summary(self.pairs, len(self.ref), len(self.gen), parameters=params, min_pairs=self.min_pairs)
+
+    @property
+    def stats(self) -> dict:
+        """:attr:`summary` flattened: its scalars, and ``<param>_cc`` / ``_r2`` / ``_median_ratio`` / ``_n_pairs``."""
+        s = self.summary.to_dict()
+        flat = {k: v for k, v in s.items() if k != "parameters"}
+        for p, agreement in s["parameters"].items():
+            flat.update({f"{p}_{k}": v for k, v in agreement.items()})
+        return flat
+
+
+def pair_agreement(ref_values, gen_values, *, min_pairs: int = MIN_PAIRS):
+    """Agreement of one parameter over matched pairs (module docstring).
+
+    Parameters
+    ----------
+    ref_values, gen_values : array-like
+        (N,) values of the reference and generated regions of N pairs (same unit); pairs with a
+        non-finite value are dropped.
+    min_pairs : int
+        Fewest finite pairs; with fewer, ``cc``, ``r2`` and ``median_ratio`` are NaN.
+
+    Returns
+    -------
+    ParameterAgreement
+        ``n_pairs``, ``cc`` (Pearson), ``r2`` (generated as a prediction of the reference) and
+        ``median_ratio`` (median of generated / reference over pairs with a non-zero reference).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ref = np.arange(1.0, 13.0)
+    >>> a = pair_agreement(ref, 2 * ref)
+    >>> a.n_pairs, round(a.cc, 6), a.median_ratio
+    (12, 1.0, 2.0)
+    >>> np.isnan(pair_agreement(ref[:3], ref[:3]).cc)
+    True
+    """
+    from .fulldisk import pearson, r2_score
+    from .summary import ParameterAgreement
+
+    x = np.asarray(ref_values, dtype=np.float64)
+    y = np.asarray(gen_values, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < max(int(min_pairs), 1):
+        return ParameterAgreement(n_pairs=int(x.size), cc=math.nan, r2=math.nan, median_ratio=math.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = y / x
+    ratio = ratio[np.isfinite(ratio)]
+    return ParameterAgreement(n_pairs=int(x.size), cc=pearson(x, y), r2=r2_score(x, y),
+                              median_ratio=float(np.median(ratio)) if ratio.size else math.nan)
+
+
+def region_summary(pairs, n_ref: int, n_gen: int, *, parameters=SUMMARY_PARAMETERS, min_pairs: int = MIN_PAIRS):
+    """Detection and agreement numbers of a set of matched region pairs (module docstring).
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        One row per matched pair with ``distance_deg`` (deg), ``ref_<p>`` and ``gen_<p>`` for
+        the parameters, ``ref_leading_polarity`` / ``gen_leading_polarity`` and
+        ``ref_nmf_mx`` / ``gen_nmf_mx`` when present (:attr:`MatchResult.pairs`, or the
+        ``matched`` rows of ``matches.csv``).
+    n_ref, n_gen : int
+        Number of reference and generated regions the pairs were matched from.
+    parameters : sequence of str
+        Parameters whose :func:`pair_agreement` is reported (those without columns are skipped).
+    min_pairs : int
+        Fewest pairs of a pair statistic.
+
+    Returns
+    -------
+    RegionSummary
+    """
+    from .summary import RegionSummary
+
+    tp = int(len(pairs))
+    n_ref, n_gen = int(n_ref), int(n_gen)
+
+    def col(name):
+        return np.asarray(pairs[name].astype("float64"), dtype=np.float64) if name in pairs.columns else np.full(tp, np.nan)
+
+    dist = col("distance_deg")
+    if tp and "ref_leading_polarity" in pairs.columns and "gen_leading_polarity" in pairs.columns:
+        rl, gl = col("ref_leading_polarity"), col("gen_leading_polarity")
+        lead = float(np.mean((rl == gl) & (rl != 0)))
+    else:
+        lead = math.nan
+    if tp and "ref_nmf_mx" in pairs.columns and "gen_nmf_mx" in pairs.columns:
+        nmf = float(np.mean(np.sign(col("ref_nmf_mx")) == np.sign(col("gen_nmf_mx"))))
+    else:
+        nmf = math.nan
+    finite = dist[np.isfinite(dist)]
+    return RegionSummary(
+        n_ref=n_ref,
+        n_gen=n_gen,
+        n_matched=tp,
+        n_missed=n_ref - tp,
+        n_extra=n_gen - tp,
+        recall=tp / n_ref if n_ref else math.nan,
+        precision=tp / n_gen if n_gen else math.nan,
+        f1=2 * tp / (n_ref + n_gen) if n_ref + n_gen else math.nan,
+        offset_mean_deg=float(finite.mean()) if finite.size else math.nan,
+        offset_median_deg=float(np.median(finite)) if finite.size else math.nan,
+        leading_polarity_agreement=lead,
+        nmf_sign_agreement=nmf,
+        parameters={p: pair_agreement(col(f"ref_{p}"), col(f"gen_{p}"), min_pairs=min_pairs)
+                    for p in parameters if f"ref_{p}" in pairs.columns and f"gen_{p}" in pairs.columns},
+    )
 
 
 def _check_table(table, name: str, lon_column: str):
@@ -115,31 +255,15 @@ def _assign(ref, gen, lon_column: str, max_distance_deg: float):
     return ri[keep], gi[keep], cost[ri[keep], gi[keep]]
 
 
-def _pair_stats(r: np.ndarray, g: np.ndarray) -> tuple[float, float, float]:
-    ok = np.isfinite(r) & np.isfinite(g)
-    r, g = r[ok], g[ok]
-    cc = r2 = math.nan
-    if r.size >= 2 and np.std(r) > 0 and np.std(g) > 0:
-        cc = float(np.corrcoef(r, g)[0, 1])
-    if r.size >= 2:
-        ss = float(np.sum((r - r.mean()) ** 2))
-        if ss > 0:
-            r2 = 1.0 - float(np.sum((g - r) ** 2)) / ss
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = g / r
-    ratio = ratio[np.isfinite(ratio)]
-    med = float(np.median(ratio)) if ratio.size else math.nan
-    return cc, r2, med
-
-
 def match_regions(
     ref_table,
     gen_table,
     max_distance_deg: float = 5.0,
     *,
     lon_column: str = "lon_deg",
-    parameters: tuple = MATCH_PARAMETERS,
+    parameters: tuple = SUMMARY_PARAMETERS,
     by: str | None = "frame",
+    min_pairs: int = MIN_PAIRS,
 ) -> MatchResult:
     """Match reference and generated regions one to one and compute the statistics.
 
@@ -156,6 +280,8 @@ def match_regions(
         Parameters compared between pairs.
     by : str or None
         Group column: when both tables have it, regions are matched within each group only.
+    min_pairs : int
+        Fewest pairs of a pair statistic in ``MatchResult.summary``.
 
     Returns
     -------
@@ -220,185 +346,74 @@ def match_regions(
     missed = ref[~matched_ref]
     extra = gen[~matched_gen]
 
-    n_ref, n_gen, n_m = len(ref), len(gen), len(ri)
-    recall = n_m / n_ref if n_ref else math.nan
-    precision = n_m / n_gen if n_gen else math.nan
-    if math.isnan(recall) or math.isnan(precision):
-        f1 = math.nan
-    else:
-        f1 = 2 * recall * precision / (recall + precision) if recall + precision > 0 else 0.0
-    stats = {
-        "n_ref": n_ref,
-        "n_gen": n_gen,
-        "n_matched": n_m,
-        "n_missed": n_ref - n_m,
-        "n_extra": n_gen - n_m,
-        "recall": recall,
-        "precision": precision,
-        "f1": f1,
-        "max_distance_deg": float(max_distance_deg),
-        "offset_mean_deg": float(dist.mean()) if n_m else math.nan,
-        "offset_median_deg": float(np.median(dist)) if n_m else math.nan,
-        "offset_p16_deg": float(np.percentile(dist, 16)) if n_m else math.nan,
-        "offset_p84_deg": float(np.percentile(dist, 84)) if n_m else math.nan,
-        "nmf_sign_agreement": float(np.mean(pairs["nmf_sign_agree"])) if n_m and "nmf_sign_agree" in pairs else math.nan,
-        "polarity_agreement": float(np.mean(pairs["polarity_agree"])) if n_m and "polarity_agree" in pairs else math.nan,
-    }
-    for p in params:
-        cc, r2, med = _pair_stats(pairs[f"ref_{p}"].to_numpy(float), pairs[f"gen_{p}"].to_numpy(float))
-        stats[f"{p}_cc"] = cc
-        stats[f"{p}_r2"] = r2
-        stats[f"{p}_median_ratio"] = med
-    return MatchResult(pairs, missed, extra, stats, ref, gen, float(max_distance_deg))
+    return MatchResult(pairs, missed, extra, ref, gen, float(max_distance_deg), int(min_pairs))
 
 
-# --------------------------------------------------------------------------- Hale's law
-def solar_cycle(time) -> int:
-    """Solar cycle number of a date: 23 before 2008-12-01, 24 until 2019-12-01, 25 after.
+def match_rows(pred: str, ref_table, gen_table, hale_classes: list, max_distance_deg: float = 5.0,
+               footprint=None) -> list[dict]:
+    """Rows of ``matches.csv`` for one frame and one prediction (:data:`euv2mag.audit.files.MATCHES`).
 
     Parameters
     ----------
-    time : str or datetime-like
-        ISO 8601 time (also HMI's ``2016.07.07_01:00:00_TAI`` form).
+    pred : str
+        Prediction name.
+    ref_table, gen_table : pandas.DataFrame
+        Regions detected on the truth and on the prediction (index reset), with ``label`` and
+        the :data:`MATCH_PARAMETERS`.
+    hale_classes : list of tuple
+        ``(hale_conforming, hale_class)`` of every truth region
+        (:func:`euv2mag.audit.hale.hale_classes`).
+    max_distance_deg : float
+        Largest centre distance of a match (deg).
+    footprint : pandas.DataFrame, optional
+        :func:`euv2mag.audit.regions.footprint_polarity` of the prediction inside the truth
+        footprints, indexed by truth label (gives ``fp_gen_leading_polarity``, ``fp_gen_nmf_mx``).
+
+    Returns
+    -------
+    list of dict
+        One "matched" row per pair, one "missed" row per unmatched truth region, one "extra" row
+        per unmatched generated region (without ``frame`` and ``time``).
     """
-    import pandas as pd
-
-    text = str(time).strip()
-    if "_" in text and "." in text[:8]:  # JSOC style 2016.07.07_01:00:00[.000]_TAI
-        date = text.split("_")[0].replace(".", "-")
-        text = date + "T" + text.split("_")[1]
-    try:
-        t = pd.Timestamp(text.replace("Z", "").replace("TAI", ""))
-    except (ValueError, TypeError):
-        raise UserError(f"cannot read the time {time!r} to find the solar cycle") from None
-    if t.tzinfo is not None:
-        t = t.tz_convert(None)
-    if t < pd.Timestamp("2008-12-01"):
-        return 23
-    if t < pd.Timestamp("2019-12-01"):
-        return 24
-    return 25
-
-
-def hale_leading_polarity(lat_deg, cycle) -> np.ndarray:
-    """Leading polarity Hale's law expects (+1/-1): even cycles - in the north, + in the south."""
-    lat = np.asarray(lat_deg, dtype=float)
-    cycle = np.asarray(cycle, dtype=int)
-    north = np.where(lat >= 0, -1, 1)
-    return np.where(cycle % 2 == 0, north, -north).astype(int)
-
-
-@dataclasses.dataclass
-class HaleBreakdown:
-    """Result of :func:`hale_breakdown`.
-
-    Attributes
-    ----------
-    regions : pandas.DataFrame
-        One row per reference region: ``ref_index``, ``lat_deg``, ``hemisphere``, ``cycle``,
-        ``leading_polarity``, ``expected_leading_polarity``, ``hale_class`` ("hale", "anti_hale",
-        "undetermined"), ``matched``, ``gen_index`` (-1 if unmatched), ``gen_leading_polarity``,
-        ``polarity_agree``, ``polarity_failure`` (matched but leading polarity differs),
-        ``nmf_sign_agree``.
-    summary : dict
-        Per class (``hale``, ``anti_hale``, ``undetermined``, ``all``): ``n_regions``,
-        ``n_matched``, ``recall``, ``n_polarity_agree``, ``n_polarity_fail``,
-        ``polarity_agreement`` (over matched), ``n_nmf_sign_agree``, ``nmf_sign_agreement``.
-    """
-
-    regions: "object"
-    summary: dict
-
-
-def hale_breakdown(result: MatchResult, time=None, *, cycle: int | None = None) -> HaleBreakdown:
-    """Recall and polarity agreement separately for Hale-conforming and anti-Hale regions.
-
-    Parameters
-    ----------
-    result : MatchResult
-        Output of :func:`match_regions`; its reference table needs ``lat_deg`` and
-        ``leading_polarity``.
-    time : str, optional
-        Observation time, used when the reference table has no ``time`` column.
-    cycle : int, optional
-        Solar cycle for all regions (overrides ``time``).
-
-    A ``hale_conforming`` column in the reference table (the synthetic truth) overrides the rule;
-    rows where that column is missing (None/NaN) fall back to the rule.  The class of a region
-    with no leading polarity (0) is "undetermined" unless the truth column says otherwise.  The counts of the three classes add up to the number of reference regions.
-    """
-    import pandas as pd
-
-    ref = result.ref
-    n = len(ref)
-    if n and "leading_polarity" not in ref.columns:
-        raise UserError("reference region table lacks the leading_polarity column for the Hale breakdown")
-    lat = ref["lat_deg"].to_numpy(float) if n else np.zeros(0)
-    lead = ref["leading_polarity"].to_numpy(int) if n else np.zeros(0, int)
-    if cycle is not None:
-        cycles = np.full(n, int(cycle))
-    elif "cycle" in ref.columns:
-        cycles = ref["cycle"].to_numpy(int)
-    elif "time" in ref.columns:
-        cycles = np.array([solar_cycle(t) for t in ref["time"]], dtype=int)
-    elif time is not None:
-        cycles = np.full(n, solar_cycle(time))
-    elif n and not ("hale_conforming" in ref.columns and ref["hale_conforming"].notna().all()):
-        raise UserError("the Hale breakdown needs a time, a cycle, or a hale_conforming truth column")
+    if len(ref_table) and len(gen_table):
+        result = match_regions(ref_table, gen_table, max_distance_deg=max_distance_deg, parameters=(), by=None)
+        pairs = list(zip(result.pairs["ref_index"].astype(int), result.pairs["gen_index"].astype(int)))
+        dist = result.pairs["distance_deg"].to_numpy(dtype=float)
     else:
-        cycles = np.full(n, -1)
-    expected = hale_leading_polarity(lat, cycles) if n else np.zeros(0, int)
-    cls = np.where(lead == 0, "undetermined", np.where(lead == expected, "hale", "anti_hale")).astype(object)
-    if "hale_conforming" in ref.columns:
-        truth = ref["hale_conforming"].to_numpy(dtype=object)
-        known = ~pd.isna(truth)
-        cls[known] = np.where(truth[known].astype(bool), "hale", "anti_hale")
+        pairs, dist = [], []
+    matched_ref = {i for i, _ in pairs}
+    matched_gen = {j for _, j in pairs}
 
-    pairs = result.pairs
-    gen_index = np.full(n, -1)
-    gen_index[pairs["ref_index"].to_numpy(int)] = pairs["gen_index"].to_numpy(int)
-    matched = gen_index >= 0
-    gen_lead = np.zeros(n, int)
-    if "leading_polarity" in result.gen.columns and matched.any():
-        gen_lead[matched] = result.gen["leading_polarity"].to_numpy(int)[gen_index[matched]]
-    pol_agree = matched & (gen_lead == lead) & (lead != 0)
-    nmf_agree = np.zeros(n, bool)
-    if "nmf_sign_agree" in pairs.columns and len(pairs):
-        nmf_agree[pairs["ref_index"].to_numpy(int)] = pairs["nmf_sign_agree"].to_numpy(bool)
-    regions = pd.DataFrame(
-        {
-            "ref_index": np.arange(n),
-            "lat_deg": lat,
-            "hemisphere": np.where(lat >= 0, "N", "S"),
-            "cycle": cycles,
-            "leading_polarity": lead,
-            "expected_leading_polarity": expected,
-            "hale_class": cls,
-            "matched": matched,
-            "gen_index": gen_index,
-            "gen_leading_polarity": gen_lead,
-            "polarity_agree": pol_agree,
-            "polarity_failure": matched & ~pol_agree,
-            "nmf_sign_agree": nmf_agree,
-        }
-    )
-    summary = {}
-    for name in ("hale", "anti_hale", "undetermined", "all"):
-        sel = np.ones(n, bool) if name == "all" else (cls == name)
-        nr, nm = int(sel.sum()), int((sel & matched).sum())
-        npa = int((sel & pol_agree).sum())
-        nna = int((sel & nmf_agree).sum())
-        summary[name] = {
-            "n_regions": nr,
-            "n_matched": nm,
-            "recall": nm / nr if nr else math.nan,
-            "n_polarity_agree": npa,
-            "n_polarity_fail": nm - npa,
-            "polarity_agreement": npa / nm if nm else math.nan,
-            "n_nmf_sign_agree": nna,
-            "nmf_sign_agreement": nna / nm if nm else math.nan,
-        }
-    return HaleBreakdown(regions, summary)
+    def values(prefix, table, k):
+        return {f"{prefix}_{p}": (table[p].iloc[k] if (k is not None and p in table.columns) else None) for p in MATCH_PARAMETERS}
+
+    def in_footprint(i):
+        label = int(ref_table["label"].iloc[i])
+        if footprint is None or label not in footprint.index:
+            return {"fp_gen_leading_polarity": None, "fp_gen_nmf_mx": None}
+        return {"fp_gen_leading_polarity": int(footprint.at[label, "leading_polarity"]),
+                "fp_gen_nmf_mx": float(footprint.at[label, "nmf_mx"])}
+
+    def truth(i):
+        flag, cls = hale_classes[i]
+        return {"hale_conforming": flag, "hale_class": cls}
+
+    rows = []
+    for (i, j), d in zip(pairs, dist):
+        rows.append({"pred": pred, "status": "matched", "ref_label": int(ref_table["label"].iloc[i]),
+                     "gen_label": int(gen_table["label"].iloc[j]), "distance_deg": float(d), **truth(i),
+                     **values("ref", ref_table, i), **values("gen", gen_table, j), **in_footprint(i)})
+    for i in range(len(ref_table)):
+        if i not in matched_ref:
+            rows.append({"pred": pred, "status": "missed", "ref_label": int(ref_table["label"].iloc[i]), "gen_label": None,
+                         "distance_deg": None, **truth(i), **values("ref", ref_table, i), **values("gen", gen_table, None),
+                         **in_footprint(i)})
+    for j in range(len(gen_table)):
+        if j not in matched_gen:
+            rows.append({"pred": pred, "status": "extra", "ref_label": None, "gen_label": int(gen_table["label"].iloc[j]),
+                         "distance_deg": None, "hale_conforming": None, "hale_class": None, **values("ref", ref_table, None),
+                         **values("gen", gen_table, j)})
+    return rows
 
 
 def attach_truth(table, truth, max_distance_deg: float = 3.0, *, columns=("hale_conforming", "region_id", "flux_mx")):

@@ -57,7 +57,7 @@ def run(args) -> int:
     from ..audit.saturation import SATURATION_COLUMNS, SaturationParams, amf_statistics, clip_fluxes, summarize_saturation
     from ..progress import progress_bar
     from ._maps import expand_map_inputs
-    from .audit import ResultCache
+    from ..audit.cache import ResultCache
 
     params = SaturationParams(tuple(args.limits), r_max=args.r_max, threshold_g=args.threshold_g)
     items = expand_map_inputs(args.inputs, indices=args.indices, array=args.array)

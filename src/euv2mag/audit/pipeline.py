@@ -400,13 +400,8 @@ def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: in
     >>> result = audit_stores("truth.zarr", ["pred/seed-0.zarr"], n_boot=0)  # doctest: +SKIP
     >>> result.summary.mean_over_predictions.fulldisk.tumf.cc  # doctest: +SKIP
     """
-    import pandas as pd
-
     from .._io import ensure_dir
-    from ..progress import progress_bar
-    from .cache import ResultCache
-    from .files import FULLDISK, MATCHES, REGIONS, VARIABILITY
-    from .summary import bootstrap_intervals, summarize
+    from .._lock import writer_lock
 
     params = AuditParams() if params is None else params
     if int(workers) < 1:
@@ -421,9 +416,27 @@ def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: in
             raise UserError(f"frame index {k} is outside 0..{n - 1} of the prediction stores", parameter="indices")
     if not frames:
         raise UserError("no frame to audit", parameter="indices")
+    folder = ensure_dir(out) if out is not None else None
+    if folder is None:
+        return _audit(truth, stores, truth_index, frames, params, workers, n_boot, None, progress)
+    with writer_lock(folder, what="audit folder"):
+        try:
+            return _audit(truth, stores, truth_index, frames, params, workers, n_boot, folder, progress)
+        except UserError:
+            # bad input: the cached frames would only be reused with the same (bad) inputs
+            shutil.rmtree(folder / ".cache", ignore_errors=True)
+            raise
+
+
+def _audit(truth, stores, truth_index, frames, params, workers, n_boot, folder, progress) -> AuditResult:
+    """:func:`audit_stores` after its inputs are checked (``folder`` locked, or None)."""
+    from ..progress import progress_bar
+    from .cache import ResultCache
+    from .files import FULLDISK, MATCHES, REGIONS, VARIABILITY
+    from .summary import bootstrap_intervals, summarize
+
     pred_paths = {name: str(store.path) for name, store in stores.items()}
     several = len(stores) > 1
-    folder = ensure_dir(out) if out is not None else None
     cache = None
     if folder is not None:
         cache = ResultCache(folder / ".cache", {

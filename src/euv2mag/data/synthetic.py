@@ -38,9 +38,8 @@ current flux of the compact part, and ``area_msh``, the analytic area of its foo
 30 G.  :func:`region_footprint` measures a region's footprint (area, centre) on a noise-free
 rendering of that region alone (used by the detection test).
 
-"Inside" an active region (:func:`strong_field_mean`; one definition for real and synthetic
-maps): the pixels of a region found by :func:`euv2mag.audit.regions.find_regions` (default
-parameters) with ``|B_LOS| >= 100 G``; the AR's mean |B| is their area-weighted mean.
+The calibration measurements applied alike to synthetic and real maps (the AR strong-field mean,
+the disk statistics) are in :mod:`euv2mag.audit.calibration`.
 """
 from __future__ import annotations
 
@@ -72,18 +71,13 @@ __all__ = [
     "render_frame",
     "regions_table",
     "frame_regions_table",
-    "strong_field_mean",
     "region_footprint",
-    "AR_STRONG_FIELD_G",
-    "disk_statistics",
     "synthesize",
 ]
 
 GENERATOR_VERSION = 2
 #: Regions older than this (days) are dropped (their flux is then below 2 % of the maximum).
 MAX_AGE_DAYS = 120
-#: |B_LOS| threshold (G) of :func:`strong_field_mean` (the AR mean-|B| definition).
-AR_STRONG_FIELD_G = 100.0
 MM_PER_DEG = RSUN_MM * math.pi / 180.0
 #: Penumbral field (G) and umbral Gaussian width as a fraction of the penumbral radius.
 PENUMBRA_G = 1300.0
@@ -798,53 +792,6 @@ def region_footprint(params: SynthParams, state: RegionState, geometry: DiskGeom
         "flux_mx": float(np.sum(w) * 1e16),
         "n_px": n,
     }
-
-
-def strong_field_mean(mag: np.ndarray, geometry: DiskGeometry, labels: np.ndarray,
-                      threshold_g: float = AR_STRONG_FIELD_G) -> np.ndarray:
-    """Mean |B_LOS| (G) of each labelled region over its pixels with ``|B_LOS| >= threshold_g``.
-
-    This is the project's one definition of "the mean |B| inside an active region", applied
-    alike to real HMI maps and synthetic frames: the region is a label of
-    :func:`euv2mag.audit.regions.find_regions` (default parameters), the mean is weighted by the
-    foreshortening-corrected pixel area, over the region's pixels whose LOS field exceeds 100 G
-    in magnitude (plage and spots; the weak network that the detector's 30 G growth takes in is
-    left out).
-
-    Returns
-    -------
-    (n_labels,) float64 ndarray
-        One value per label 1..max(labels); NaN where no pixel qualifies.
-    """
-    labels = np.asarray(labels)
-    n = int(labels.max()) if labels.size else 0
-    b = np.abs(np.nan_to_num(np.asarray(mag, dtype=np.float64)))
-    area = np.nan_to_num(geometry.pixel_area_mm2)
-    sel = (labels > 0) & (b >= threshold_g) & (area > 0)
-    idx = labels[sel]
-    num = np.bincount(idx, weights=b[sel] * area[sel], minlength=n + 1)[1:]
-    den = np.bincount(idx, weights=area[sel], minlength=n + 1)[1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
-
-
-def disk_statistics(mag: np.ndarray, geometry: DiskGeometry) -> dict:
-    """Calibration statistics of a LOS magnetogram (r < 0.95 R).
-
-    Returns a dict with ``frac_gt_50``, ``frac_gt_100``, ``frac_gt_500`` (fractions of disk
-    pixels with |B| above 50/100/500 G), ``tumf_mx`` (sum of |B| A over pixels with |B| > 10 G,
-    A the foreshortening-corrected pixel area in cm^2) and ``clip100_share`` (the share of that
-    TUMF kept when B is clipped to +-100 G).
-    """
-    inside = geometry.disk_mask(0.95) & np.isfinite(mag)
-    b = np.abs(mag[inside]).astype(np.float64)
-    area = geometry.pixel_area_cm2[inside]
-    out = {f"frac_gt_{t}": float(np.mean(b > t)) for t in (50, 100, 500)}
-    sel = b > 10.0
-    tumf = float(np.sum(b[sel] * area[sel]))
-    out["tumf_mx"] = tumf
-    out["clip100_share"] = float(np.sum(np.minimum(b[sel], 100.0) * area[sel]) / tumf) if tumf > 0 else float("nan")
-    return out
 
 
 # ---------------------------------------------------------------------------- store writer

@@ -9,7 +9,7 @@ import pytest
 from euv2mag.audit.calibration import disk_statistics, strong_field_mean
 from euv2mag.cli import main
 from euv2mag.data import synthetic as S
-from euv2mag.data import synthetic_cycle as sc
+from euv2mag.data.synthetic import cycle as sc
 from euv2mag.data.store import FrameStore
 
 
@@ -120,7 +120,8 @@ def test_spot_moves_with_differential_rotation_in_the_map(monkeypatch):
     t1 = 56700.0 + 6.0
     geoms = S.frame_geometries([t1, t1 + 1.0], 512)
     region = sc.Region(1, 56700.0, 20.0, float(geoms[0].l0_deg) - 5.0, 2e22, 0.0, 1, True, 24, "N", 7)
-    monkeypatch.setattr(S, "regions_alive", lambda params, t: [region])
+    # region_states looks the catalogue up in its own module
+    monkeypatch.setattr(S.regions, "regions_alive", lambda params, t: [region])
     p = S.SynthParams(start="2014-03-01", end="2014-03-01", size=512, network_junctions=0, noise_g=0)
     centroids = []
     for t, g in zip((t1, t1 + 1.0), geoms):

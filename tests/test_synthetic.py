@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pytest
 
+from euv2mag.audit.calibration import disk_statistics, strong_field_mean
 from euv2mag.cli import main
 from euv2mag.data import synthetic as S
-from euv2mag.data import synthetic_cycle as sc
+from euv2mag.data.synthetic import cycle as sc
 from euv2mag.data.store import FrameStore
 
 
@@ -119,7 +120,8 @@ def test_spot_moves_with_differential_rotation_in_the_map(monkeypatch):
     t1 = 56700.0 + 6.0
     geoms = S.frame_geometries([t1, t1 + 1.0], 512)
     region = sc.Region(1, 56700.0, 20.0, float(geoms[0].l0_deg) - 5.0, 2e22, 0.0, 1, True, 24, "N", 7)
-    monkeypatch.setattr(S, "regions_alive", lambda params, t: [region])
+    # region_states looks the catalogue up in its own module
+    monkeypatch.setattr(S.regions, "regions_alive", lambda params, t: [region])
     p = S.SynthParams(start="2014-03-01", end="2014-03-01", size=512, network_junctions=0, noise_g=0)
     centroids = []
     for t, g in zip((t1, t1 + 1.0), geoms):
@@ -153,11 +155,11 @@ def active_region_means(mag, geom):
     """The one definition of "mean |B| inside an active region" (README, "The synthetic Sun"):
     regions found by ``find_regions`` with default parameters whose centre has mu >= 0.5 (not
     flagged ``low_mu``); per region the area-weighted mean |B_LOS| over its pixels with
-    |B_LOS| >= 100 G (:func:`euv2mag.data.synthetic.strong_field_mean`)."""
+    |B_LOS| >= 100 G (:func:`euv2mag.audit.calibration.strong_field_mean`)."""
     from euv2mag.audit.regions import find_regions
 
     labels, table = find_regions(mag, geom)
-    means = S.strong_field_mean(mag, geom, labels)
+    means = strong_field_mean(mag, geom, labels)
     return means[~table.low_mu.to_numpy(bool)]
 
 
@@ -339,7 +341,7 @@ def _real_stats(path):
     from euv2mag.data.fits import prepare_hmi
 
     mag, geom = prepare_hmi(path, size=1024)
-    return S.disk_statistics(mag, geom)
+    return disk_statistics(mag, geom)
 
 
 def synthetic_median_stats(date, offsets=(-12, -6, 0, 6, 12), seed=0):
@@ -349,7 +351,7 @@ def synthetic_median_stats(date, offsets=(-12, -6, 0, 6, 12), seed=0):
     t0 = float(Time(date, scale="utc").mjd)
     p = S.SynthParams(start=date, end=date, size=1024, seed=seed)
     times = [t0 + d for d in offsets]
-    rows = [S.disk_statistics(S.render_frame(p, t, g)["mag"], g)
+    rows = [disk_statistics(S.render_frame(p, t, g)["mag"], g)
             for t, g in zip(times, S.frame_geometries(times, 1024))]
     return {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import DiskGeometry
+from ...geometry import DiskGeometry
 
 __all__ = ["euv_forward", "offlimb_rim", "EXPTIME_S", "SATURATION_DN_PER_S", "I_QS"]
 

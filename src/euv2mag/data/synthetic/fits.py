@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path
-from ..geometry import RSUN_MM, DiskGeometry
-from .synthetic_euv import EXPTIME_S
+from ..._io import atomic_path
+from ...geometry import RSUN_MM, DiskGeometry
+from .euv import EXPTIME_S
 
 __all__ = ["fits_names", "fits_offsets", "write_fits_pair"]
 
@@ -112,7 +112,7 @@ def write_fits_pair(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry
     from astropy.io import fits
     from astropy.time import Time
 
-    from .synthetic_euv import offlimb_rim
+    from .euv import offlimb_rim
 
     fits_dir = Path(fits_dir)
     fits_dir.mkdir(parents=True, exist_ok=True)

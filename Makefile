@@ -1,5 +1,6 @@
-# Set-up and entry points of euv2mag.  `make demo` and `make test` each create (or refresh)
-# the virtual environment .venv and install what they need from the package registries.
+# Set-up and entry points of euv2mag.  `make demo`, `make test` and `make docs` each create (or
+# refresh) the virtual environment .venv and install what they need from the package registries
+# (the package with its optional groups test, aia and docs).
 #
 # PyTorch is installed first, from TORCH_SPEC (and TORCH_INDEX when set), so that pip never
 # pulls a multi-GB CUDA build on a machine without a GPU: the pinned torch==2.13.0 is a CPU
@@ -17,13 +18,13 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.euv2mag-installed
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test docs venv bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || \
 	  $(BIN)/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[test,aia]"
+	$(BIN)/python -m pip install -q -e ".[test,aia,docs]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,8 +35,13 @@ demo: venv
 test: venv
 	EUV2MAG_NO_PROGRESS=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# The documentation (user guide + API reference generated from the docstrings), warnings as
+# errors; open docs/_build/html/index.html.
+docs: venv
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
 bench: venv
 	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache docs/_build docs/generated

@@ -73,6 +73,27 @@ class DiskGeometry:
         Disk centre ``(cx, cy)`` in pixels (column, row); default is the image centre.
     time : str, optional
         Observation time, ISO 8601 UTC.
+
+    Examples
+    --------
+    A 64-pixel frame whose disk radius is KPL19's 392/1024 of the side (24.5 px of 39.2",
+    960" in all):
+
+    >>> import numpy as np
+    >>> from euv2mag.geometry import DiskGeometry
+    >>> geom = DiskGeometry((64, 64), rsun_px=24.5, cdelt_arcsec=39.2)
+    >>> geom.center_px
+    (31.5, 31.5)
+    >>> round(geom.mm_per_px, 2)  # R_sun / rsun_px, Mm
+    28.4
+
+    ``mu`` is 1 at disk centre (the four central pixels sit half a pixel off it) and NaN off
+    the disk:
+
+    >>> round(float(np.nanmax(geom.mu)), 4)
+    0.9996
+    >>> bool(np.isnan(geom.mu[0, 0]))
+    True
     """
 
     shape: tuple[int, int]
@@ -238,6 +259,21 @@ class DiskGeometry:
 
         ``A = (R_sun / rsun_px)**2 / mu``; pixels with ``mu`` below 1e-3 (the last sliver of
         the limb) get NaN rather than a divergent area.
+
+        Examples
+        --------
+        The plane-of-sky area of a pixel is ``(695.7 Mm / 24.5)**2``; on the disk it is divided
+        by ``mu``, so the area times ``mu`` is the same everywhere:
+
+        >>> import numpy as np
+        >>> geom = DiskGeometry((64, 64), rsun_px=24.5, cdelt_arcsec=39.2)
+        >>> round(geom.projected_pixel_area_mm2, 1)
+        806.3
+        >>> on_disk = geom.disk_mask(0.95)
+        >>> bool(np.allclose(geom.pixel_area_mm2[on_disk] * geom.mu[on_disk], 806.328))
+        True
+        >>> bool(np.isnan(geom.pixel_area_mm2[0, 0]))  # off the disk
+        True
         """
         mu = self.mu
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -260,6 +296,29 @@ class DiskGeometry:
             Column and row (pixels), NaN where the point is on the far side.
         mu : ndarray of float
             Cosine of the heliocentric angle (<= 0 on the far side, then x, y are NaN).
+
+        Examples
+        --------
+        >>> geom = DiskGeometry((64, 64), rsun_px=24.5, cdelt_arcsec=39.2)
+        >>> x, y, mu = geom.hgs_to_pixel(0.0, 0.0)  # disk centre (B0 = 0)
+        >>> float(x), float(y), float(mu)
+        (31.5, 31.5, 1.0)
+
+        North is up (rows increase northward) and west is right:
+
+        >>> x, y, mu = geom.hgs_to_pixel(30.0, 45.0)
+        >>> round(float(x), 2), round(float(y), 2), round(float(mu), 3)
+        (46.55, 43.78, 0.609)
+        >>> x, y, mu = geom.hgs_to_pixel(0.0, 120.0)  # on the far side
+        >>> bool(np.isnan(x)), bool(mu < 0)
+        (True, True)
+
+        It inverts the per-pixel coordinates of the frame:
+
+        >>> row, col = 40, 20
+        >>> x, y, _ = geom.hgs_to_pixel(geom.lat_deg[row, col], geom.stonyhurst_lon_deg[row, col])
+        >>> round(float(x), 6), round(float(y), 6)
+        (20.0, 40.0)
         """
         lat = np.radians(np.asarray(lat_deg, dtype=np.float64))
         lon = np.radians(np.asarray(lon_deg, dtype=np.float64))

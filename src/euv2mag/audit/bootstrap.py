@@ -50,6 +50,29 @@ def time_blocks(times, block_days: float = DISK_PASSAGE_DAYS) -> np.ndarray:
     -------
     numpy.ndarray
         (N,) int block labels ``0 .. n_blocks - 1`` in time order.
+
+    Examples
+    --------
+    Thirty daily test frames fall into two full 13.6-day blocks and the start of a third:
+
+    >>> import numpy as np
+    >>> times = np.arange("2011-09-01", "2011-10-01", dtype="datetime64[D]")
+    >>> blocks = time_blocks(times)
+    >>> np.bincount(blocks).tolist()
+    [14, 14, 2]
+
+    A gap in the test set leaves no empty block behind, and the labels follow time, not the
+    order of the input:
+
+    >>> time_blocks(["2012-03-20", "2011-09-01", "2011-09-02"]).tolist()
+    [1, 0, 0]
+
+    A replicate of :func:`block_resamples` holds every frame of each block it draws:
+
+    >>> replicate = next(block_resamples(blocks, n_boot=1, seed=0))
+    >>> counts = np.bincount(blocks[replicate], minlength=3)
+    >>> bool(np.all(counts % np.bincount(blocks) == 0))
+    True
     """
     if not block_days > 0 or not math.isfinite(block_days):
         raise ValueError(f"block length must be a positive number of days, got {block_days!r}")

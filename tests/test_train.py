@@ -96,7 +96,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(store64, tmp_path, extra):
     part = train_seed(store64, [0, 1, 2], [4, 5], cfg, 3, tmp_path / "part", progress=False, stop_at=12)
     assert part.iteration == 12
     assert load_checkpoint(tmp_path / "part" / "last.ckpt")["iteration"] == 10
-    with pytest.raises(UserError, match="--resume"):
+    with pytest.raises(UserError, match="resume=True"):
         train_seed(store64, [0, 1, 2], [4, 5], cfg, 3, tmp_path / "part", progress=False)
     resumed = train_seed(store64, [0, 1, 2], [4, 5], cfg, 3, tmp_path / "part", resume=True, progress=False)
     assert resumed.resumed_from == 10 and resumed.iteration == 20
@@ -192,7 +192,7 @@ def test_cli_train_runs_seeds_and_reports_errors(store64, tmp_path, capsys):
         assert cfg.variant == "cc" and cfg.mag_limit_g == 500 and cfg.lambda_cc == 5 and cfg.ngf == 4
         assert json.loads((run / "run.json").read_text())["val_source"] == "val"
     assert main(argv) == 2  # exists: needs --resume
-    assert "--resume" in capsys.readouterr().err
+    assert "holds a training run already; continue it with resume=True" in capsys.readouterr().err
     assert main([*argv, "--resume"]) == 0  # already complete: nothing to do
     assert main(["train", str(store64), "--split", str(tmp_path / "nope.json"), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -109,7 +109,7 @@ def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = No
     spec = str(spec).strip()
     if spec in ("test", "val", "train"):
         if split_path is None:
-            raise UserError(f"--indices {spec} needs --split SPLIT.json")
+            raise UserError(f"indices {spec!r} needs a split file (parameter split)")
         from ..data.splits import load_split
 
         indices = load_split(split_path, n_frames).indices(spec)
@@ -121,14 +121,14 @@ def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = No
     try:
         indices = [int(v) for v in spec.split(",") if v.strip()]
     except ValueError:
-        raise UserError(f"--indices must be test, val, train, all or a comma list of integers, got {spec!r}") from None
+        raise UserError(f"indices must be test, val, train, all or a comma list of integers, got {spec!r}") from None
     if not indices:
-        raise UserError("--indices selects no frame")
+        raise UserError("indices selects no frame")
     bad = [i for i in indices if not 0 <= i < n_frames]
     if bad:
         raise UserError(f"frame indices {bad[:5]} are outside the store's 0..{n_frames - 1}")
     if len(set(indices)) != len(indices):
-        raise UserError("--indices repeats a frame")
+        raise UserError("indices repeats a frame")
     return indices
 
 
@@ -168,7 +168,7 @@ def load_run_generator(run_dir: str | Path, checkpoint: str = "best", *, device=
 
     path = path_inside(run_dir, name)
     if not path.is_file():
-        hint = " (no validation has finished yet; use --checkpoint last)" if checkpoint == "best" else ""
+        hint = " (no validation has finished yet; use checkpoint 'last')" if checkpoint == "best" else ""
         raise UserError(f"has no checkpoint {name}{hint}", path=run_dir)
     cfg_path = run_dir / "config.toml"
     expected = TrainConfig.read(cfg_path) if cfg_path.exists() else None

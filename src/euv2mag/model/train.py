@@ -98,7 +98,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA GPU is available")
+        raise UserError("device 'cuda' was asked for but no CUDA GPU is available")
     if name not in ("cpu", "cuda"):
         raise UserError(f"device must be cpu, cuda or auto, got {name!r}")
     return torch.device(name)
@@ -180,7 +180,7 @@ def check_run_folder(run_dir: str | Path, resume: bool) -> None:
     """
     run_dir = Path(run_dir)
     if not resume and ((run_dir / "last.ckpt").exists() or (run_dir / "metrics.csv").exists()):
-        raise UserError("holds a training run already; pass --resume to continue it or choose another --out",
+        raise UserError("holds a training run already; continue it with resume=True or choose another out folder",
                         path=run_dir)
 
 
@@ -316,7 +316,7 @@ def train_seed(
     cfg = cfg.resolved(store.size)
     device = device if isinstance(device, torch.device) else resolve_device(device)
     if cfg.precision == "fp16" and device.type != "cuda":
-        raise UserError("fp16 training needs a CUDA GPU; use --precision bf16 or fp32 on the CPU")
+        raise UserError("precision fp16 needs a CUDA GPU; use precision bf16 or fp32 on the CPU")
     train_indices = [int(i) for i in train_indices]
     if not train_indices:
         raise UserError("the training set is empty", path=store.path)

@@ -134,7 +134,7 @@ def test_eval_mode_is_deterministic_and_differs_from_kpl19(store64, tiny_run, tm
 
 
 def test_bad_prediction_input(store64, tiny_run, tmp_path):
-    with pytest.raises(UserError, match="needs --split"):
+    with pytest.raises(UserError, match="needs a split file"):
         resolve_indices("test", 4)
     with pytest.raises(UserError, match="outside"):
         resolve_indices("1,9", 4)

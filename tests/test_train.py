@@ -11,9 +11,10 @@ from _model_data import EUV_OPTIONS, make_pair_store, write_split
 
 from euv2mag.cli import main
 from euv2mag.errors import UserError
+from euv2mag.model.checkpoint import load_checkpoint, load_generator, prune_checkpoints
 from euv2mag.model.config import TrainConfig, variant_defaults
 from euv2mag.model.pix2pix import set_inference_mode
-from euv2mag.model.train import load_checkpoint, load_generator, train_runs, train_seed
+from euv2mag.model.train import train_runs, train_seed
 
 TINY = dict(ngf=4, ndf=4, **EUV_OPTIONS)
 
@@ -95,7 +96,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(store64, tmp_path, extra):
     part = train_seed(store64, [0, 1, 2], [4, 5], cfg, 3, tmp_path / "part", progress=False, stop_at=12)
     assert part.iteration == 12
     assert load_checkpoint(tmp_path / "part" / "last.ckpt")["iteration"] == 10
-    with pytest.raises(UserError, match="--resume"):
+    with pytest.raises(UserError, match="resume=True"):
         train_seed(store64, [0, 1, 2], [4, 5], cfg, 3, tmp_path / "part", progress=False)
     resumed = train_seed(store64, [0, 1, 2], [4, 5], cfg, 3, tmp_path / "part", resume=True, progress=False)
     assert resumed.resumed_from == 10 and resumed.iteration == 20
@@ -132,8 +133,6 @@ def test_periodic_checkpoints_pruned_to_the_newest(store64, tmp_path):
     every = train_seed(store64, [0, 1], [], TrainConfig(**common, keep_ckpts=0), 0, tmp_path / "all", progress=False)
     assert sorted(p.name for p in every.run_dir.glob("ckpt-*.ckpt")) == [f"ckpt-{k:07d}.ckpt" for k in (2, 4, 6, 8)]
     # pruning is in iteration order (not name order) and ignores files that are not periodic checkpoints
-    from euv2mag.model.train import prune_checkpoints
-
     for name in ("ckpt-9999999.ckpt", "ckpt-10000000.ckpt", "ckpt-notes.ckpt"):
         (every.run_dir / name).write_bytes(b"x")
     gone = prune_checkpoints(every.run_dir, 1)
@@ -193,8 +192,32 @@ def test_cli_train_runs_seeds_and_reports_errors(store64, tmp_path, capsys):
         assert cfg.variant == "cc" and cfg.mag_limit_g == 500 and cfg.lambda_cc == 5 and cfg.ngf == 4
         assert json.loads((run / "run.json").read_text())["val_source"] == "val"
     assert main(argv) == 2  # exists: needs --resume
-    assert "--resume" in capsys.readouterr().err
+    assert "holds a training run already; continue it with resume=True" in capsys.readouterr().err
     assert main([*argv, "--resume"]) == 0  # already complete: nothing to do
     assert main(["train", str(store64), "--split", str(tmp_path / "nope.json"), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no such split file" in err[0]
+
+
+def test_one_jitter_draw_shifts_the_pair_and_the_loss_mask(store64):
+    """The dataset's jitter and the training loop's disk mask use the same jitter_shift draw."""
+    from euv2mag.data.store import FrameStore
+    from euv2mag.data.torch_dataset import PairDataset, jitter_image, jitter_shift
+
+    data = PairDataset(store64, [0, 1, 2], jitter_px=3, seed=4)
+    zero_g = float(data.mag_scaling.to_unit(np.zeros(1))[0])
+    disk = FrameStore(store64).geometry(1).disk_mask(1.0)
+    euv0, mag0 = data.scaled_frame(1)
+    shifts = set()
+    for draw in [None, *range(12)]:
+        dx, dy = jitter_shift(4, draw, 1, 3)
+        assert -3 <= dx <= 3 and -3 <= dy <= 3
+        shifts.add((dx, dy))
+        _, mag = data[1] if draw is None else data[(1, draw)]
+        mag = mag[0].numpy()
+        assert np.array_equal(mag, jitter_image(mag0, dx, dy, 3, pad=zero_g))
+        mask = jitter_image(disk, dx, dy, 3, pad=False)
+        assert mask.dtype == bool and mask.sum() == disk.sum()  # the disk stays inside the image
+        assert np.all(mag[~mask] == zero_g) and np.count_nonzero(mag[mask] != zero_g) > 0.5 * mask.sum()
+    assert len(shifts) > 3
+    assert jitter_shift(4, 7, 1, 0) == (0, 0) and jitter_image(mag0, 2, 1, 0, pad=0.0) is mag0

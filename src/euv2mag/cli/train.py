@@ -115,35 +115,12 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def build_config(args):
-    """The :class:`TrainConfig` of parsed arguments (preset, then --config file, then options)."""
-    import tomllib
-    from pathlib import Path
-
-    from ..errors import UserError
-    from ..model.config import TrainConfig, variant_defaults
-
-    values = variant_defaults(args.variant)
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise UserError("no such configuration file", path=path)
-        try:
-            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except tomllib.TOMLDecodeError as exc:
-            raise UserError(f"not a valid TOML configuration: {exc}", path=path) from None
-        values.pop("size", None)  # the store decides
-    for dest, field in _FIELDS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            values[field] = value
-    return TrainConfig.from_dict(values, source=args.config)
-
-
 def run(args) -> int:
+    from ..model.config import layered_config
     from ..model.train import train_runs
 
-    cfg = build_config(args)
+    options = {field: getattr(args, dest) for dest, field in _FIELDS.items() if getattr(args, dest, None) is not None}
+    cfg = layered_config(args.variant, args.config, options)
     results = train_runs(args.store, args.split, args.out, args.seeds, cfg, resume=args.resume, device=args.device)
     for r in results:
         best = r.best or {}

@@ -13,26 +13,104 @@ from ..errors import UserError
 from ..scaling import EuvScaling, MagScaling
 from .store import FrameStore
 
-__all__ = ["PairDataset", "jitter_pair"]
+__all__ = ["PairDataset", "jitter_shift", "jitter_image", "jitter_pair"]
+
+
+def jitter_shift(seed: int, draw: int | None, k: int, jitter_px: int) -> tuple[int, int]:
+    """The random shift ``(dx, dy)`` in px of item ``k`` at draw ``draw``: the only jitter draw.
+
+    Parameters
+    ----------
+    seed : int
+        Base seed of the jitter (the run's seed).
+    draw : int or None
+        Draw number; the training loop passes its iteration (0-based), so a resumed run draws
+        the same shifts.  ``None`` (an item asked for without a draw) is a draw of its own.
+    k : int
+        Item number in the dataset (position in its list of frames, not the store index).
+    jitter_px : int
+        Jitter range in px; both shifts are uniform integers in ``[-jitter_px, jitter_px]``.
+
+    Returns
+    -------
+    dx, dy : int
+        Shifts in px along columns (x, eastward-to-westward) and rows (y); ``(0, 0)`` when
+        ``jitter_px`` is 0.
+
+    Notes
+    -----
+    The generator is ``numpy.random.default_rng([seed, 0 if draw is None else draw + 1, k])``:
+    the shift depends on nothing but these numbers, never on the global RNG state.
+
+    Examples
+    --------
+    >>> jitter_shift(0, 5, 2, 0)
+    (0, 0)
+    >>> dx, dy = jitter_shift(3, 10, 1, 4)
+    >>> -4 <= dx <= 4 and -4 <= dy <= 4 and (dx, dy) == jitter_shift(3, 10, 1, 4)
+    True
+    """
+    if not jitter_px:
+        return 0, 0
+    rng = np.random.default_rng([int(seed), 0 if draw is None else int(draw) + 1, int(k)])
+    dx, dy = (int(v) for v in rng.integers(-int(jitter_px), int(jitter_px) + 1, size=2))
+    return dx, dy
+
+
+def jitter_image(image: np.ndarray, dx: int, dy: int, jitter_px: int, *, pad) -> np.ndarray:
+    """Shift one image by ``(dx, dy)`` px, filling the exposed border with ``pad``.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        Scaled image, or a boolean mask (e.g. the solar disk, shifted with ``pad=False``).
+    dx, dy : int
+        Shift in px along columns and rows, each within ``[-jitter_px, jitter_px]``.
+    jitter_px : int
+        Jitter range in px (the width of the padding); 0 returns ``image`` itself.
+    pad : scalar
+        Value of the exposed pixels, in the units of ``image``.
+
+    Returns
+    -------
+    (H, W) ndarray
+        C-contiguous shifted copy, same dtype as ``image``.
+
+    Notes
+    -----
+    KPL19's augmentation: pad by ``jitter_px`` on every side with a constant and crop the
+    original size at offset ``(jitter_px + dy, jitter_px + dx)``.
+    """
+    if not jitter_px:
+        return image
+    j = int(jitter_px)
+    h, w = image.shape
+    padded = np.pad(image, j, mode="constant", constant_values=pad)
+    return np.ascontiguousarray(padded[j + dy : j + dy + h, j + dx : j + dx + w])
 
 
 def jitter_pair(
     euv: np.ndarray, mag: np.ndarray, dx: int, dy: int, jitter_px: int, *, euv_pad: float, mag_pad: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shift both scaled images by the same ``(dx, dy)`` in ``[-jitter_px, jitter_px]`` pixels.
+    """Shift both scaled images by the same ``(dx, dy)`` in ``[-jitter_px, jitter_px]`` px.
 
-    Equivalent to KPL19's augmentation: pad each image by ``jitter_px`` on every side with a
-    constant and crop the original size at offset ``(jitter_px + dy, jitter_px + dx)``.
+    Parameters
+    ----------
+    euv, mag : (H, W) ndarray of float32
+        Scaled EUV image and magnetogram (both on [-1, 1]).
+    dx, dy : int
+        Shift in px (see :func:`jitter_shift`).
+    jitter_px : int
+        Jitter range in px.
+    euv_pad, mag_pad : float
+        Scaled values of the exposed pixels of each image.
+
+    Returns
+    -------
+    euv, mag : (H, W) ndarray of float32
+        The shifted pair (:func:`jitter_image` of each).
     """
-    if jitter_px == 0:
-        return euv, mag
-    j = int(jitter_px)
-    h, w = euv.shape
-    out = []
-    for image, pad in ((euv, euv_pad), (mag, mag_pad)):
-        padded = np.pad(image, j, mode="constant", constant_values=pad)
-        out.append(np.ascontiguousarray(padded[j + dy : j + dy + h, j + dx : j + dx + w]))
-    return out[0], out[1]
+    return (jitter_image(euv, dx, dy, jitter_px, pad=euv_pad), jitter_image(mag, dx, dy, jitter_px, pad=mag_pad))
 
 
 class PairDataset(torch.utils.data.Dataset):
@@ -53,8 +131,9 @@ class PairDataset(torch.utils.data.Dataset):
         0 G in the target and of 0 DN/s in the input.  ``kpl19``: -1 in both, as KPL19's code
         does, which is -L G (e.g. -100 G) of false strong negative field in the target.
     seed : int
-        Base seed of the jitter.  Item ``(k, draw)`` uses the generator ``(seed, draw)``, so a
-        training loop that passes its iteration as ``draw`` gets the same shifts after a resume.
+        Base seed of the jitter.  Item ``(k, draw)`` is shifted by :func:`jitter_shift` ``(seed,
+        draw, k)``, so a training loop that passes its iteration as ``draw`` gets the same shifts
+        after a resume (a plain item ``k`` uses ``draw=None``).
     cache : bool
         Keep the scaled frames in memory after the first read.
     """
@@ -112,8 +191,7 @@ class PairDataset(torch.utils.data.Dataset):
         k, draw = (item, None) if np.isscalar(item) else (int(item[0]), int(item[1]))
         euv, mag = self.scaled_frame(int(k))
         if self.jitter_px:
-            rng = np.random.default_rng([self.seed, 0 if draw is None else draw + 1, int(k)])
-            dx, dy = (int(v) for v in rng.integers(-self.jitter_px, self.jitter_px + 1, size=2))
+            dx, dy = jitter_shift(self.seed, draw, int(k), self.jitter_px)
             if self.pad == "kpl19":
                 euv_pad = mag_pad = -1.0
             else:

@@ -25,7 +25,7 @@ from .._io import atomic_write_text
 from ..errors import UserError
 from ..scaling import EuvScaling, MagScaling
 
-__all__ = ["TrainConfig", "variant_defaults", "ARCHITECTURE_KEYS", "VARIANTS"]
+__all__ = ["TrainConfig", "variant_defaults", "layered_config", "ARCHITECTURE_KEYS", "VARIANTS"]
 
 VARIANTS = ("kpl19", "cc")
 
@@ -301,3 +301,48 @@ def variant_defaults(variant: str) -> dict:
             "mag_softening_g": 30.0,
         }
     raise UserError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+
+
+def layered_config(
+    variant: str = "kpl19", config_file: str | Path | None = None, options: dict | None = None
+) -> TrainConfig:
+    """A configuration from three layers, later ones winning: preset, TOML file, explicit options.
+
+    Parameters
+    ----------
+    variant : {"kpl19", "cc"}
+        The preset (:func:`variant_defaults`).
+    config_file : path-like, optional
+        TOML file of :class:`TrainConfig` fields; its ``size`` is ignored (the store decides).
+    options : dict, optional
+        Field values that override both (e.g. the options given on the command line); fields
+        in the units :class:`TrainConfig` documents.
+
+    Returns
+    -------
+    TrainConfig
+        Unresolved (``size`` 0 unless an option sets it).
+
+    Raises
+    ------
+    UserError
+        Unknown variant, missing or invalid TOML file, unknown field or bad value.
+
+    Examples
+    --------
+    >>> cfg = layered_config("cc", options={"ngf": 8, "mag_limit_g": 500.0})
+    >>> cfg.variant, cfg.lambda_cc, cfg.ngf, cfg.mag_limit_g
+    ('cc', 5.0, 8, 500.0)
+    """
+    values = variant_defaults(variant)
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise UserError("no such configuration file", path=path)
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"not a valid TOML configuration: {exc}", path=path) from None
+        values.pop("size", None)  # the store decides
+    values.update(options or {})
+    return TrainConfig.from_dict(values, source=None if config_file is None else str(config_file))

@@ -30,6 +30,7 @@ active, as KPL19's Keras code (``training=1``) and the reference pix2pix ``test.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -37,9 +38,14 @@ from torch import nn
 
 from ..errors import UserError
 
+if TYPE_CHECKING:
+    from .config import TrainConfig
+
 __all__ = [
     "UNetGenerator",
     "PatchDiscriminator",
+    "build_generator",
+    "build_discriminator",
     "KerasBatchNorm2d",
     "UpConv",
     "ForcedDropout",
@@ -264,3 +270,38 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, pair: torch.Tensor) -> torch.Tensor:
         return self.model(pair)
+
+
+def build_generator(cfg: "TrainConfig") -> UNetGenerator:
+    """The generator of a resolved configuration, freshly initialised.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Resolved configuration (``size`` in px set, ``head`` explicit or ``auto``).
+
+    Returns
+    -------
+    UNetGenerator
+        On the CPU, weights drawn from torch's global RNG (seed it first for a reproducible run).
+    """
+    return UNetGenerator(
+        cfg.size, cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, dropout=cfg.dropout, n_dropout=cfg.n_dropout,
+        head=cfg.resolved_head,
+    )
+
+
+def build_discriminator(cfg: "TrainConfig") -> PatchDiscriminator:
+    """The PatchGAN discriminator of a configuration, freshly initialised.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Configuration (its ``in_channels + out_channels``, ``ndf`` and ``n_layers_d``).
+
+    Returns
+    -------
+    PatchDiscriminator
+        On the CPU, weights drawn from torch's global RNG.
+    """
+    return PatchDiscriminator(cfg.in_channels + cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d)

@@ -39,9 +39,10 @@ from .. import __version__
 from .._io import atomic_path, ensure_dir
 from ..errors import UserError
 from ..geometry import DiskGeometry
+from .checkpoint import load_generator
 from .config import TrainConfig
 from .pix2pix import set_inference_mode
-from .train import build_generator, load_checkpoint, resolve_device, _load_state
+from .train import resolve_device
 
 __all__ = ["predict_image", "predict_run", "resolve_indices", "fits_header", "load_run_generator"]
 
@@ -83,11 +84,32 @@ def predict_image(
 
 
 def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = None) -> list[int]:
-    """Frame indices of ``spec``: ``test``/``val``/``train`` (needs the split), ``all``, or ``3,5,9``."""
+    """Frame indices of ``spec``: ``test``/``val``/``train`` (needs the split), ``all``, or ``3,5,9``.
+
+    Parameters
+    ----------
+    spec : str
+        Which frames: a split's set, ``all``, or a comma list of store indices.
+    n_frames : int
+        Frames in the store.
+    split_path : path-like, optional
+        Split JSON, needed for ``test``, ``val`` and ``train``.
+
+    Returns
+    -------
+    list of int
+        Store indices, in the order given (a split's set in its own order).
+
+    Raises
+    ------
+    UserError
+        A set without ``split_path``, an empty set, a bad list, an index outside the store or
+        a repeated index.
+    """
     spec = str(spec).strip()
     if spec in ("test", "val", "train"):
         if split_path is None:
-            raise UserError(f"--indices {spec} needs --split SPLIT.json")
+            raise UserError(f"indices {spec!r} needs a split file (parameter split)")
         from ..data.splits import load_split
 
         indices = load_split(split_path, n_frames).indices(spec)
@@ -99,19 +121,45 @@ def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = No
     try:
         indices = [int(v) for v in spec.split(",") if v.strip()]
     except ValueError:
-        raise UserError(f"--indices must be test, val, train, all or a comma list of integers, got {spec!r}") from None
+        raise UserError(f"indices must be test, val, train, all or a comma list of integers, got {spec!r}") from None
     if not indices:
-        raise UserError("--indices selects no frame")
+        raise UserError("indices selects no frame")
     bad = [i for i in indices if not 0 <= i < n_frames]
     if bad:
         raise UserError(f"frame indices {bad[:5]} are outside the store's 0..{n_frames - 1}")
     if len(set(indices)) != len(indices):
-        raise UserError("--indices repeats a frame")
+        raise UserError("indices repeats a frame")
     return indices
 
 
 def load_run_generator(run_dir: str | Path, checkpoint: str = "best", *, device="cpu"):
-    """The generator of ``run_dir``'s checkpoint (``best``, ``last`` or a file name in the run) and its checkpoint dict."""
+    """The generator of one of a run's checkpoints, on ``device``.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        Run folder ``runs/NAME/seed-K``.
+    checkpoint : str
+        ``best``, ``last`` or the name of a checkpoint file inside the run folder.
+    device : str or torch.device
+        Where the generator goes (channels-last when the run trained so).
+
+    Returns
+    -------
+    generator : UNetGenerator
+        With the checkpoint's weights, in training mode (choose the inference mode with
+        :func:`~euv2mag.model.pix2pix.set_inference_mode`).
+    ckpt : dict
+        The checkpoint (:func:`~euv2mag.model.checkpoint.load_checkpoint`).
+    path : Path
+        The checkpoint file.
+
+    Raises
+    ------
+    UserError
+        No such run folder or checkpoint, a path outside the run folder, or a checkpoint of
+        another architecture than the run's ``config.toml``.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError("no such run folder", path=run_dir)
@@ -120,14 +168,13 @@ def load_run_generator(run_dir: str | Path, checkpoint: str = "best", *, device=
 
     path = path_inside(run_dir, name)
     if not path.is_file():
-        hint = " (no validation has finished yet; use --checkpoint last)" if checkpoint == "best" else ""
+        hint = " (no validation has finished yet; use checkpoint 'last')" if checkpoint == "best" else ""
         raise UserError(f"has no checkpoint {name}{hint}", path=run_dir)
     cfg_path = run_dir / "config.toml"
     expected = TrainConfig.read(cfg_path) if cfg_path.exists() else None
-    ckpt = load_checkpoint(path, expected, map_location=device)
+    g, ckpt = load_generator(path, expected, map_location=device)
     cfg = ckpt["config_obj"]
-    g = build_generator(cfg).to(device)
-    _load_state(g, ckpt["G"], path)
+    g = g.to(device)
     if cfg.channels_last:
         g = g.to(memory_format=torch.channels_last)
     return g, ckpt, path

@@ -21,17 +21,9 @@ Files of a run folder ``runs/NAME/seed-K/``
     frames came from (``val_source``: "val" = the split's validation set; "train" = a fixed
     evenly spaced subset of the training frames, used when the split has no validation set).
 ``metrics.csv``
-    One row every ``log_every`` iterations and at every validation.  Columns:
-    ``iteration`` (iterations done), ``loss_d`` (mean of (BCE_real + BCE_fake) / 2 over the
-    window), ``loss_g_gan``, ``loss_g_l1`` (mean |G(x) - y| on the [-1, 1] scale, unweighted),
-    ``loss_g_cc`` (1 - CC, unweighted), ``loss_g`` (weighted total), ``seconds`` (wall time of the
-    window), then, on validation rows, ``val_l1_g`` (mean |pred - obs| in G on the disk r < R),
-    ``val_cc`` (pixel Pearson CC on the disk, mean over frames), ``val_tumf_rel_err`` (mean over
-    frames of |TUMF_pred - TUMF_obs| / TUMF_obs), ``val_nmf_rel_err`` (mean of |NMF_pred - NMF_obs|
-    / |NMF_obs|) and ``val_nmf_err_frac_tumf`` (mean of |NMF_pred - NMF_obs| / TUMF_obs, stable
-    when NMF_obs is near 0).  TUMF and NMF use :func:`euv2mag.audit.fulldisk.flux_mx` (r < 0.95 R,
-    |B| > 10 G, foreshortening-corrected pixel areas).  "obs" is the stored magnetogram in G,
-    unclipped, so the validation errors include the saturation loss of the scaling.
+    One row every ``log_every`` iterations and at every validation: the losses of the window and,
+    on validation rows, the validation errors in physical units (columns in
+    :mod:`euv2mag.model.metrics`).
 ``ckpt-NNNNNNN.ckpt``
     Periodic checkpoints (generator + discriminator weights, config, iteration); the newest
     ``config.keep_ckpts`` are kept (0: all).
@@ -41,19 +33,14 @@ Files of a run folder ``runs/NAME/seed-K/``
     Weights at the best validation value of ``config.best_metric`` and which metric, iteration
     and value picked them (highest CC, lowest error).
 
-Checkpoints are dicts of tensors and plain values written with ``torch.save`` to a temporary
-name then renamed; they load with ``torch.load(weights_only=True)`` and a check that the
-architecture matches.
+The checkpoint format, its atomic writing and safe loading are in :mod:`euv2mag.model.checkpoint`.
 """
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import io
 import math
 import random
-import re
 import time
 from pathlib import Path
 from typing import Sequence
@@ -61,214 +48,86 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .._io import atomic_path, atomic_write_json, ensure_dir
+from .._io import atomic_write_json, ensure_dir
 from ..errors import UserError
-from .config import ARCHITECTURE_KEYS, TrainConfig
+from .checkpoint import (
+    load_checkpoint,
+    make_checkpoint,
+    periodic_checkpoint_name,
+    prune_checkpoints,
+    restore_training_state,
+    save_checkpoint,
+)
+from .config import TrainConfig
 from .losses import cc_loss, gan_loss, l1_loss
-from .pix2pix import PatchDiscriminator, UNetGenerator, set_inference_mode
+from .metrics import LOSS_COLUMNS, MAXIMISE, format_value, read_metrics, validation_metrics, write_metrics
+from .pix2pix import build_discriminator, build_generator, set_inference_mode
 
 __all__ = [
     "train_runs",
     "train_seed",
+    "RunResult",
     "Pix2PixTrainer",
-    "build_generator",
-    "build_discriminator",
-    "load_checkpoint",
-    "save_checkpoint",
     "resolve_device",
     "select_val_frames",
-    "CHECKPOINT_FORMAT",
-    "METRIC_COLUMNS",
+    "check_run_folder",
 ]
 
-CHECKPOINT_FORMAT = "euv2mag-pix2pix-1"
-LOSS_COLUMNS = ["loss_d", "loss_g_gan", "loss_g_l1", "loss_g_cc", "loss_g"]
-VAL_COLUMNS = ["val_l1_g", "val_cc", "val_tumf_rel_err", "val_nmf_rel_err", "val_nmf_err_frac_tumf"]
-METRIC_COLUMNS = ["iteration", *LOSS_COLUMNS, "seconds", *VAL_COLUMNS]
 #: Options that may differ when a run is resumed (they change no weight or draw already made).
 _RESUMABLE_CHANGES = ("iters", "keep_ckpts")
-_PERIODIC_CKPT = re.compile(r"ckpt-(\d{7,})\.ckpt")
-_MAXIMISE = {"val_cc": True, "val_l1_g": False, "val_tumf_rel_err": False}
 
 
 # ---------------------------------------------------------------------------- building blocks
 def resolve_device(name: str = "auto") -> torch.device:
-    """``cpu``, ``cuda`` or ``auto`` (CUDA when present, else CPU)."""
+    """The torch device of a device name.
+
+    Parameters
+    ----------
+    name : {"auto", "cpu", "cuda"}
+        ``auto``: CUDA when a GPU is present, else the CPU.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    UserError
+        ``cuda`` without a GPU, or another name.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA GPU is available")
+        raise UserError("device 'cuda' was asked for but no CUDA GPU is available")
     if name not in ("cpu", "cuda"):
         raise UserError(f"device must be cpu, cuda or auto, got {name!r}")
     return torch.device(name)
 
 
-def build_generator(cfg: TrainConfig) -> UNetGenerator:
-    """The generator of a resolved configuration."""
-    return UNetGenerator(
-        cfg.size, cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, dropout=cfg.dropout, n_dropout=cfg.n_dropout,
-        head=cfg.resolved_head,
-    )
-
-
-def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator:
-    return PatchDiscriminator(cfg.in_channels + cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d)
-
-
 def select_val_frames(train: Sequence[int], val: Sequence[int], n: int) -> tuple[list[int], str]:
-    """Validation frames: up to ``n`` evenly spaced frames of ``val``, or of ``train`` if ``val`` is empty."""
+    """Validation frames: up to ``n`` evenly spaced frames of ``val``, or of ``train`` if ``val`` is empty.
+
+    Parameters
+    ----------
+    train, val : sequence of int
+        Store indices of the training and validation frames.
+    n : int
+        Most frames to keep.
+
+    Returns
+    -------
+    frames : list of int
+        The chosen store indices, in the order given.
+    source : {"val", "train"}
+        Which set they came from (recorded as ``val_source`` in ``run.json``).
+    """
     source, pool = ("val", list(val)) if len(val) else ("train", list(train))
     if len(pool) > n:
         pool = [pool[int(i)] for i in np.linspace(0, len(pool) - 1, n).round().astype(int)]
     return pool, source
 
 
-def jitter_shift(seed: int, draw: int, k: int, jitter_px: int) -> tuple[int, int]:
-    """The (dx, dy) shift :class:`~euv2mag.data.torch_dataset.PairDataset` draws for item ``(k, draw)``."""
-    if not jitter_px:
-        return 0, 0
-    rng = np.random.default_rng([int(seed), int(draw) + 1, int(k)])
-    dx, dy = (int(v) for v in rng.integers(-jitter_px, jitter_px + 1, size=2))
-    return dx, dy
-
-
-def _shift_mask(mask: np.ndarray, dx: int, dy: int, j: int) -> np.ndarray:
-    if not j:
-        return mask
-    h, w = mask.shape
-    padded = np.pad(mask, j, mode="constant", constant_values=False)
-    return padded[j + dy : j + dy + h, j + dx : j + dx + w]
-
-
-# ---------------------------------------------------------------------------- checkpoints
-def _rng_state() -> dict:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy_keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
-        "numpy_pos": int(np_state[2]),
-        "numpy_has_gauss": int(np_state[3]),
-        "numpy_cached_gaussian": float(np_state[4]),
-        "python": [int(v) for v in py_state[1]],
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(
-        ("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], state["numpy_has_gauss"],
-         state["numpy_cached_gaussian"])
-    )
-    random.setstate((3, tuple(state["python"]), None))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def prune_checkpoints(run_dir: Path, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` newest periodic ``ckpt-NNNNNNN.ckpt`` files (``keep`` 0 deletes nothing).
-
-    Only files named exactly like periodic checkpoints are touched; ``last.ckpt`` and
-    ``best.ckpt`` are never deleted.  Returns the deleted paths.
-    """
-    if keep <= 0:
-        return []
-    named = ((_PERIODIC_CKPT.fullmatch(p.name), p) for p in Path(run_dir).glob("ckpt-*.ckpt"))
-    periodic = [p for _, p in sorted((int(m.group(1)), p) for m, p in named if m)]
-    doomed = periodic[:-keep]
-    for path in doomed:
-        path.unlink(missing_ok=True)
-    return doomed
-
-
-def save_checkpoint(path: Path, payload: dict) -> Path:
-    """``torch.save`` ``payload`` to ``path`` atomically (temporary name, then rename)."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
-
-
-def load_checkpoint(path: str | Path, cfg: TrainConfig | None = None, *, map_location="cpu") -> dict:
-    """Load a checkpoint safely (``weights_only=True``) and check its format and architecture.
-
-    Parameters
-    ----------
-    path : path-like
-        The ``.ckpt`` file.
-    cfg : TrainConfig, optional
-        When given, the checkpoint's architecture fields must equal this configuration's.
-
-    Raises
-    ------
-    UserError
-        Missing or unreadable file, not an euv2mag checkpoint, or another architecture.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError("no such checkpoint", path=path)
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated file, pickle with code, ...
-        raise UserError(f"cannot read the checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})", path=path) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT or "config" not in ckpt:
-        raise UserError(f"is not an euv2mag checkpoint (format {CHECKPOINT_FORMAT})", path=path)
-    saved = TrainConfig.from_dict(ckpt["config"], source=str(path))
-    if cfg is not None:
-        want = {k: getattr(cfg, k) for k in ARCHITECTURE_KEYS}
-        have = {k: getattr(saved, k) for k in ARCHITECTURE_KEYS}
-        diff = [f"{k} {have[k]} vs {want[k]}" for k in ARCHITECTURE_KEYS if have[k] != want[k]]
-        if diff:
-            raise UserError(f"checkpoint is for another architecture ({', '.join(diff)})", path=path)
-    ckpt["config_obj"] = saved
-    return ckpt
-
-
-def load_generator(path: str | Path, *, map_location="cpu") -> tuple[UNetGenerator, dict]:
-    """The generator of a checkpoint, with its weights, and the checkpoint dict."""
-    ckpt = load_checkpoint(path, map_location=map_location)
-    g = build_generator(ckpt["config_obj"])
-    _load_state(g, ckpt["G"], path)
-    return g, ckpt
-
-
-def _load_state(module: torch.nn.Module, state: dict, path) -> None:
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as exc:
-        raise UserError(f"checkpoint weights do not fit the network ({str(exc).splitlines()[0][:200]})", path=path) from None
-
-
 # ---------------------------------------------------------------------------- validation
-def _val_metrics(pred_g: list[np.ndarray], obs_g: list[np.ndarray], geoms: list) -> dict:
-    from ..audit.fulldisk import flux_mx, pearson
-
-    l1, cc, tumf, nmf, nmf_t = [], [], [], [], []
-    for pred, obs, geom in zip(pred_g, obs_g, geoms):
-        disk = geom.disk_mask(1.0) & np.isfinite(obs)
-        l1.append(float(np.mean(np.abs(pred[disk] - obs[disk]))))
-        cc.append(pearson(pred[disk], obs[disk]))
-        t_obs, n_obs = flux_mx(obs, geom)
-        t_pred, n_pred = flux_mx(pred, geom)
-        tumf.append(abs(t_pred - t_obs) / t_obs if t_obs > 0 else math.nan)
-        nmf.append(abs(n_pred - n_obs) / abs(n_obs) if n_obs != 0 else math.nan)
-        nmf_t.append(abs(n_pred - n_obs) / t_obs if t_obs > 0 else math.nan)
-
-    def mean(values):
-        values = [v for v in values if math.isfinite(v)]
-        return float(np.mean(values)) if values else math.nan
-
-    return {
-        "val_l1_g": mean(l1),
-        "val_cc": mean(cc),
-        "val_tumf_rel_err": mean(tumf),
-        "val_nmf_rel_err": mean(nmf),
-        "val_nmf_err_frac_tumf": mean(nmf_t),
-    }
-
-
 def _fork_rng(device: torch.device, seed: int):
     """Run a block with its own seeded torch RNG, leaving the training RNG untouched."""
     stack = contextlib.ExitStack()
@@ -281,7 +140,21 @@ def _fork_rng(device: torch.device, seed: int):
 # ---------------------------------------------------------------------------- the run
 @dataclasses.dataclass
 class RunResult:
-    """Outcome of one seed's run."""
+    """Outcome of one seed's run.
+
+    Attributes
+    ----------
+    run_dir : Path
+        The seed's run folder.
+    seed : int
+        The seed.
+    iteration : int
+        Training iterations done when the call returned.
+    best : dict or None
+        The best validation (``metric``, ``mode``, ``iteration``, ``value``), None before one.
+    resumed_from : int or None
+        Iteration the run was resumed from, None for a fresh run.
+    """
 
     run_dir: Path
     seed: int
@@ -290,37 +163,32 @@ class RunResult:
     resumed_from: int | None
 
 
+def check_run_folder(run_dir: str | Path, resume: bool) -> None:
+    """Refuse to start a new run over an existing one.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A seed's run folder.
+    resume : bool
+        Whether the run is to be resumed (then an existing run is expected, not refused).
+
+    Raises
+    ------
+    UserError
+        ``run_dir`` holds ``last.ckpt`` or ``metrics.csv`` and ``resume`` is False.
+    """
+    run_dir = Path(run_dir)
+    if not resume and ((run_dir / "last.ckpt").exists() or (run_dir / "metrics.csv").exists()):
+        raise UserError("holds a training run already; continue it with resume=True or choose another out folder",
+                        path=run_dir)
+
+
 def _autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _read_metrics(path: Path, upto: int) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return [row for row in rows if int(row["iteration"]) <= upto]
-
-
-def _write_metrics(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in METRIC_COLUMNS})
-    from .._io import atomic_write_text
-
-    atomic_write_text(path, buf.getvalue())
-
-
-def _fmt(value) -> str:
-    if value == "" or value is None:
-        return ""
-    value = float(value)
-    return "" if not math.isfinite(value) else f"{value:.8g}"
 
 
 class Pix2PixTrainer:
@@ -441,14 +309,14 @@ def train_seed(
         Extra entries for ``run.json`` (store path, split file).
     """
     from ..data.store import FrameStore
-    from ..data.torch_dataset import PairDataset
+    from ..data.torch_dataset import PairDataset, jitter_image, jitter_shift
     from ..progress import progress_bar
 
     store = store if isinstance(store, FrameStore) else FrameStore(store)
     cfg = cfg.resolved(store.size)
     device = device if isinstance(device, torch.device) else resolve_device(device)
     if cfg.precision == "fp16" and device.type != "cuda":
-        raise UserError("fp16 training needs a CUDA GPU; use --precision bf16 or fp32 on the CPU")
+        raise UserError("precision fp16 needs a CUDA GPU; use precision bf16 or fp32 on the CPU")
     train_indices = [int(i) for i in train_indices]
     if not train_indices:
         raise UserError("the training set is empty", path=store.path)
@@ -461,8 +329,7 @@ def train_seed(
 
     run_dir = Path(run_dir)
     last_path = run_dir / "last.ckpt"
-    if run_dir.exists() and not resume and (last_path.exists() or (run_dir / "metrics.csv").exists()):
-        raise UserError("holds a training run already; pass --resume to continue it or choose another --out", path=run_dir)
+    check_run_folder(run_dir, resume)
     if resume and (run_dir / "config.toml").exists():
         old = TrainConfig.read(run_dir / "config.toml")
         changed = [f.name for f in dataclasses.fields(cfg)
@@ -483,20 +350,12 @@ def train_seed(
     resumed_from = None
     if resume and last_path.exists():
         ckpt = load_checkpoint(last_path, cfg, map_location=device)
-        _load_state(G, ckpt["G"], last_path)
-        opt_G.load_state_dict(ckpt["opt_G"])
-        if D is not None:
-            _load_state(D, ckpt["D"], last_path)
-            opt_D.load_state_dict(ckpt["opt_D"])
-        if scalers is not None and "scalers" in ckpt:
-            for scaler, state in zip(scalers, ckpt["scalers"]):
-                scaler.load_state_dict(state)
-        _set_rng_state(ckpt["rng"])
+        restore_training_state(ckpt, last_path, G, D, opt_G, opt_D, scalers)
         start = int(ckpt["iteration"])
         best = ckpt.get("best") or None
         window = dict(ckpt["window"])
         resumed_from = start
-    rows = _read_metrics(run_dir / "metrics.csv", start) if resumed_from is not None else []
+    rows = read_metrics(run_dir / "metrics.csv", start) if resumed_from is not None else []
 
     ensure_dir(run_dir)
     cfg.write(run_dir / "config.toml")
@@ -522,25 +381,10 @@ def train_seed(
     n = len(train_indices)
 
     def payload(iteration: int, full: bool) -> dict:
-        out = {
-            "format": CHECKPOINT_FORMAT,
-            "config": cfg.to_dict(),
-            "seed": int(seed),
-            "iteration": int(iteration),
-            "G": G.state_dict(),
-        }
-        if D is not None:
-            out["D"] = D.state_dict()
-        if full:
-            out["opt_G"] = opt_G.state_dict()
-            if D is not None:
-                out["opt_D"] = opt_D.state_dict()
-            if scalers is not None:
-                out["scalers"] = [s.state_dict() for s in scalers]
-            out["rng"] = _rng_state()
-            out["best"] = best or {}
-            out["window"] = dict(window)
-        return out
+        if not full:
+            return make_checkpoint(cfg, seed, iteration, G, D)
+        return make_checkpoint(cfg, seed, iteration, G, D, opt_g=opt_G, opt_d=opt_D, scalers=scalers, best=best,
+                               window=window)
 
     def validate(iteration: int) -> dict:
         preds = []
@@ -553,7 +397,7 @@ def train_seed(
                     y = G(x)
                 preds.append(cfg.mag_scaling.to_gauss(y.float().cpu().numpy()[0, 0]))
             G.train()
-        return _val_metrics(preds, val_obs, val_geoms)
+        return validation_metrics(preds, val_obs, val_geoms)
 
     G.train()
     if D is not None:
@@ -571,7 +415,7 @@ def train_seed(
             mask = None
             if cfg.loss_mask_disk:
                 dx, dy = jitter_shift(seed, it, k, cfg.jitter_px)
-                m = _shift_mask(full_disk[k], dx, dy, cfg.jitter_px)
+                m = jitter_image(full_disk[k], dx, dy, cfg.jitter_px, pad=False)
                 mask = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(device)
             losses = trainer.step(x, y, mask)
             for key in LOSS_COLUMNS:
@@ -586,32 +430,32 @@ def train_seed(
                 now = time.perf_counter()
                 window["seconds"] += now - t_window
                 t_window = now
-                row = {"iteration": done, "seconds": _fmt(window["seconds"])}
+                row = {"iteration": done, "seconds": format_value(window["seconds"])}
                 for key in LOSS_COLUMNS:
-                    row[key] = _fmt(window[key] / max(window["n"], 1))
+                    row[key] = format_value(window[key] / max(window["n"], 1))
                 window = {"n": 0, "seconds": 0.0, **{k2: 0.0 for k2 in LOSS_COLUMNS}}
                 if is_val:
                     metrics = validate(done)
-                    row.update({key: _fmt(v) for key, v in metrics.items()})
+                    row.update({key: format_value(v) for key, v in metrics.items()})
                     value = metrics[cfg.best_metric]
                     better = (
                         math.isfinite(value)
-                        and (not best or (value > best["value"] if _MAXIMISE[cfg.best_metric] else value < best["value"]))
+                        and (not best or (value > best["value"] if MAXIMISE[cfg.best_metric] else value < best["value"]))
                     )
                     if better:
-                        best = {"metric": cfg.best_metric, "mode": "max" if _MAXIMISE[cfg.best_metric] else "min",
+                        best = {"metric": cfg.best_metric, "mode": "max" if MAXIMISE[cfg.best_metric] else "min",
                                 "iteration": done, "value": float(value)}
                         save_checkpoint(run_dir / "best.ckpt", payload(done, full=False))
                         atomic_write_json(run_dir / "best.json", {**best, "metrics": metrics, "val_source": val_source})
                     t_window = time.perf_counter()
                 rows.append(row)
             if is_ckpt:
-                save_checkpoint(run_dir / f"ckpt-{done:07d}.ckpt", payload(done, full=False))
+                save_checkpoint(run_dir / periodic_checkpoint_name(done), payload(done, full=False))
                 save_checkpoint(last_path, payload(done, full=True))
-                _write_metrics(run_dir / "metrics.csv", rows)
+                write_metrics(run_dir / "metrics.csv", rows)
                 prune_checkpoints(run_dir, cfg.keep_ckpts)
     if end == cfg.iters:
-        _write_metrics(run_dir / "metrics.csv", rows)
+        write_metrics(run_dir / "metrics.csv", rows)
     return RunResult(run_dir=run_dir, seed=int(seed), iteration=end, best=best, resumed_from=resumed_from)
 
 
@@ -628,7 +472,38 @@ def train_runs(
 ) -> list[RunResult]:
     """Train one run per seed into ``out/seed-K`` on the split's training frames (CLI ``euv2mag train``).
 
-    Everything is checked (store, split, configuration, existing runs) before any file is written.
+    Everything is checked (store, split, configuration, seeds, existing runs) before any file is
+    written; the runs are then trained one after the other and ``out/runs.json`` lists them.
+
+    Parameters
+    ----------
+    store_path : path-like
+        Dataset store with ``euv`` (DN/s) and ``mag`` (G).
+    split_path : path-like
+        Split JSON (:mod:`euv2mag.data.splits`); its training frames are trained on, its
+        validation frames (or, without any, a fixed subset of the training frames) validate.
+    out : path-like
+        Output folder ``runs/NAME``; seed ``K`` goes to ``out/seed-K``.
+    seeds : sequence of int
+        One run per seed, without repeats.
+    cfg : TrainConfig
+        Configuration, resolved here to the store's image size.
+    resume : bool
+        Continue interrupted runs from their ``last.ckpt`` (otherwise an existing run is refused).
+    device : {"auto", "cpu", "cuda"}
+        Where to train.
+    progress : bool, optional
+        Show progress bars (default: unless ``EUV2MAG_NO_PROGRESS`` is set).
+
+    Returns
+    -------
+    list of RunResult
+        One per seed, in the order given.
+
+    Raises
+    ------
+    UserError
+        Bad store, split, configuration, repeated seeds, or an existing run without ``resume``.
     """
     from ..data.splits import load_split
     from ..data.store import FrameStore
@@ -644,9 +519,7 @@ def train_runs(
     if len(set(seeds)) != len(seeds):
         raise UserError(f"seeds repeat: {seeds}")
     for seed in seeds:
-        run_dir = out / f"seed-{seed}"
-        if not resume and ((run_dir / "last.ckpt").exists() or (run_dir / "metrics.csv").exists()):
-            raise UserError("holds a training run already; pass --resume to continue it or choose another --out", path=run_dir)
+        check_run_folder(out / f"seed-{seed}", resume)
     info = {"store": str(Path(store_path).resolve()), "split": str(Path(split_path).resolve()), "split_scheme": split.scheme}
     results = []
     for seed in seeds:

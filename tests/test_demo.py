@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from _demo_fixture import first_run_seconds, quick_demo  # noqa: F401  (session fixture shared with test_browser.py)
+from _demo_fixture import quick_demo  # noqa: F401  (session fixture shared with test_browser.py)
 from euv2mag.cli import main
 from euv2mag.data.splits import load_split
 from euv2mag.data.store import FrameStore
@@ -42,9 +42,6 @@ def test_quick_demo_runs_the_whole_study(quick_demo):  # noqa: F811
     stages = json.loads(lay.stages.read_text())
     assert list(stages["stages"]) == list(STAGES)
     assert all(s["status"] == "done" and s["seconds"] >= 0 for s in stages["stages"].values())
-    # measured on an idle 2-core machine it takes < 3 min; allow for a busy test machine
-    if first_run_seconds() is not None:
-        assert first_run_seconds() < 600
     truth, leak = FrameStore(lay.store), FrameStore(lay.leak_store)
     assert truth.attrs["params"]["polarity_leak"] == 0 and leak.attrs["params"]["polarity_leak"] == 0.5
     # same Sun: identical magnetograms, EUV differs only through the leak

@@ -16,7 +16,7 @@ from euv2mag.audit.match import (
     match_regions,
     solar_cycle,
 )
-from euv2mag.audit.regions import find_regions
+from euv2mag.audit.measurement import find_regions
 from euv2mag.errors import UserError
 
 

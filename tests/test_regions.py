@@ -8,7 +8,7 @@ import pytest
 
 import armaps
 from euv2mag.audit.match import match_regions
-from euv2mag.audit.regions import (
+from euv2mag.audit.measurement import (
     REGION_COLUMNS,
     DetectionParams,
     detect_regions,
@@ -324,7 +324,7 @@ def test_cli_patch_mode(shared_data, tmp_path):
 
 def test_footprint_polarity_reads_weak_generated_maps_inside_reference_regions(geom):
     """A generated map 10x too weak to be detected still shows its polarity inside the reference footprints."""
-    from euv2mag.audit.regions import footprint_polarity
+    from euv2mag.audit.measurement import footprint_polarity
 
     bipoles = [dict(lat=-15.0, lon=-25.0, leading=1, amp_g=800.0), dict(lat=18.0, lon=20.0, leading=-1, amp_g=800.0)]
     ref = armaps.disk_map(geom, bipoles, noise_g=3.0)

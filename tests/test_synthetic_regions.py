@@ -1,6 +1,6 @@
 """Issue 5: the AR detector recovers the synthetic Sun's injected active regions.
 
-On synthetic frames with known injected regions, :func:`euv2mag.audit.regions.find_regions` with
+On synthetic frames with known injected regions, :func:`euv2mag.audit.measurement.find_regions` with
 its DEFAULT parameters, matched to the truth by :func:`euv2mag.audit.match.match_regions`
 (5 deg), must detect >= 90 % of the truth regions above 5e21 Mx, with centres within 1 deg of the
 truth and areas within 20 %.
@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from euv2mag.audit.match import match_regions
-from euv2mag.audit.regions import find_regions
+from euv2mag.audit.measurement import find_regions
 from euv2mag.data import synthetic as S
 from euv2mag.geometry import RSUN_MM
 

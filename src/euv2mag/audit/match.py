@@ -146,7 +146,7 @@ def match_regions(
     Parameters
     ----------
     ref_table, gen_table : pandas.DataFrame
-        Region tables (:func:`euv2mag.audit.regions.measure_regions`); need ``lat_deg`` and
+        Region tables (:func:`euv2mag.audit.measurement.measure_regions`); need ``lat_deg`` and
         ``lon_column``; parameters missing from a table are skipped.
     max_distance_deg : float
         Largest accepted centre distance (deg).

@@ -223,7 +223,7 @@ def audit_frame(truth_g, preds: dict, geometry, params: dict, truth_regions=None
     """
     from ..audit.fulldisk import FullDiskParams, frame_metrics
     from ..audit.match import match_regions
-    from ..audit.regions import DetectionParams, find_regions, footprint_polarity
+    from ..audit.measurement import DetectionParams, find_regions, footprint_polarity
     from ..audit.variability import frame_variability
     from ..errors import UserError
 
@@ -610,7 +610,7 @@ def run(args) -> int:
 
     from .._io import atomic_path, atomic_write_json, atomic_write_text, ensure_dir
     from ..audit.fulldisk import FRAME_COLUMNS, FullDiskParams
-    from ..audit.regions import REGION_COLUMNS, DetectionParams
+    from ..audit.measurement import REGION_COLUMNS, DetectionParams
     from ..errors import UserError
     from ..progress import progress_bar
 

@@ -4,12 +4,12 @@ Full-disk mode (default)
     Inputs are HMI LOS FITS files, prepared with :func:`euv2mag.data.fits.prepare_hmi` at
     ``--size`` px (north up, disk radius 392/1024 of the side), or one euv2mag store given with
     ``--store`` (array ``--array``, frames ``--indices``).  Regions are detected and measured with
-    :func:`euv2mag.audit.regions.find_regions`.  Writes
+    :func:`euv2mag.audit.measurement.find_regions`.  Writes
 
     ``DIR/regions.csv``
         one row per region of every map: ``map`` (file name or ``store[i]``), ``source`` (path),
         ``frame`` (store index, -1 for files), ``time``, then the columns of
-        :data:`euv2mag.audit.regions.REGION_COLUMNS` (documented in :mod:`euv2mag.audit.regions`);
+        :data:`euv2mag.audit.measurement.REGION_COLUMNS` (documented in :mod:`euv2mag.audit.measurement`);
     ``DIR/<map>.png``
         overlay per map: the magnetogram (sunpy ``hmimag`` colormap, +-``--vmax`` G (1500),
         ``origin="lower"``, north up), region contours and their labels, the limb cut;
@@ -22,7 +22,7 @@ Patch mode (``--patch``)
     Each input is a SHARP-like CEA patch (FITS with ``CDELT1`` in deg, ``RSUN_REF``, ``DSUN_OBS``;
     the LOS ``magnetogram`` segment).  Its parameters are computed for the whole patch, or for
     the pixels with ``bitmap >= 30`` of ``--bitmap FILE`` (only with one patch), with
-    :func:`euv2mag.audit.regions.measure_patch`, and written as one row per patch to
+    :func:`euv2mag.audit.measurement.measure_patch`, and written as one row per patch to
     ``DIR/regions.csv``: ``map``, ``source``, ``bitmap``, ``r_value``, ``log10_r_mx``,
     ``n_pil_px``, ``r_scale``, ``tumf_mx``, ``nmf_mx``, ``flux_pos_mx``, ``flux_neg_mx``,
     ``area_mm2``, ``area_msh``, ``amf_g``, ``max_abs_g``, ``n_px``, ``pil_count``,
@@ -104,7 +104,7 @@ def run_patch(args, out: Path) -> int:
     import pandas as pd
 
     from .._io import atomic_path, atomic_write_json, ensure_dir
-    from ..audit.regions import DetectionParams, measure_patch
+    from ..audit.measurement import DetectionParams, measure_patch
     from ..errors import UserError
 
     if not args.maps:
@@ -210,7 +210,7 @@ def run(args) -> int:
     import pandas as pd
 
     from .._io import atomic_path, atomic_write_json, ensure_dir, path_inside
-    from ..audit.regions import DetectionParams, find_regions
+    from ..audit.measurement import DetectionParams, find_regions
     from ..errors import UserError
     from ..progress import progress_bar
 

@@ -39,7 +39,7 @@ current flux of the compact part, and ``area_msh``, the analytic area of its foo
 rendering of that region alone (used by the detection test).
 
 "Inside" an active region (:func:`strong_field_mean`; one definition for real and synthetic
-maps): the pixels of a region found by :func:`euv2mag.audit.regions.find_regions` (default
+maps): the pixels of a region found by :func:`euv2mag.audit.measurement.find_regions` (default
 parameters) with ``|B_LOS| >= 100 G``; the AR's mean |B| is their area-weighted mean.
 """
 from __future__ import annotations
@@ -806,7 +806,7 @@ def strong_field_mean(mag: np.ndarray, geometry: DiskGeometry, labels: np.ndarra
 
     This is the project's one definition of "the mean |B| inside an active region", applied
     alike to real HMI maps and synthetic frames: the region is a label of
-    :func:`euv2mag.audit.regions.find_regions` (default parameters), the mean is weighted by the
+    :func:`euv2mag.audit.measurement.find_regions` (default parameters), the mean is weighted by the
     foreshortening-corrected pixel area, over the region's pixels whose LOS field exceeds 100 G
     in magnitude (plage and spots; the weak network that the detector's 30 G growth takes in is
     left out).

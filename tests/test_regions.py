@@ -8,15 +8,9 @@ import pytest
 
 import armaps
 from euv2mag.audit.match import match_regions
-from euv2mag.audit.measurement import (
-    REGION_COLUMNS,
-    DetectionParams,
-    detect_regions,
-    find_regions,
-    kernel_px,
-    measure_patch,
-    measure_regions,
-)
+from euv2mag.audit.detection import DetectionParams, detect_regions, kernel_px
+from euv2mag.audit.measurement import REGION_COLUMNS, find_regions, measure_regions
+from euv2mag.audit.patch import measure_patch
 from euv2mag.errors import UserError
 from euv2mag.geometry import MSH_MM2, RSUN_MM
 

@@ -15,7 +15,7 @@ Truth (``frame_regions`` table of the generator):
   (the detector's growth threshold).
 
 Restriction to the regions the detector can see by its own documented rules
-(``euv2mag/audit/regions.py``): the centre lies inside the limb cut (r < 0.95 R, via mu), at
+(``euv2mag/audit/detection.py``): the centre lies inside the limb cut (r < 0.95 R, via mu), at
 |lat| < 55 deg (polar exclusion), with its whole footprint (centre distance + half separation +
 plage radius) inside the limb cut; and the region is isolated: no other truth region with more
 than 5e20 Mx has footprints closer than the detector's 20 Mm merge distance (D8 would merge the

@@ -221,9 +221,10 @@ def audit_frame(truth_g, preds: dict, geometry, params: dict, truth_regions=None
     std : ndarray or None
         Per-pixel standard deviation across predictions (two or more), else None.
     """
+    from ..audit.detection import DetectionParams
     from ..audit.fulldisk import FullDiskParams, frame_metrics
     from ..audit.match import match_regions
-    from ..audit.measurement import DetectionParams, find_regions, footprint_polarity
+    from ..audit.measurement import find_regions, footprint_polarity
     from ..audit.variability import frame_variability
     from ..errors import UserError
 
@@ -609,8 +610,9 @@ def run(args) -> int:
     import pandas as pd
 
     from .._io import atomic_path, atomic_write_json, atomic_write_text, ensure_dir
+    from ..audit.detection import DetectionParams
     from ..audit.fulldisk import FRAME_COLUMNS, FullDiskParams
-    from ..audit.measurement import REGION_COLUMNS, DetectionParams
+    from ..audit.measurement import REGION_COLUMNS
     from ..errors import UserError
     from ..progress import progress_bar
 

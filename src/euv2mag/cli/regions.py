@@ -22,7 +22,7 @@ Patch mode (``--patch``)
     Each input is a SHARP-like CEA patch (FITS with ``CDELT1`` in deg, ``RSUN_REF``, ``DSUN_OBS``;
     the LOS ``magnetogram`` segment).  Its parameters are computed for the whole patch, or for
     the pixels with ``bitmap >= 30`` of ``--bitmap FILE`` (only with one patch), with
-    :func:`euv2mag.audit.measurement.measure_patch`, and written as one row per patch to
+    :func:`euv2mag.audit.patch.measure_patch`, and written as one row per patch to
     ``DIR/regions.csv``: ``map``, ``source``, ``bitmap``, ``r_value``, ``log10_r_mx``,
     ``n_pil_px``, ``r_scale``, ``tumf_mx``, ``nmf_mx``, ``flux_pos_mx``, ``flux_neg_mx``,
     ``area_mm2``, ``area_msh``, ``amf_g``, ``max_abs_g``, ``n_px``, ``pil_count``,
@@ -104,7 +104,8 @@ def run_patch(args, out: Path) -> int:
     import pandas as pd
 
     from .._io import atomic_path, atomic_write_json, ensure_dir
-    from ..audit.measurement import DetectionParams, measure_patch
+    from ..audit.detection import DetectionParams
+    from ..audit.patch import measure_patch
     from ..errors import UserError
 
     if not args.maps:
@@ -210,7 +211,8 @@ def run(args) -> int:
     import pandas as pd
 
     from .._io import atomic_path, atomic_write_json, ensure_dir, path_inside
-    from ..audit.measurement import DetectionParams, find_regions
+    from ..audit.detection import DetectionParams
+    from ..audit.measurement import find_regions
     from ..errors import UserError
     from ..progress import progress_bar
 

@@ -53,7 +53,8 @@ def run(args) -> int:
     import pandas as pd
 
     from .._io import atomic_write_json, atomic_write_text, ensure_dir
-    from ..audit.measurement import DetectionParams, find_regions
+    from ..audit.detection import DetectionParams
+    from ..audit.measurement import find_regions
     from ..audit.saturation import SATURATION_COLUMNS, SaturationParams, amf_statistics, clip_fluxes, summarize_saturation
     from ..progress import progress_bar
     from ._maps import expand_map_inputs

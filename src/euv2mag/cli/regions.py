@@ -153,7 +153,7 @@ def run_patch(args, out: Path) -> int:
 def _list_maps(args):
     """The :class:`~euv2mag.cli._maps.MapInput` items of ``--store`` (first) and the MAP files."""
     from ..errors import UserError
-    from ._maps import expand_map_inputs
+    from ..data.maps import expand_map_inputs
 
     if args.store and not Path(args.store).is_dir():
         raise UserError("is not an euv2mag store (a folder)", path=args.store)

@@ -56,8 +56,8 @@ def run(args) -> int:
     from ..audit.detection import DetectionParams
     from ..audit.measurement import find_regions
     from ..audit.saturation import SATURATION_COLUMNS, SaturationParams, amf_statistics, clip_fluxes, summarize_saturation
+    from ..data.maps import expand_map_inputs
     from ..progress import progress_bar
-    from ._maps import expand_map_inputs
     from .audit import ResultCache
 
     params = SaturationParams(tuple(args.limits), r_max=args.r_max, threshold_g=args.threshold_g)

@@ -91,3 +91,62 @@ def test_cli_patch_mode(shared_data, tmp_path):
         assert col in row.index
     # --bitmap needs exactly one patch
     assert main(["regions", "--patch", str(mag), str(mag), "--bitmap", bitmap, "--out", str(tmp_path)]) == 2
+
+
+def test_library_study_without_and_with_output_folder(tmp_path, geom512):
+    """detect_regions_in_maps: same table with or without files; writes only what is asked; counts per map."""
+    import json
+
+    from euv2mag.audit.detection import DetectionParams
+    from euv2mag.audit.measurement import find_regions
+    from euv2mag.audit.region_study import detect_regions_in_maps
+    from euv2mag.data.maps import expand_map_inputs
+    from euv2mag.data.store import StoreWriter
+    from euv2mag.errors import UserError
+
+    bip = [dict(lat=15.0, lon=-30.0, leading=-1), dict(lat=-12.0, lon=20.0, sigma_mm=8.0, sep_mm=30.0)]
+    maps = [armaps.disk_map(geom512, bip, noise_g=4), np.zeros(geom512.shape, np.float32)]
+    store = tmp_path / "s.zarr"
+    w = StoreWriter.open(store, n_frames=2, shape=geom512.shape, arrays=("mag",), kind="test", params={})
+    for i, mag in enumerate(maps):
+        w.write_frame(i, geom512, mag=mag)
+    w.finish()
+    params = DetectionParams(min_mean_abs_g=80.0)
+    alone = detect_regions_in_maps([store], params=params)
+    assert alone.attrs["regions_per_map"] == {"s.zarr_00000": 2, "s.zarr_00001": 0}
+    _, direct = find_regions(maps[0], geom512, params)
+    np.testing.assert_allclose(alone[list(REGION_COLUMNS[1:-1])].to_numpy(float),
+                               direct[list(REGION_COLUMNS[1:-1])].to_numpy(float), rtol=0, atol=0)
+    assert list(alone["map"]) == ["s.zarr_00000"] * 2 and set(alone["frame"]) == {0}
+    assert list(tmp_path.iterdir()) == [store]  # out=None writes nothing
+
+    out = tmp_path / "out"
+    items = expand_map_inputs([store], indices=[1, 0])
+    table = detect_regions_in_maps(items, out, params=params, png=False)
+    assert table.attrs["regions_per_map"] == {"s.zarr_00001": 0, "s.zarr_00000": 2}
+    assert sorted(p.name for p in out.iterdir()) == [".cache", "regions.csv", "regions.json"]
+    assert sorted(p.name for p in (out / ".cache").iterdir()) == ["s.zarr_00000.csv", "s.zarr_00001.csv"]
+    meta = json.loads((out / "regions.json").read_text())
+    assert meta["params"]["min_mean_abs_g"] == 80.0 and meta["regions_per_map"] == table.attrs["regions_per_map"]
+    written = pd_read(out / "regions.csv")
+    assert written["tumf_mx"].tolist() == pytest.approx(direct["tumf_mx"].tolist(), rel=1e-12)
+    with pytest.raises(UserError, match="indices apply to paths"):
+        detect_regions_in_maps(items, indices=[0])
+
+
+def test_overlay_figure_has_labels_contours_and_limb(geom512):
+    from euv2mag.audit.measurement import find_regions
+    from euv2mag.report.figures import fig_detected_regions, figure_png
+
+    mag = armaps.disk_map(geom512, [dict(lat=15.0, lon=-30.0, leading=-1)], noise_g=4)
+    labels, table = find_regions(mag, geom512)
+    anchors = [(r.label, *geom512.hgs_to_pixel(r.lat_deg, r.lon_deg)[:2]) for r in table.itertuples()]
+    fig = fig_detected_regions(mag, labels, anchors + [(9, np.nan, np.nan)], limb_center_px=geom512.center_px,
+                               limb_radius_px=0.95 * geom512.rsun_px, title="map  (1 regions)")
+    (ax,) = fig.axes
+    assert ax.get_title() == "map  (1 regions)" and [t.get_text() for t in ax.texts] == ["1"]
+    x, y = ax.lines[0].get_data()
+    assert np.hypot(x - geom512.center_px[0], y - geom512.center_px[1]) == pytest.approx(0.95 * geom512.rsun_px)
+    assert ax.collections  # the region contour
+    png = figure_png(fig, dpi=100)
+    assert png[:4] == b"\x89PNG"

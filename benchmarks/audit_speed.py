@@ -5,7 +5,7 @@ regions (and a 4096^2 map: the real HMI 2016-07-07 file from ../shared/data when
 else a synthetic one):
 
 * full-disk metrics (:func:`euv2mag.audit.fulldisk.frame_metrics`),
-* region detection + parameters of both maps (:func:`euv2mag.audit.regions.find_regions` x 2),
+* region detection + parameters of both maps (:func:`euv2mag.audit.measurement.find_regions` x 2),
 * matching (:func:`euv2mag.audit.match.match_regions`),
 * reading one frame from a Zarr store (:meth:`FrameStore.read`), the baseline of the ratios.
 
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from euv2mag.audit.fulldisk import frame_metrics  # noqa: E402
 from euv2mag.audit.match import match_regions  # noqa: E402
-from euv2mag.audit.regions import find_regions  # noqa: E402
+from euv2mag.audit.measurement import find_regions  # noqa: E402
 from euv2mag.data.store import FrameStore, StoreWriter  # noqa: E402
 from euv2mag.geometry import DiskGeometry, default_rsun_px  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""FITS files and stores as one list of maps (cli._maps), shared by ``regions`` and ``saturation``."""
+"""FITS files and stores as one list of maps (data.maps), shared by ``regions`` and ``saturation``."""
 from __future__ import annotations
 
 import shutil
@@ -9,7 +9,7 @@ import pytest
 from _model_data import make_pair_store
 
 from euv2mag.cli import main
-from euv2mag.cli._maps import expand_map_inputs, safe_name
+from euv2mag.data.maps import expand_map_inputs, safe_name
 from euv2mag.data.fits import fits_stem, is_fits_name
 from euv2mag.errors import UserError
 

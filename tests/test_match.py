@@ -10,7 +10,7 @@ import pytest
 import armaps
 from euv2mag.audit.hale import hale_classes, hale_leading_polarity, hale_summary, solar_cycle
 from euv2mag.audit.match import attach_truth, great_circle_deg, match_regions, match_rows, pair_agreement
-from euv2mag.audit.regions import find_regions
+from euv2mag.audit.measurement import find_regions
 from euv2mag.errors import UserError
 
 

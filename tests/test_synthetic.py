@@ -156,7 +156,7 @@ def active_region_means(mag, geom):
     regions found by ``find_regions`` with default parameters whose centre has mu >= 0.5 (not
     flagged ``low_mu``); per region the area-weighted mean |B_LOS| over its pixels with
     |B_LOS| >= 100 G (:func:`euv2mag.audit.calibration.strong_field_mean`)."""
-    from euv2mag.audit.regions import find_regions
+    from euv2mag.audit.measurement import find_regions
 
     labels, table = find_regions(mag, geom)
     means = strong_field_mean(mag, geom, labels)

@@ -1,6 +1,6 @@
 """Issue 5: the AR detector recovers the synthetic Sun's injected active regions.
 
-On synthetic frames with known injected regions, :func:`euv2mag.audit.regions.find_regions` with
+On synthetic frames with known injected regions, :func:`euv2mag.audit.measurement.find_regions` with
 its DEFAULT parameters, matched to the truth by :func:`euv2mag.audit.match.match_regions`
 (5 deg), must detect >= 90 % of the truth regions above 5e21 Mx, with centres within 1 deg of the
 truth and areas within 20 %.
@@ -15,7 +15,7 @@ Truth (``frame_regions`` table of the generator):
   (the detector's growth threshold).
 
 Restriction to the regions the detector can see by its own documented rules
-(``euv2mag/audit/regions.py``): the centre lies inside the limb cut (r < 0.95 R, via mu), at
+(``euv2mag/audit/detection.py``): the centre lies inside the limb cut (r < 0.95 R, via mu), at
 |lat| < 55 deg (polar exclusion), with its whole footprint (centre distance + half separation +
 plage radius) inside the limb cut; and the region is isolated: no other truth region with more
 than 5e20 Mx has footprints closer than the detector's 20 Mm merge distance (D8 would merge the
@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from euv2mag.audit.match import match_regions
-from euv2mag.audit.regions import find_regions
+from euv2mag.audit.measurement import find_regions
 from euv2mag.data import synthetic as S
 from euv2mag.geometry import RSUN_MM
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from euv2mag.audit.fulldisk import FullDiskParams
-from euv2mag.audit.regions import find_regions
+from euv2mag.audit.measurement import find_regions
 from euv2mag.audit.variability import frame_variability, pair_pixel_metrics, pixel_std_map, region_overlap
 from euv2mag.geometry import DiskGeometry, default_rsun_px
 

@@ -2,7 +2,7 @@
 run-to-run variability, saturation and leakage, with block-bootstrap intervals.
 
 The audit works on plain arrays (G) and :class:`~euv2mag.geometry.DiskGeometry`; each concept
-has its module (:mod:`~euv2mag.audit.fulldisk`, :mod:`~euv2mag.audit.regions`,
+has its module (:mod:`~euv2mag.audit.fulldisk`, :mod:`~euv2mag.audit.detection`, :mod:`~euv2mag.audit.measurement`,
 :mod:`~euv2mag.audit.pil`, :mod:`~euv2mag.audit.match`, :mod:`~euv2mag.audit.hale`,
 :mod:`~euv2mag.audit.variability`, :mod:`~euv2mag.audit.saturation`,
 :mod:`~euv2mag.audit.leakage`, :mod:`~euv2mag.audit.bootstrap`), and the whole audit of stores
@@ -14,7 +14,8 @@ from .fulldisk import FullDiskParams, frame_metrics, series_metrics
 from .hale import hale_leading_polarity, hale_summary, solar_cycle
 from .match import MIN_PAIRS, MatchResult, match_regions, region_summary
 from .pipeline import AuditParams, AuditResult, audit_frame, audit_stores
-from .regions import DetectionParams, detect_regions, find_regions, footprint_polarity, measure_regions
+from .detection import DetectionParams, detect_regions
+from .measurement import find_regions, footprint_polarity, measure_regions
 from .summary import AuditSummary, Intervals
 
 __all__ = [

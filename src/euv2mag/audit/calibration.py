@@ -12,7 +12,7 @@ Quantities and units
     (:attr:`~euv2mag.geometry.DiskGeometry.pixel_area_mm2`, Mm^2, or ``pixel_area_cm2``, cm^2).
 Strong-field mean of an active region (:func:`strong_field_mean`), G
     The project's one definition of "the mean |B| inside an active region": over the pixels of
-    a region found by :func:`euv2mag.audit.regions.find_regions` (default parameters) with
+    a region found by :func:`euv2mag.audit.measurement.find_regions` (default parameters) with
     ``|B_LOS| >= 100 G`` (:data:`AR_STRONG_FIELD_G`), ``sum |B| A / sum A``.  Plage and spots
     count; the weak network that the detector's 30 G growth takes in is left out.
 Disk statistics (:func:`disk_statistics`), on pixels with ``rho < 0.95`` and finite field
@@ -39,7 +39,7 @@ def strong_field_mean(mag: np.ndarray, geometry: DiskGeometry, labels: np.ndarra
 
     This is the project's one definition of "the mean |B| inside an active region", applied
     alike to real HMI maps and synthetic frames: the region is a label of
-    :func:`euv2mag.audit.regions.find_regions` (default parameters), the mean is weighted by the
+    :func:`euv2mag.audit.measurement.find_regions` (default parameters), the mean is weighted by the
     foreshortening-corrected pixel area, over the region's pixels whose LOS field exceeds 100 G
     in magnitude (plage and spots; the weak network that the detector's 30 G growth takes in is
     left out).

@@ -9,14 +9,14 @@ and ``pixel_std.zarr`` by :data:`PIXEL_STD_ZARR`.
 Units: fields in G, fluxes in Mx, areas in MSH (millionths of the solar hemisphere) or Mm²,
 lengths in Mm, angles in degrees, R in log10 of G x (0.12 deg pixel) (SHARP recipe).  The
 per-column meanings of the frame metrics and region parameters are documented in
-:mod:`euv2mag.audit.fulldisk` and :mod:`euv2mag.audit.regions`.
+:mod:`euv2mag.audit.fulldisk` and :mod:`euv2mag.audit.measurement`.
 """
 from __future__ import annotations
 
 from ..tables import Column, TableFile
 from .fulldisk import FRAME_COLUMNS
 from .match import MATCH_PARAMETERS
-from .regions import REGION_COLUMNS
+from .measurement import REGION_COLUMNS
 
 __all__ = [
     "FULLDISK",
@@ -52,7 +52,7 @@ _FRAME_UNITS = {
     "n_strong": ("int64", "", "pixels where both maps exceed the strong-field level"),
 }
 
-#: dtype, unit and meaning of every region parameter (:data:`euv2mag.audit.regions.REGION_COLUMNS`).
+#: dtype, unit and meaning of every region parameter (:data:`euv2mag.audit.measurement.REGION_COLUMNS`).
 REGION_UNITS = {
     "label": ("int64", "", "label in the map's label image (1 = largest TUMF)"),
     "lat_deg": ("float64", "deg", "Stonyhurst latitude of the centre"),
@@ -119,7 +119,7 @@ REGIONS = TableFile(
         Column("hale_class", "str", "", "truth regions: hale / anti_hale / undetermined"),
         *(Column(name, *REGION_UNITS[name]) for name in REGION_COLUMNS),
     ),
-    "every region detected on every map (euv2mag.audit.regions)",
+    "every region detected on every map (euv2mag.audit.detection, euv2mag.audit.measurement)",
 )
 
 MATCHES = TableFile(

@@ -19,7 +19,7 @@ of the class; all fractions NaN when their count is 0)
     ``polarity_agreement`` (leading polarity equal and non-zero, over matched pairs);
     ``nmf_sign_agreement`` (sign of the region NMF equal, over matched pairs);
     footprint measures, which read the generated map inside every truth region's footprint,
-    matched or not (:func:`euv2mag.audit.regions.footprint_polarity`):
+    matched or not (:func:`euv2mag.audit.measurement.footprint_polarity`):
     ``n_footprint_determined`` (both maps show both polarities there),
     ``footprint_polarity_agreement`` (generated leading polarity equals the truth's, over those),
     ``footprint_nmf_sign_agreement`` (over footprints with a non-zero generated net flux);

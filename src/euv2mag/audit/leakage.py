@@ -14,7 +14,7 @@ or one rotation earlier.  For each test frame this module measures
   Carrington rate to the test time, lies within ``tolerance_deg`` great-circle degrees of the
   test region, within ``max_gap_days``).  The position criterion works on any region table with
   columns ``time``, ``lat_deg``, ``carrington_lon_deg`` (e.g. regions detected by
-  :mod:`euv2mag.audit.regions`).
+  :mod:`euv2mag.audit.measurement`).
 
 Outputs of ``euv2mag leakage`` (``DIR/leakage.csv``, one row per test frame)
 ------------------------------------------------------------------------------

@@ -270,7 +270,7 @@ def match_regions(
     Parameters
     ----------
     ref_table, gen_table : pandas.DataFrame
-        Region tables (:func:`euv2mag.audit.regions.measure_regions`); need ``lat_deg`` and
+        Region tables (:func:`euv2mag.audit.measurement.measure_regions`); need ``lat_deg`` and
         ``lon_column``; parameters missing from a table are skipped.
     max_distance_deg : float
         Largest accepted centre distance (deg).
@@ -366,7 +366,7 @@ def match_rows(pred: str, ref_table, gen_table, hale_classes: list, max_distance
     max_distance_deg : float
         Largest centre distance of a match (deg).
     footprint : pandas.DataFrame, optional
-        :func:`euv2mag.audit.regions.footprint_polarity` of the prediction inside the truth
+        :func:`euv2mag.audit.measurement.footprint_polarity` of the prediction inside the truth
         footprints, indexed by truth label (gives ``fp_gen_leading_polarity``, ``fp_gen_nmf_mx``).
 
     Returns

@@ -2,7 +2,7 @@
 
 :func:`audit_stores` compares prediction stores (array ``pred``, G) with a truth store (array
 ``mag``, G) frame by frame: full-disk metrics (:mod:`euv2mag.audit.fulldisk`), active regions
-detected and measured on the truth and on every prediction (:mod:`euv2mag.audit.regions`),
+detected and measured on the truth and on every prediction (:mod:`euv2mag.audit.detection`, :mod:`euv2mag.audit.measurement`),
 their one-to-one matching and the generated polarity inside every truth footprint
 (:mod:`euv2mag.audit.match`), the Hale classes of the truth regions (:mod:`euv2mag.audit.hale`)
 and, with several predictions, the run-to-run comparisons (:mod:`euv2mag.audit.variability`).
@@ -40,7 +40,7 @@ from ..errors import UserError
 from .bootstrap import DISK_PASSAGE_DAYS
 from .fulldisk import FullDiskParams
 from .match import MIN_PAIRS
-from .regions import DetectionParams
+from .detection import DetectionParams
 
 __all__ = ["AuditParams", "AuditResult", "audit_frame", "audit_stores", "open_stores"]
 
@@ -145,7 +145,7 @@ def audit_frame(truth_g, preds: Mapping[str, np.ndarray], geometry, params: Audi
     from .fulldisk import frame_metrics
     from .hale import hale_classes
     from .match import match_rows
-    from .regions import find_regions, footprint_polarity
+    from .measurement import find_regions, footprint_polarity
     from .variability import frame_variability
 
     records = {"fulldisk": [], "regions": [], "matches": [], "variability": []}

@@ -21,7 +21,7 @@ Across maps, per limit (``x`` = original, ``y`` = clipped values of TUMF or NMF)
     ``cc`` Pearson; ``kept_mean`` / ``kept_median`` of the per-map ratio ``y / x``;
     ``sign_flip_fraction`` = share of maps with ``sign(NMF_clip) != sign(NMF_orig)``.
 Region AMF
-    Regions are detected on the **original** maps with :func:`euv2mag.audit.regions.find_regions`
+    Regions are detected on the **original** maps with :func:`euv2mag.audit.measurement.find_regions`
     (default parameters); ``AMF = TUMF_region / area_region`` (G).  Reported: number of regions,
     mean and sample standard deviation (ddof=1), median, and for each limit the share of
     regions with ``AMF < L``.

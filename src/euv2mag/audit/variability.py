@@ -76,7 +76,7 @@ def region_overlap(table_a, table_b, max_distance_deg: float = 5.0) -> dict:
     Parameters
     ----------
     table_a, table_b : pandas.DataFrame
-        Region tables of :func:`euv2mag.audit.regions.measure_regions` (columns ``lat_deg``,
+        Region tables of :func:`euv2mag.audit.measurement.measure_regions` (columns ``lat_deg``,
         ``lon_deg`` at least).
     max_distance_deg : float
         Largest centre distance (great-circle degrees) of a match.

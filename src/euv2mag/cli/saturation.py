@@ -53,10 +53,11 @@ def run(args) -> int:
     import pandas as pd
 
     from .._io import atomic_write_json, atomic_write_text, ensure_dir
-    from ..audit.regions import DetectionParams, find_regions
+    from ..audit.detection import DetectionParams
+    from ..audit.measurement import find_regions
     from ..audit.saturation import SATURATION_COLUMNS, SaturationParams, amf_statistics, clip_fluxes, summarize_saturation
+    from ..data.maps import expand_map_inputs
     from ..progress import progress_bar
-    from ._maps import expand_map_inputs
     from ..audit.cache import ResultCache
 
     params = SaturationParams(tuple(args.limits), r_max=args.r_max, threshold_g=args.threshold_g)
@@ -146,5 +147,5 @@ def _definitions(params, table, args) -> dict:
         "r2_fit": "1 - sum((clipped - slope*original)^2) / sum((clipped - mean(clipped))^2)",
         "sign_flip_fraction": "share of maps with sign(NMF_clipped) != sign(NMF_original)",
         "amf": "region AMF = region TUMF / region deprojected area (G), regions detected on the original maps "
-        "with euv2mag.audit.regions.find_regions; std is the sample standard deviation (ddof=1)",
+        "with euv2mag.audit.measurement.find_regions; std is the sample standard deviation (ddof=1)",
     }

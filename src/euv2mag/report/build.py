@@ -490,7 +490,7 @@ def _section_regions(page: Page, ctx: ReportContext, heads: dict) -> None:
     preds = lay.predictions(MAIN_EXPERIMENT)
     # overlay
     try:
-        from ..audit.regions import detect_regions
+        from ..audit.detection import detect_regions
     except ImportError:
         detect_regions = None
     if truth is not None and preds and detect_regions is not None:

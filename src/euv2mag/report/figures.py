@@ -24,6 +24,7 @@ __all__ = [
     "fig_training_curves",
     "fig_scatter_panels",
     "fig_region_overlay",
+    "fig_detected_regions",
     "fig_std_map",
 ]
 
@@ -304,6 +305,53 @@ def fig_region_overlay(reference, generated, labels_ref, labels_gen, mag_limit_g
         ax.set_yticks([])
         ax.set_facecolor("black")
     fig.colorbar(im, ax=axes, shrink=0.8, label="B_LOS (G)")
+    return fig
+
+
+def fig_detected_regions(mag_g, labels, regions, *, limb_center_px, limb_radius_px: float, vmax_g: float = 1500.0,
+                         title: str = ""):
+    """One full-disk magnetogram with its detected regions: contours, labels and the limb cut.
+
+    Parameters
+    ----------
+    mag_g : (H, W) ndarray
+        LOS field in G, north up (array row 0 is the southernmost row), NaN off the disk.
+    labels : (H, W) ndarray of int
+        Region labels (0 = background); their outline is drawn in red.
+    regions : sequence of (label, x_px, y_px)
+        Label text and its anchor (column, row) in pixels, e.g. each region's centre; the text
+        is drawn 8 px up and right of it; entries with a non-finite position are skipped.
+    limb_center_px : (float, float)
+        Disk centre (x, y) in pixels.
+    limb_radius_px : float
+        Radius of the limb cut (px), drawn as a grey dashed circle.
+    vmax_g : float
+        Colour range ±``vmax_g`` G (``hmimag``; default 1500, the colormap's own range).
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        8 x 8 in at 100 dpi (an 800 x 800 px PNG).
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 8), dpi=100)
+    ax = fig.subplots()
+    ax.imshow(mag_g, origin="lower", cmap=solar_cmap("hmimag"), vmin=-vmax_g, vmax=vmax_g, interpolation="nearest")
+    labels = np.asarray(labels)
+    if labels.max() > 0:
+        ax.contour((labels > 0).astype(float), levels=[0.5], colors="red", linewidths=1.2)
+    t = np.linspace(0, 2 * np.pi, 361)
+    cx, cy = limb_center_px
+    ax.plot(cx + limb_radius_px * np.cos(t), cy + limb_radius_px * np.sin(t), color="0.6", lw=0.5, ls="--")
+    for label, x, y in regions:
+        if np.isfinite(x) and np.isfinite(y):
+            ax.text(float(x) + 8, float(y) + 8, str(label), color="red", fontsize=10, weight="bold")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("x [px] (west ->)")
+    ax.set_ylabel("y [px] (north ^)")
     return fig
 
 

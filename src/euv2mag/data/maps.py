@@ -1,9 +1,12 @@
-"""Full-disk map inputs of the commands: FITS files and euv2mag stores as one list of maps.
+"""Full-disk magnetogram inputs: HMI LOS FITS files and euv2mag stores as one list of maps.
 
-``euv2mag regions`` and ``euv2mag saturation`` both take "HMI FITS files and/or stores"; this
-module turns such arguments into :class:`MapInput` items with a unique, file-name-safe name each,
-and checks them (missing paths, files that are neither, stores without the array, frame indices
-outside a store, two inputs with the same name) before any work starts.
+Studies over many maps (the region study :mod:`euv2mag.audit.region_study`, the saturation
+study; the ``euv2mag regions`` and ``euv2mag saturation`` commands) take "HMI FITS files and/or
+stores".  :func:`expand_map_inputs` turns such paths into :class:`MapInput` items with a unique,
+file-name-safe name each, and checks them (missing paths, files that are neither, stores without
+the array, frame indices outside a store, two inputs with the same name) before any work starts.
+:meth:`MapInput.load` gives the map in G (NaN off the disk) and its
+:class:`~euv2mag.geometry.DiskGeometry`.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..data.fits import fits_stem, is_fits_name
+from .fits import fits_stem, is_fits_name
 
 __all__ = ["MapInput", "expand_map_inputs", "safe_name"]
 
@@ -54,7 +57,7 @@ class MapInput:
         read as stored.
         """
         if self.store is None:
-            from ..data.fits import prepare_hmi
+            from .fits import prepare_hmi
 
             extra = {} if quality_ignore is None else {"quality_ignore": quality_ignore}
             return prepare_hmi(self.source, size=size, **extra)
@@ -81,7 +84,7 @@ def expand_map_inputs(paths: Iterable[str | Path], *, indices: Sequence[int] | N
         ``array``, an index outside a store, ``indices`` without any store, no input at all, or
         two inputs with the same name (their outputs would collide).
     """
-    from ..data.store import FrameStore
+    from .store import FrameStore
     from ..errors import UserError
 
     items: list[MapInput] = []

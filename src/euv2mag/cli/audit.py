@@ -64,8 +64,6 @@ and the solar cycle at the frame's date (``hale_class`` column; :func:`euv2mag.a
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import shutil
 from pathlib import Path
@@ -73,6 +71,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audit.bootstrap import DISK_PASSAGE_DAYS
+from ..audit.cache import ResultCache
 from . import bounded, nonnegative_float, nonnegative_int, positive_float, positive_int
 
 #: Region parameters compared between matched pairs (``ref_<p>``, ``gen_<p>`` in matches.csv).
@@ -127,72 +126,6 @@ def add_parser(subparsers) -> None:
 
 _fraction = bounded(float, low=0, high=1, low_inclusive=False, what="a number in (0, 1]")
 _open_fraction = bounded(float, low=0, high=1, low_inclusive=False, high_inclusive=False, what="a number in (0, 1)")
-
-
-# --------------------------------------------------------------------------- result cache
-def _plain(obj):
-    """NumPy scalars/arrays -> Python values (NaN kept, so cached floats round-trip exactly)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-class ResultCache:
-    """Per-item JSON results under ``folder/<hash of config>/`` so that a re-run resumes.
-
-    Parameters
-    ----------
-    folder : path-like
-        Cache folder (inside the output folder).
-    config : dict
-        Everything the results depend on; another config uses another sub-folder.
-    """
-
-    def __init__(self, folder, config: dict):
-        digest = hashlib.sha256(json.dumps(_plain(config), sort_keys=True, default=str).encode()).hexdigest()[:16]
-        self.root = Path(folder)
-        self.folder = self.root / digest
-
-    @staticmethod
-    def key(source, index: int) -> str:
-        """Key of item ``index`` of ``source`` (a file's size and mtime are part of it)."""
-        path = Path(source)
-        stamp = ""
-        if path.is_file():
-            st = path.stat()
-            stamp = f"{st.st_size}:{st.st_mtime_ns}"
-        text = f"{path.resolve()}|{index}|{stamp}"
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-    def get(self, key: str):
-        path = self.folder / f"{key}.json"
-        if not path.exists():
-            return None
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def put(self, key: str, value) -> None:
-        from .._io import atomic_write_text
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.folder / f"{key}.json", json.dumps(_plain(value)))
-
-    def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- per-frame work

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..audit.leakage_study import ROTATION_MODELS
+from ..audit.leakage_study import ROTATION_MODELS, LeakageParams, leakage_study
 from . import nonnegative_float, positive_float
 
 
@@ -48,8 +48,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..audit.leakage_study import LeakageParams, leakage_study
-
     params = LeakageParams(same_face_deg=args.same_face_deg, region_tolerance_deg=args.region_tolerance_deg,
                            region_max_gap_days=args.region_max_gap_days, rotation_model=args.rotation_model,
                            region_min_flux_mx=args.region_min_flux_mx)

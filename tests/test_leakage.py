@@ -19,6 +19,7 @@ from euv2mag.audit.leakage import (
 )
 from euv2mag.cli import main
 from euv2mag.data.splits import make_split, write_split
+from euv2mag.errors import UserError
 
 # Howard, Harvey & Forgach (1990) sidereal law, A + B sin^2 + C sin^4 in µrad/s
 HOWARD = (2.894, -0.428, -0.370)
@@ -225,3 +226,96 @@ def test_real_kpl19_times_leak_and_rotation_split_does_not(shared_data, tmp_path
     assert r["min_gap_days"] >= 27.0
     assert r["frac_same_face_within_1_rotation"] < 0.05
     assert r["frac_same_face_within_2_rotations"] < 0.7
+
+
+# ------------------------------------------------------------------------- the study from Python
+@pytest.mark.slow
+def test_leakage_study_from_python_kpl19_leaks_and_rotation_does_not(tmp_path, region_case):
+    """KPL19's test months touch training within a rotation; a rotation split with a buffer never does."""
+    from euv2mag.audit.leakage import SYNODIC_CARRINGTON_DAYS
+    from euv2mag.audit.leakage_study import (
+        LEAKAGE_CSV,
+        LeakageSummary,
+        leakage_study,
+        read_leakage_comparison,
+        read_leakage_csv,
+    )
+
+    times, l0, regions = region_case
+    _write_store(tmp_path / "s.zarr", times, l0, regions)
+    write_split(make_split(times, "kpl19"), tmp_path / "kpl19.json")
+    write_split(make_split(times, "rotation", seed=0, test_fraction=0.25, block_rotations=1), tmp_path / "rot.json")
+    out = tmp_path / "out"
+    study = leakage_study([tmp_path / "kpl19.json", tmp_path / "rot.json"], tmp_path / "s.zarr", out=out)
+    k, r = (s.summary for s in study.splits)
+    assert [s.name for s in study.splits] == ["kpl19", "rot"]
+    assert k.min_gap_days < SYNODIC_CARRINGTON_DAYS <= r.min_gap_days
+    assert r.frac_same_face_within_1_rotation < k.frac_same_face_within_1_rotation
+    # the 184-d region is on both sides of either split: region leakage is not cured by gaps alone
+    assert k.frac_test_regions_in_train_truth > 0.3 and r.frac_test_regions_in_train_truth > 0.3
+    # the files are the results, read back through their definitions with their types
+    for s in study.splits:
+        back = read_leakage_csv(out / s.name)
+        assert list(back.columns) == [*LEAKAGE_CSV.names, "n_regions", "n_regions_in_train_truth",
+                                      "n_regions_in_train_position"]
+        assert str(back["index"].dtype) == "int64" and back["same_face_within_1_rotation"].dtype == bool
+        assert str(back["n_regions_in_train_truth"].dtype) == "int64"
+        assert back["gap_days"].tolist() == pytest.approx(s.table["gap_days"].tolist(), rel=1e-5)
+        assert LeakageSummary.read(out / s.name) == s.summary
+    comparison = read_leakage_comparison(out)
+    assert comparison["name"].tolist() == ["kpl19", "rot"] and str(comparison["n_test"].dtype) == "int64"
+    assert str(comparison["n_distinct_test_regions"].dtype) == "Int64"
+    assert comparison["min_gap_days"].tolist() == pytest.approx([k.min_gap_days, r.min_gap_days], rel=1e-5)
+
+
+def test_leakage_study_on_split_times_with_a_region_dataframe(tmp_path, region_case):
+    from euv2mag.audit.leakage_study import LeakageParams, leakage_study
+
+    times, _, regions = region_case
+    write_split(make_split(times, "kpl19"), tmp_path / "kpl19.json")
+    rows = regions[["time", "lat_deg", "carrington_lon_deg"]]  # matched to frames by time, no truth ids
+    study = leakage_study(tmp_path / "kpl19.json", params=LeakageParams(region_tolerance_deg=3.0), regions=rows)
+    (result,) = study.splits
+    s = result.summary
+    assert (s.n_test, s.n_train, s.source) == (61, 123, "split file times")
+    assert s.frac_test_regions_in_train_position > 0.3 and s.n_distinct_test_regions is None
+    assert "region_id" not in rows.columns and "frame" not in rows.columns  # the caller's table is left alone
+    assert "n_regions_in_train_truth" not in result.table.columns
+    assert result.table["n_regions"].sum() == s.n_test_region_observations
+    assert "frac_test_regions_in_train_truth" not in s.to_dict()
+    with pytest.raises(UserError, match="rotation_model"):
+        LeakageParams(rotation_model="solid")
+    with pytest.raises(UserError, match="same_face_deg"):
+        LeakageParams(same_face_deg=0.0)
+
+
+def test_check_split_times_names_the_split_file(tmp_path):
+    from euv2mag.data.splits import check_split_times
+
+    times = _daily("2014-07-01T00:00:00", 10)
+    split = make_split(times, "random", seed=0)
+    check_split_times(split, times, tmp_path / "s.json")
+    shifted = _daily("2014-07-02T00:00:00", 10)
+    with pytest.raises(UserError, match="was made for other frames") as err:
+        check_split_times(split, shifted, tmp_path / "s.json")
+    assert str(tmp_path / "s.json") in str(err.value)
+
+
+def test_leakage_files_lacking_a_column_are_one_line_errors(tmp_path):
+    from euv2mag.audit.leakage_study import LeakageSummary, leakage_study, read_leakage_csv
+
+    times = _daily("2014-07-01T00:00:00", 40)
+    write_split(make_split(times, "random", seed=0), tmp_path / "s.json")
+    leakage_study([tmp_path / "s.json"], out=tmp_path / "o")
+    path = tmp_path / "o" / "leakage.csv"
+    pd.read_csv(path).drop(columns=["gap_days"]).to_csv(path, index=False)
+    with pytest.raises(UserError) as err:
+        read_leakage_csv(path)
+    assert str(path) in str(err.value) and "gap_days" in str(err.value) and "\n" not in str(err.value)
+    summary = tmp_path / "o" / "leakage.json"
+    obj = json.loads(summary.read_text())
+    del obj["n_test"]
+    summary.write_text(json.dumps(obj))
+    with pytest.raises(UserError, match="lacks key.*n_test") as err:
+        LeakageSummary.read(summary)
+    assert str(summary) in str(err.value) and "\n" not in str(err.value)

@@ -165,3 +165,87 @@ def test_real_hmi_saturation_reproduces_the_physics_note(shared_data, tmp_path, 
     assert summary["limits"]["3000"]["tumf"]["slope"] == pytest.approx(1.0, abs=1e-9)
     assert summary["limits"]["100"]["sign_flip_fraction"] == 0.0
     assert summary["amf"]["n_regions"] >= 1
+
+
+# ------------------------------------------------------------------------- the study from Python
+def _study_store(tmp_path):
+    """Four 256-px maps: the two-patch map at 1x, 2x, -1x, and noise of 80 G rms."""
+    geom = geometry()
+    mag, _, _ = two_patch_map(geom)
+    noise = np.random.default_rng(3).normal(0, 80, geom.shape)
+    noise[~geom.disk_mask(1.0)] = np.nan
+    return _write_store(tmp_path / "s.zarr", [mag, 2 * mag, -mag, noise], geom)
+
+
+def test_saturation_study_from_python_never_gains_flux(tmp_path):
+    """A +-L clip can only lower |B|: no map keeps more than all of its TUMF (limits above the threshold)."""
+    from euv2mag.audit.saturation import REGIONS_AMF_CSV, SATURATION_CSV, SaturationSummary, saturation_study
+
+    store = _study_store(tmp_path)
+    out = tmp_path / "out"
+    result = saturation_study([store], SaturationParams((50.0, 100.0, 625.0)), out=out)
+    table = result.table
+    assert len(table) == 4 * 3 and (table["tumf_kept"] <= 1.0).all()
+    assert (table["tumf_clip_mx"] <= table["tumf_orig_mx"]).all()
+    # the 300 G patch loses flux under +-100 G and keeps all of it under +-625 G
+    two_patch = table[table["frame"] == 0].set_index("limit_g")["tumf_kept"]
+    assert two_patch[100.0] < 1.0 and two_patch[625.0] == 1.0
+    # the tighter limit keeps less, map by map
+    by_limit = table.pivot(index="map", columns="limit_g", values="tumf_kept")
+    assert (by_limit[50.0] <= by_limit[100.0]).all() and (by_limit[100.0] <= by_limit[625.0]).all()
+    # the files are the result, read back through their definitions with their types
+    back = SATURATION_CSV.read(out)
+    pd.testing.assert_frame_equal(back, table)
+    assert str(back["frame"].dtype) == "int64" and back["nmf_sign_flip"].dtype == bool
+    assert str(back["limit_g"].dtype) == "float64" and back["map"].map(type).eq(str).all()
+    amf = REGIONS_AMF_CSV.read(out)
+    assert len(amf) == result.summary.amf["n_regions"] > 0 and str(amf["label"].dtype) == "int64"
+    summary = SaturationSummary.read(out)
+    assert summary.to_dict() == json.loads((out / "saturation.json").read_text())
+    assert summary.n_maps == 4 and summary.limits["100"]["tumf"]["slope"] == result.summary.limits["100"]["tumf"]["slope"]
+    assert not (out / ".cache").exists()
+
+
+def test_saturation_study_resumes_after_an_interruption(tmp_path, monkeypatch):
+    import euv2mag.audit.saturation as sat
+
+    store = _study_store(tmp_path)
+    params = SaturationParams((100.0,))
+    fresh = sat.saturation_study([store], params, regions=False)
+    calls = []
+    real = sat.saturation_of_map
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sat, "saturation_of_map", failing)
+    with pytest.raises(KeyboardInterrupt):
+        sat.saturation_study([store], params, regions=False, out=tmp_path / "out")
+    assert not (tmp_path / "out" / "saturation.csv").exists()
+    calls.clear()
+    resumed = sat.saturation_study([store], params, regions=False, out=tmp_path / "out")
+    assert len(calls) == 2  # the two maps finished before the interruption came from the cache
+    pd.testing.assert_frame_equal(resumed.table, fresh.table)
+    assert resumed.regions_amf is None and not (tmp_path / "out" / "regions_amf.csv").exists()
+
+
+def test_saturation_files_lacking_a_column_are_one_line_errors(tmp_path):
+    from euv2mag.audit.saturation import SATURATION_CSV, SaturationSummary, saturation_study
+
+    saturation_study([_study_store(tmp_path)], SaturationParams((100.0,)), regions=False, indices=[0],
+                     out=tmp_path / "out")
+    path = tmp_path / "out" / "saturation.csv"
+    pd.read_csv(path).drop(columns=["tumf_clip_mx"]).to_csv(path, index=False)
+    with pytest.raises(UserError) as err:
+        SATURATION_CSV.read(path)
+    assert str(path) in str(err.value) and "tumf_clip_mx" in str(err.value) and "\n" not in str(err.value)
+    summary = tmp_path / "out" / "saturation.json"
+    obj = json.loads(summary.read_text())
+    del obj["limits"]
+    summary.write_text(json.dumps(obj))
+    with pytest.raises(UserError, match="lacks key.*limits") as err:
+        SaturationSummary.read(summary)
+    assert str(summary) in str(err.value) and "\n" not in str(err.value)

@@ -1,15 +1,19 @@
-"""Per-item result cache of the audit and the studies, so that an interrupted run resumes.
+"""Per-item result cache: an interrupted study resumes where it stopped.
 
-Results are JSON files under ``folder/<digest of the configuration>/<key>.json``; another
-configuration (parameters, inputs) uses another sub-folder, so results made with other
-settings are never reused.  Items are keyed by :meth:`ResultCache.key` (a source path, its size
-and modification time, and the item index).  The cache lives inside the output folder and is
-removed once the results are written.
+A long study (the audit of many frames, the saturation study of many maps) stores the result of
+every finished item as a small JSON file under ``folder/<hash of the configuration>/``.  A re-run
+with the same configuration finds them and skips that work; a run with another configuration
+(other parameters, other inputs) uses another sub-folder, so stale results are never reused.  The
+study removes the whole cache once its result files are written.
+
+Values are stored as JSON: NumPy scalars and arrays become Python numbers and lists, and NaN is
+kept (Python's ``json`` writes it as ``NaN``), so floats round-trip exactly.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -43,19 +47,44 @@ class ResultCache:
     Parameters
     ----------
     folder : path-like
-        Cache folder (inside the output folder).
+        Cache folder (inside the output folder, e.g. ``OUT/.cache``).
     config : dict
-        Everything the results depend on; another config uses another sub-folder.
+        Everything the results depend on (parameters, input paths ...); another config uses
+        another sub-folder.
+
+    Attributes
+    ----------
+    root : pathlib.Path
+        ``folder``.
+    folder : pathlib.Path
+        ``folder/<first 16 hex digits of the SHA-256 of config>``, where the items live.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from euv2mag.audit.cache import ResultCache
+    >>> cache = ResultCache(tempfile.mkdtemp(), {"limits_g": [100.0]})
+    >>> key = cache.key("map.fits", -1)
+    >>> cache.get(key) is None
+    True
+    >>> cache.put(key, {"tumf_mx": 1.5e22})
+    >>> cache.get(key)
+    {'tumf_mx': 1.5e+22}
+    >>> cache.clear()
     """
 
-    def __init__(self, folder, config: dict):
+    def __init__(self, folder: str | os.PathLike, config: dict):
         digest = hashlib.sha256(json.dumps(_plain(config), sort_keys=True, default=str).encode()).hexdigest()[:16]
         self.root = Path(folder)
         self.folder = self.root / digest
 
     @staticmethod
-    def key(source, index: int) -> str:
-        """Key of item ``index`` of ``source`` (a file's size and mtime are part of it)."""
+    def key(source: str | os.PathLike, index: int) -> str:
+        """Key of item ``index`` of ``source``.
+
+        The key hashes the resolved path and the index; for a file, its size and modification
+        time are part of it, so an edited file is computed again.
+        """
         path = Path(source)
         stamp = ""
         if path.is_file():
@@ -65,6 +94,7 @@ class ResultCache:
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def get(self, key: str):
+        """The stored value of ``key``, or None when absent or unreadable (then it is recomputed)."""
         path = self.folder / f"{key}.json"
         if not path.exists():
             return None
@@ -74,10 +104,12 @@ class ResultCache:
             return None
 
     def put(self, key: str, value) -> None:
+        """Store ``value`` (JSON-serialisable after NumPy conversion) under ``key``, atomically."""
         from .._io import atomic_write_text
 
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.folder / f"{key}.json", json.dumps(_plain(value)))
 
     def clear(self) -> None:
+        """Remove the whole cache folder (all configurations)."""
         shutil.rmtree(self.root, ignore_errors=True)

@@ -18,6 +18,10 @@ or one rotation earlier.  For each test frame this module measures
 
 Outputs of ``euv2mag leakage`` (``DIR/leakage.csv``, one row per test frame)
 ------------------------------------------------------------------------------
+The study itself, and the one definition of each file (:data:`~euv2mag.audit.leakage_study.LEAKAGE_CSV`,
+:class:`~euv2mag.audit.leakage_study.LeakageSummary`,
+:data:`~euv2mag.audit.leakage_study.LEAKAGE_COMPARISON_CSV`), are in :mod:`euv2mag.audit.leakage_study`.
+
 ``index``                        frame index (store or time list)
 ``time``                         ISO 8601 UTC time of the test frame
 ``l0_deg``                       Carrington longitude of the disk centre (deg)

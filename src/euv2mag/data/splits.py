@@ -46,7 +46,8 @@ Split file (JSON)
     ``test_rotations``, ``val_rotations``, ``buffer_rotations`` (Carrington rotation numbers).
 
 :func:`load_split` reads and validates a split file; :class:`Split` gives ``indices(name)`` and
-``times(name)`` for ``name`` in "train", "val", "test", "dropped".
+``times(name)`` for ``name`` in "train", "val", "test", "dropped".  :func:`check_split_times`
+checks that a split was made for the frames it is used with.
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ __all__ = [
     "make_split",
     "write_split",
     "load_split",
+    "check_split_times",
 ]
 
 SCHEMES = ("kpl19", "rotation", "random")
@@ -578,3 +580,35 @@ def load_split(path: str | Path, n_frames: int | None = None) -> Split:
     params = obj.get("params") or {}
     summary = obj.get("summary") or {}
     return Split(scheme=str(obj["scheme"]), source=obj.get("source"), params=params, sets=sets, summary=summary)
+
+
+def check_split_times(split: Split, times: Sequence[str], path: str | Path | None = None) -> None:
+    """Check that ``split`` was made for frames observed at ``times``.
+
+    Parameters
+    ----------
+    split : Split
+        A split (e.g. from :func:`load_split`).
+    times : sequence of str
+        ISO 8601 UTC time of frame ``i`` at position ``i`` (a store's times, or the union of
+        time lists); every index of the split must be a position in it.
+    path : path-like, optional
+        The split file, named in the error.
+
+    Raises
+    ------
+    UserError
+        If a frame's recorded time in the split differs from ``times`` by more than 1 s (the
+        message names the first such frame and both times).
+    """
+    for name in SET_NAMES:
+        idx = split.indices(name)
+        if not idx:
+            continue
+        expected = to_datetime64([times[i] for i in idx]).astype(np.int64)
+        recorded = to_datetime64(split.times(name), path=path).astype(np.int64)
+        bad = np.flatnonzero(np.abs(expected - recorded) > 1000)
+        if bad.size:
+            i = idx[int(bad[0])]
+            raise UserError(f"was made for other frames: frame {i} is {times[i]} here but "
+                            f"{split.times(name)[int(bad[0])]} in the split", path=path)

@@ -174,12 +174,13 @@ def test_atomic_writes_get_the_usual_permissions_and_leave_nothing_on_error(tmp_
 # ---------------------------------------------------------------------------- xarray
 def _assert_xarray_matches(path, arrays):
     """``xarray.open_zarr`` of the store gives the contract's dims, sizes, units and FrameStore's values."""
+    import astropy.units as u
     import xarray as xr
 
     from euv2mag.data.store import ARRAY_LAYOUT, GEOMETRY_FIELDS
 
     store = FrameStore(path)
-    units = {"euv": "DN/s", "mag": "G", "pred": "G", "rsun_px": "px", "cdelt_arcsec": "arcsec",
+    units = {"euv": "DN/s", "mag": "G", "pred": "G", "rsun_px": "pixel", "cdelt_arcsec": "arcsec",
              "b0_deg": "deg", "l0_deg": "deg", "dsun_m": "m"}
     for kwargs in ({"consolidated": False}, {}):  # finished stores are consolidated: the defaults work too
         with xr.open_zarr(path, **kwargs) as ds:
@@ -196,6 +197,8 @@ def _assert_xarray_matches(path, arrays):
             assert ds["time"].dims == ("frame",) and "units" not in ds["time"].attrs
             assert [str(t) for t in ds["time"].values] == [str(t) for t in store.times]
             assert ds.attrs["kind"] == store.kind and ds.attrs["complete"] is True
+            parsed = {name: u.Unit(ds[name].attrs["units"]) for name in ds.data_vars if "units" in ds[name].attrs}
+            assert parsed["mag"] == u.G and parsed["rsun_px"] == u.pix and parsed["dsun_m"] == u.m
     for name in store.table_names():
         with xr.open_zarr(path, group=f"tables/{name}", consolidated=False) as table:
             expected = store.table(name)

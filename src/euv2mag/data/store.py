@@ -16,8 +16,8 @@ attrs : ``euv2mag_version``, ``kind`` ("synthetic", "prepared", "prediction"),
 Dimensions and units (xarray)
 -----------------------------
 Every array carries the attribute ``_ARRAY_DIMENSIONS`` (the xarray convention for Zarr
-format 2) and, where it has a physical unit, ``units`` (astropy-parsable strings), as listed in
-:data:`ARRAY_LAYOUT`:
+format 2) and, where it has a physical unit, ``units`` (strings that ``astropy.units.Unit``
+parses: the FITS spelling ``pixel``, not ``px``), as listed in :data:`ARRAY_LAYOUT`:
 
 ============================================  =====================  ==========
 array                                         dimensions             ``units``
@@ -25,7 +25,7 @@ array                                         dimensions             ``units``
 ``euv``                                       (frame, y, x)          DN/s
 ``mag``, ``pred``                             (frame, y, x)          G
 ``time``                                      (frame,)               none (ISO 8601 UTC strings)
-``rsun_px``                                   (frame,)               px
+``rsun_px``                                   (frame,)               pixel
 ``cdelt_arcsec``                              (frame,)               arcsec
 ``b0_deg``, ``l0_deg``                        (frame,)               deg
 ``dsun_m``                                    (frame,)               m
@@ -71,7 +71,7 @@ ARRAY_LAYOUT: dict[str, tuple[tuple[str, ...], str | None]] = {
     "mag": (("frame", "y", "x"), "G"),
     "pred": (("frame", "y", "x"), "G"),
     "time": (("frame",), None),
-    "rsun_px": (("frame",), "px"),
+    "rsun_px": (("frame",), "pixel"),
     "cdelt_arcsec": (("frame",), "arcsec"),
     "b0_deg": (("frame",), "deg"),
     "l0_deg": (("frame",), "deg"),

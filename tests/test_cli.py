@@ -15,12 +15,14 @@ def test_every_documented_sub_command_is_installed():
     assert sorted(sub.choices) == sorted(COMMANDS)
 
 
-def test_readme_documents_every_sub_command():
+def test_docs_document_every_sub_command():
+    """Each command has a reference section in the user guide (a heading line ``euv2mag NAME ...``)."""
+    import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    pages = "\n".join(p.read_text(encoding="utf-8") for p in (Path(__file__).resolve().parents[1] / "docs").glob("*.rst"))
     for name in COMMANDS:
-        assert f"### `euv2mag {name}" in readme, name
+        assert re.search(rf"^``euv2mag {name}( [^`]*)?``\n[-=~^]+$", pages, re.MULTILINE), name
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -46,3 +48,133 @@ def test_unknown_option_is_a_usage_error(capsys):
         main(["info", "s.zarr", "--no-such-option"])
     assert exc.value.code == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- intermixed options
+#: For every command: (canonical order, the same arguments with an option among the positionals).
+INTERMIXED = {
+    "synth": (["synth", "o.zarr", "--size", "32", "--seed", "3"], ["synth", "--size", "32", "o.zarr", "--seed", "3"]),
+    "prepare": (["prepare", "o.zarr", "--hmi", "a.fits", "b.fits", "--size", "64"],
+                ["prepare", "--size", "64", "o.zarr", "--hmi", "a.fits", "b.fits"]),
+    "info": (["info", "s.zarr", "--json"], ["info", "--json", "s.zarr"]),
+    "split": (["split", "s.zarr", "out.json", "--scheme", "kpl19", "--seed", "2"],
+              ["split", "s.zarr", "--scheme", "kpl19", "out.json", "--seed", "2"]),
+    "train": (["train", "s.zarr", "--split", "x.json", "--out", "runs/k", "--seeds", "0", "1"],
+              ["train", "--split", "x.json", "s.zarr", "--out", "runs/k", "--seeds", "0", "1"]),
+    "predict": (["predict", "runs/k/seed-0", "s.zarr", "--out", "p.zarr", "--indices", "test", "--split", "x.json"],
+                ["predict", "runs/k/seed-0", "--out", "p.zarr", "s.zarr", "--indices", "test", "--split", "x.json"]),
+    "saturation": (["saturation", "a.zarr", "b.fits", "--limits", "100", "625", "--out", "sat"],
+                   ["saturation", "a.zarr", "--out", "sat", "b.fits", "--limits", "100", "625"]),
+    "leakage": (["leakage", "a.csv", "b.csv", "--split", "x.json", "--out", "leak"],
+                ["leakage", "a.csv", "--split", "x.json", "b.csv", "--out", "leak"]),
+    "regions": (["regions", "a.fits", "b.fits", "--out", "reg", "--no-png"],
+                ["regions", "a.fits", "--out", "reg", "b.fits", "--no-png"]),
+    "audit": (["audit", "--truth", "t.zarr", "--pred", "p0.zarr", "--pred", "p1.zarr", "--out", "aud", "--n-boot", "200"],
+              ["audit", "--out", "aud", "--pred", "p0.zarr", "--n-boot", "200", "--truth", "t.zarr", "--pred", "p1.zarr"]),
+    "report": (["report", "study", "--out", "r.html"], ["report", "--out", "r.html", "study"]),
+    "demo": (["demo", "--out", "d", "--quick", "--seeds", "0", "1"], ["demo", "--seeds", "0", "1", "--quick", "--out", "d"]),
+}
+
+
+def test_the_intermixed_table_covers_every_command():
+    assert sorted(INTERMIXED) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_options_may_stand_between_positionals(name):
+    from euv2mag.cli import parse_args
+
+    parser = build_parser()
+    canonical, mixed = INTERMIXED[name]
+    expected = parser.parse_args(canonical)
+    assert expected.command == name
+    assert parse_args(mixed, parser) == expected
+    assert parse_args(canonical, parser) == expected
+
+
+def test_plain_argparse_rejects_what_intermixed_parsing_accepts(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(INTERMIXED["split"][1])
+    assert "unrecognized arguments: out.json" in capsys.readouterr().err
+
+
+def test_top_level_options_and_errors_are_unchanged(capsys):
+    from euv2mag import __version__
+    from euv2mag.cli import parse_args
+
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"euv2mag {__version__}"
+    for argv, message in ((["nope"], "invalid choice: 'nope'"), ([], "required: COMMAND"),
+                          (["split", "s.zarr", "out.json"], "required: --scheme")):
+        with pytest.raises(SystemExit) as exc:
+            parse_args(argv)
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- UserError.parameter
+def test_user_error_names_the_parameter_for_python_callers():
+    import pickle
+
+    from euv2mag.errors import UserError
+
+    err = UserError("must be\n >= 1", parameter="n_boot")
+    assert str(err) == "n_boot: must be >= 1" and err.parameter == "n_boot" and err.path is None
+    assert err.problem == "must be >= 1" and err.render("--n-boot") == "--n-boot: must be >= 1"
+    both = UserError("has no test frames", path="splits/a.json", parameter="split")
+    assert str(both) == "split: splits/a.json: has no test frames"
+    assert str(UserError("no such store", path="a.zarr")) == "a.zarr: no such store"
+    assert UserError("no such store", path="a.zarr").render("--x") == "a.zarr: no such store"
+    back = pickle.loads(pickle.dumps(both))  # crosses Dask worker processes intact
+    assert (type(back), str(back), back.path, back.parameter) == (UserError, str(both), "splits/a.json", "split")
+
+
+@pytest.mark.parametrize(
+    "command, argv, parameter, shown",
+    [
+        ("audit", ["--truth", "t.zarr", "--pred", "p.zarr", "--out", "a"], "n_boot", "--n-boot"),
+        ("audit", ["--truth", "t.zarr", "--pred", "p.zarr", "--out", "a"], "not_an_option", "not_an_option"),
+        ("info", ["s.zarr"], "store", "store"),
+        ("leakage", ["s.zarr", "--split", "x.json", "--out", "l"], "source", "STORE_OR_TIMES"),
+    ],
+)
+def test_the_command_line_names_the_parameter_by_its_flag(monkeypatch, capsys, command, argv, parameter, shown):
+    import importlib
+
+    from euv2mag.errors import UserError
+
+    def fail(args):
+        raise UserError("must be >= 1", path="in.zarr", parameter=parameter)
+
+    monkeypatch.setattr(importlib.import_module(f"euv2mag.cli.{command}"), "run", fail)
+    assert main([command, *argv]) == 2
+    assert capsys.readouterr().err == f"euv2mag {command}: error: {shown}: in.zarr: must be >= 1\n"
+
+
+# ---------------------------------------------------------------------------- closed standard output
+def test_a_closed_stdout_ends_quietly_with_status_141(tmp_path):
+    import os
+
+    from euv2mag.cli import BROKEN_PIPE_STATUS
+
+    store = tmp_path / "s.zarr"
+    assert main(["synth", str(store), "--start", "2011-01-01", "--end", "2011-01-01", "--size", "32"]) == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte is written: like `| head -0`
+    try:
+        proc = subprocess.run([sys.executable, "-m", "euv2mag", "info", str(store)], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.stderr == "" and proc.returncode == BROKEN_PIPE_STATUS == 141
+    # `| head -1` while the command is still writing: 1 MB of lines cannot all fit the pipe buffer
+    code = ("import sys; import euv2mag.cli.info as info; from euv2mag.cli import main; "
+            "info.run = lambda args: print('\\n'.join(f'line {i}' for i in range(100_000))); "
+            "sys.exit(main(['info', 'any.zarr']))")
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        assert proc.stdout.readline() == "line 0\n"
+        proc.stdout.close()
+        status = proc.wait(timeout=120)
+        assert proc.stderr.read() == ""
+    assert status == BROKEN_PIPE_STATUS

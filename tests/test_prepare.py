@@ -118,7 +118,7 @@ def test_bad_option_is_one_line(tmp_path, capsys, option, message):
 
 def test_missing_input_and_foreign_output(tmp_path, capsys):
     rc, err = _run(capsys, "--hmi", tmp_path / "nope.fits", tmp_path / "o.zarr")
-    assert rc == 2 and len(err) == 1 and "nope.fits: --hmi: no such file" in err[0]
+    assert rc == 2 and len(err) == 1 and f"--hmi: {tmp_path / 'nope.fits'}: no such file" in err[0]
     (tmp_path / "x.zarr").write_text("not a store")
     good = ff.write_fits(tmp_path / "good.fits", n=64)
     rc, err = _run(capsys, "--hmi", good, tmp_path / "x.zarr", "--size", 64)
@@ -207,3 +207,17 @@ def test_file_cut_inside_its_header_is_one_clear_line(tmp_path, capsys):
     assert rc == 2 and len(err) == 1
     assert "cut.fits" in err[0] and "truncated or corrupt" in err[0]
     assert not (tmp_path / "o.zarr").exists()
+
+
+def test_expand_paths_names_the_parameter(tmp_path):
+    from euv2mag.data.prepare import expand_paths
+    from euv2mag.errors import UserError
+
+    with pytest.raises(UserError) as info:
+        expand_paths([tmp_path / "nope.fits"], parameter="hmi_paths")
+    assert str(info.value) == f"hmi_paths: {tmp_path / 'nope.fits'}: no such file"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match=r"^aia_paths: .*empty: folder holds no FITS files$"):
+        expand_paths([tmp_path / "empty"], parameter="aia_paths")
+    with pytest.raises(UserError, match=r"^aia_paths: .*\*.fits: pattern matches no file$"):
+        expand_paths([str(tmp_path / "*.fits")], parameter="aia_paths")

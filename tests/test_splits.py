@@ -193,3 +193,27 @@ def test_kpl19_reproduces_the_published_test_list(shared_data, tmp_path):
     assert split.summary["min_gap_test_train_days"] == pytest.approx(0.5)
     strings, _ = read_time_lists([test_file, train_file])  # order of the files does not matter
     assert strings == sorted(published_test + published_train)
+
+
+def test_bad_parameters_are_named_by_python_name_and_by_flag(tmp_path, capsys):
+    from euv2mag.data.splits import make_split, rotation_labels
+
+    days = np.arange(np.datetime64("2014-01-01"), np.datetime64("2014-05-01"), np.timedelta64(1, "D"))
+    times = [f"{d}T00:00:00" for d in days]  # 120 days: about 4.5 Carrington rotations
+    for kwargs, parameter, problem in (
+        ({"buffer_rotations": -1}, "buffer_rotations", "must be >= 0, got -1"),
+        ({"block_rotations": 0}, "block_rotations", "must be >= 1, got 0"),
+        ({"test_fraction": 1.5}, "test_fraction", "must lie between 0 and 1 (exclusive), got 1.5"),
+        ({"val_fraction": -0.1}, "val_fraction", "must lie in [0, 1), got -0.1"),
+    ):
+        with pytest.raises(UserError) as info:
+            rotation_labels(times, **kwargs)
+        assert info.value.parameter == parameter and str(info.value) == f"{parameter}: {problem}"
+    with pytest.raises(UserError, match=r"^buffer_rotations: no training frames are left .* lower it or the test fraction"):
+        make_split(times, "rotation", test_fraction=0.9)
+    csv = tmp_path / "t.csv"
+    csv.write_text("time\n" + "\n".join(times) + "\n")
+    assert main(["split", "--scheme", "rotation", str(tmp_path / "o.json"), "--times", str(csv), "--test-fraction", "0.9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("euv2mag split: error: --buffer-rotations: no training frames are left after the test rotations")
+    assert not (tmp_path / "o.json").exists()

@@ -169,3 +169,103 @@ def test_atomic_writes_get_the_usual_permissions_and_leave_nothing_on_error(tmp_
     with pytest.raises(UserError, match="outside the output folder"):
         path_inside(tmp_path, "../escape.txt")
     assert path_inside(tmp_path, "sub/ok.txt") == (tmp_path / "sub" / "ok.txt").resolve()
+
+
+# ---------------------------------------------------------------------------- xarray
+def _assert_xarray_matches(path, arrays):
+    """``xarray.open_zarr`` of the store gives the contract's dims, sizes, units and FrameStore's values."""
+    import astropy.units as u
+    import xarray as xr
+
+    from euv2mag.data.store import ARRAY_LAYOUT, GEOMETRY_FIELDS
+
+    store = FrameStore(path)
+    units = {"euv": "DN/s", "mag": "G", "pred": "G", "rsun_px": "pixel", "cdelt_arcsec": "arcsec",
+             "b0_deg": "deg", "l0_deg": "deg", "dsun_m": "m"}
+    for kwargs in ({"consolidated": False}, {}):  # finished stores are consolidated: the defaults work too
+        with xr.open_zarr(path, **kwargs) as ds:
+            assert dict(ds.sizes) == {"frame": store.n_frames, "y": store.shape[0], "x": store.shape[1]}
+            assert set(ds.data_vars) == {*arrays, "time", "frame_done", *GEOMETRY_FIELDS} <= set(ARRAY_LAYOUT)
+            for name in arrays:
+                assert ds[name].dims == ("frame", "y", "x") and ds[name].dtype == np.float32
+                assert ds[name].attrs["units"] == units[name]
+                for i in range(store.n_frames):
+                    np.testing.assert_array_equal(ds[name][i].values, store.read(name, i))
+            for name in GEOMETRY_FIELDS:
+                assert ds[name].dims == ("frame",) and ds[name].attrs["units"] == units[name]
+                np.testing.assert_array_equal(ds[name].values, store.geometry_column(name))
+            assert ds["time"].dims == ("frame",) and "units" not in ds["time"].attrs
+            assert [str(t) for t in ds["time"].values] == [str(t) for t in store.times]
+            assert ds.attrs["kind"] == store.kind and ds.attrs["complete"] is True
+            parsed = {name: u.Unit(ds[name].attrs["units"]) for name in ds.data_vars if "units" in ds[name].attrs}
+            assert parsed["mag"] == u.G and parsed["rsun_px"] == u.pix and parsed["dsun_m"] == u.m
+    for name in store.table_names():
+        with xr.open_zarr(path, group=f"tables/{name}", consolidated=False) as table:
+            expected = store.table(name)
+            assert table.sizes == {"row": len(expected)}
+            for column in expected.columns:
+                values = table[column].values.astype(bool) if expected[column].dtype == bool else table[column].values
+                np.testing.assert_array_equal(values, expected[column].to_numpy())
+
+
+def test_synthetic_store_opens_with_xarray(tmp_path):
+    path = tmp_path / "synth.zarr"
+    assert main(["synth", str(path), "--start", "2011-01-01", "--end", "2011-01-02", "--size", "32"]) == 0
+    assert FrameStore(path).table_names() == ["frame_regions", "regions"]
+    _assert_xarray_matches(path, ("euv", "mag"))
+
+
+def test_prediction_store_opens_with_xarray(tmp_path):
+    import torch
+    from _model_data import EUV_OPTIONS, make_pair_store
+
+    from euv2mag.model.config import TrainConfig
+    from euv2mag.model.predict import predict_run
+    from euv2mag.model.train import train_seed
+
+    source = make_pair_store(tmp_path / "pairs.zarr", n_frames=3, size=32, seed=2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cfg = TrainConfig(ngf=4, ndf=4, iters=2, val_every=2, ckpt_every=2, **EUV_OPTIONS)
+        run = train_seed(source, [0, 1], [2], cfg, 3, tmp_path / "seed-3", progress=False).run_dir
+        pred = predict_run(run, source, tmp_path / "pred.zarr", indices="1,2", device="cpu", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert FrameStore(pred).kind == "prediction"
+    _assert_xarray_matches(pred, ("pred", "mag", "euv"))
+
+
+def test_stores_without_xarray_attributes_still_read_and_gain_them_on_resume(tmp_path):
+    import shutil
+
+    import xarray as xr
+    import zarr
+
+    path = tmp_path / "s.zarr"
+    _write(path)
+    fresh = FrameStore(path)
+    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    arrays = [group[name] for name in group.array_keys()] + [
+        group["tables"]["regions"][c] for c in group["tables"]["regions"].array_keys()]
+    for array in arrays:  # a store from before the attributes existed
+        for key in ("_ARRAY_DIMENSIONS", "units"):
+            if key in array.attrs:
+                del array.attrs[key]
+        assert "_ARRAY_DIMENSIONS" not in array.attrs
+    (path / ".zmetadata").unlink()
+    old = FrameStore(path)
+    for i in range(3):
+        for name in ("euv", "mag"):
+            np.testing.assert_array_equal(old.read(name, i), fresh.read(name, i))
+        assert old.geometry(i) == fresh.geometry(i)
+    assert old.table("regions").equals(fresh.table("regions")) and old.summary() == fresh.summary()
+    with pytest.raises(KeyError, match="_ARRAY_DIMENSIONS"):
+        xr.open_zarr(path, consolidated=False)
+    # resuming the old store (same parameters) labels its arrays
+    copy = tmp_path / "resumed.zarr"
+    shutil.copytree(path, copy)
+    _write(copy)
+    with xr.open_zarr(copy) as ds:
+        assert ds["mag"].dims == ("frame", "y", "x") and ds["mag"].attrs["units"] == "G"
+        np.testing.assert_array_equal(ds["mag"][1].values, fresh.read("mag", 1))

@@ -3,20 +3,42 @@
 Each sub-command lives in its own module ``euv2mag.cli.<name>`` with two functions:
 ``add_parser(subparsers)`` (which must ``set_defaults(func=run)``) and ``run(args) -> int``.
 Modules import heavy libraries (torch, sunpy, matplotlib) inside ``run`` so that
-``euv2mag --help`` stays fast.  A :class:`~euv2mag.errors.UserError` is printed as one line
-and gives exit status 2, never a traceback.
+``euv2mag --help`` stays fast.
+
+Parsing
+-------
+Options may stand anywhere among a sub-command's positionals (``euv2mag split STORE --scheme
+kpl19 OUT.json``): :func:`parse_args` hands everything after the sub-command name to the
+sub-command's own ``parse_intermixed_args`` (argparse cannot intermix through a sub-parsers
+action).  An option that takes several values (``nargs="+"``) still consumes every following
+word that is not an option, as in plain argparse; end its list with ``--`` or another option.
+
+Errors and exit status
+----------------------
+A :class:`~euv2mag.errors.UserError` is printed as one line and gives exit status 2, never a
+traceback.  When it names a ``parameter`` (library code names arguments by their Python name,
+``UserError("must be >= 1", parameter="n_boot")``), the line names the sub-command's option
+whose ``dest`` is that parameter instead (``euv2mag audit: error: --n-boot: must be >= 1``), or
+the parameter itself when no option has that ``dest``.  Ctrl-C gives status 130.  When the
+reader of standard output goes away (``euv2mag info STORE | head -1``) the command stops
+quietly with status 141, what a program killed by SIGPIPE reports, so that ``set -o pipefail``
+still sees that the output was cut short; the rest of its output goes to the null device.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
 from .. import __version__
 from ..errors import UserError
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "build_parser", "parse_args", "COMMANDS", "BROKEN_PIPE_STATUS"]
+
+#: Exit status when standard output is closed early (128 + SIGPIPE, as a shell reports it).
+BROKEN_PIPE_STATUS = 141
 
 #: Sub-commands in the order ``--help`` lists them.
 COMMANDS = (
@@ -36,6 +58,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``euv2mag`` parser with one sub-parser per installed command of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
         prog="euv2mag",
         description="Generate solar magnetograms from EUV images and audit how far they can be trusted.",
@@ -53,22 +76,106 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``euv2mag`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def parse_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """Parse a command line, letting options and positionals intermix within the sub-command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after the program name (default: ``sys.argv[1:]``).
+    parser : argparse.ArgumentParser, optional
+        The parser of :func:`build_parser` (built when not given).
+
+    Returns
+    -------
+    argparse.Namespace
+        The same namespace ``parser.parse_args`` gives for the canonical order (positionals
+        where the usage puts them), with ``command`` set to the sub-command name.
+
+    Notes
+    -----
+    The top-level parser only takes options without values (``--help``, ``--version``) before
+    the sub-command name, so the first word that does not start with ``-`` is the sub-command.
+    When anything else precedes it, or it is not a known sub-command, plain ``parse_args``
+    reports the problem (or prints help / the version) exactly as before.
+    """
+    parser = build_parser() if parser is None else parser
+    argv = list(sys.argv[1:] if argv is None else argv)
+    sub = _subcommands(parser)
+    if not argv or argv[0].startswith("-") or argv[0] not in sub.choices:
+        return parser.parse_args(argv)
+    namespace = argparse.Namespace()
+    for action in parser._actions:  # top-level defaults, as parse_args would set them
+        if action.dest is not argparse.SUPPRESS and action.default is not argparse.SUPPRESS:
+            setattr(namespace, action.dest, action.default)
+    setattr(namespace, sub.dest, argv[0])
+    return sub.choices[argv[0]].parse_intermixed_args(argv[1:], namespace)
+
+
+def _flag(parser: argparse.ArgumentParser, command: str, parameter: str) -> str:
+    """The flag (or positional name) of ``command`` whose ``dest`` is ``parameter``; else ``parameter``."""
+    subparser = _subcommands(parser).choices.get(command)
+    for action in subparser._actions if subparser is not None else ():
+        if action.dest == parameter:
+            if action.option_strings:
+                return max(action.option_strings, key=lambda flag: (flag.startswith("--"), len(flag)))
+            return action.metavar if isinstance(action.metavar, str) else action.dest  # as the usage shows it
+    return parameter
+
+
+def _stdout_to_devnull() -> None:
+    """Point file descriptor 1 at the null device so the final flush of a closed pipe is silent."""
     try:
-        with warnings.catch_warnings():
-            # Library chatter (e.g. sunpy metadata notes) is not the user's problem; our own
-            # Euv2magWarning and anything else still show.
-            warnings.filterwarnings("ignore", module="sunpy")
-            return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"euv2mag {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"euv2mag {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an in-memory stream
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``euv2mag`` console script; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The command's status; 2 for a :class:`~euv2mag.errors.UserError` (printed as one line,
+        its ``parameter`` named by the option's flag), 130 on Ctrl-C, and
+        :data:`BROKEN_PIPE_STATUS` when standard output was closed early.
+    """
+    parser = build_parser()
+    args = parse_args(argv, parser)
+    try:
+        try:
+            with warnings.catch_warnings():
+                # Library chatter (e.g. sunpy metadata notes) is not the user's problem; our own
+                # Euv2magWarning and anything else still show.
+                warnings.filterwarnings("ignore", module="sunpy")
+                status = int(args.func(args) or 0)
+        except UserError as exc:
+            name = None if exc.parameter is None else _flag(parser, args.command, exc.parameter)
+            print(f"euv2mag {args.command}: error: {exc.render(name)}", file=sys.stderr)
+            status = 2
+        except KeyboardInterrupt:
+            print(f"euv2mag {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
+            status = 130
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return BROKEN_PIPE_STATUS
 
 
 def bounded(kind=float, *, low=None, high=None, low_inclusive=True, high_inclusive=True, what: str):

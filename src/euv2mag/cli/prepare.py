@@ -93,10 +93,13 @@ def _options(args):
 
 def run(args) -> int:
     from ..data.prepare import expand_paths, prepare_store
+    from ..errors import UserError
 
     out, size, rsun_px, tolerance, quality = _options(args)
-    aia = expand_paths(args.aia, option="--aia")
-    hmi = expand_paths(args.hmi, option="--hmi")
+    if not args.aia and not args.hmi:
+        raise UserError("give --aia and/or --hmi files")
+    aia = expand_paths(args.aia, parameter="aia")  # its errors name the option with dest "aia": --aia
+    hmi = expand_paths(args.hmi, parameter="hmi")
     result = prepare_store(
         out,
         aia_paths=aia,

@@ -600,7 +600,7 @@ def prepare_map(
         raise UserError(f"size must be at least 8 pixels, got {size}")
     rsun_px = default_rsun_px(size) if rsun_px is None else float(rsun_px)
     if not (math.isfinite(rsun_px) and 1.0 <= rsun_px <= size / 2.0):
-        raise UserError(f"--rsun-px must lie in 1..{size / 2:g} for a {size}^2 frame, got {rsun_px:g}")
+        raise UserError(f"must lie in 1..{size / 2:g} for a {size}^2 frame, got {rsun_px:g}", parameter="rsun_px")
     meta = smap.meta
     time = _obs_time(meta, path)
     center_in, matrix, rsun_arcsec = disk_transform(smap, size, rsun_px)

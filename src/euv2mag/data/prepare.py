@@ -73,8 +73,21 @@ def skip_report_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.name + ".skipped.csv")
 
 
-def expand_paths(items, *, option: str) -> list[str]:
+def expand_paths(items, *, parameter: str) -> list[str]:
     """Files named by ``items``: files, folders (their FITS files) and glob patterns.
+
+    Parameters
+    ----------
+    items : iterable of str or path-like
+        Files, folders and glob patterns.
+    parameter : str
+        Name of the argument ``items`` came from (e.g. ``"hmi_paths"``), named by the errors
+        (:class:`~euv2mag.errors.UserError` ``parameter``).
+
+    Returns
+    -------
+    list of str
+        The files, each once, in the order given (folders and patterns sorted).
 
     Raises
     ------
@@ -87,17 +100,17 @@ def expand_paths(items, *, option: str) -> list[str]:
         if path.is_dir():
             found = sorted(str(p) for p in path.iterdir() if p.is_file() and is_fits_name(p))
             if not found:
-                raise UserError(f"{option}: folder holds no FITS files", path=path)
+                raise UserError("folder holds no FITS files", path=path, parameter=parameter)
             out.extend(found)
         elif path.exists():
             out.append(str(path))
         elif any(ch in str(item) for ch in "*?["):
             found = sorted(glob.glob(str(item)))
             if not found:
-                raise UserError(f"{option}: pattern matches no file", path=item)
+                raise UserError("pattern matches no file", path=item, parameter=parameter)
             out.extend(found)
         else:
-            raise UserError(f"{option}: no such file", path=item)
+            raise UserError("no such file", path=item, parameter=parameter)
     seen = set()
     unique = []
     for p in out:
@@ -202,7 +215,7 @@ def _load_degradation(source):
     try:
         from aiapy.calibrate.util import get_correction_table
     except ImportError:
-        raise UserError("--degradation needs aiapy (pip install aiapy)") from None
+        raise UserError("needs aiapy (pip install aiapy)", parameter="degradation") from None
     try:
         return get_correction_table(source)
     except Exception as exc:  # noqa: BLE001 - network or file errors from aiapy
@@ -277,9 +290,9 @@ def prepare_store(
     size = int(size)
     rsun_px = default_rsun_px(size) if rsun_px is None else float(rsun_px)
     if not (np.isfinite(rsun_px) and 1.0 <= rsun_px <= size / 2.0):
-        raise UserError(f"--rsun-px must lie in 1..{size / 2:g} for a {size}^2 frame, got {rsun_px:g}")
+        raise UserError(f"must lie in 1..{size / 2:g} for a {size}^2 frame, got {rsun_px:g}", parameter="rsun_px")
     if not aia_paths and not hmi_paths:
-        raise UserError("give --aia and/or --hmi files")
+        raise UserError("give AIA and/or HMI files (aia_paths, hmi_paths)")
     if out.exists() and not (out / ".zgroup").exists():
         raise UserError("exists and is not an euv2mag store; choose another output", path=out)
 

@@ -220,9 +220,9 @@ def nearest_gap_days(from_times, to_times) -> np.ndarray:
 # ---------------------------------------------------------------------------------- schemes
 def _check_fractions(test_fraction: float | None, val_fraction: float) -> None:
     if test_fraction is not None and not 0.0 < test_fraction < 1.0:
-        raise UserError(f"--test-fraction must lie between 0 and 1 (exclusive), got {test_fraction}")
+        raise UserError(f"must lie between 0 and 1 (exclusive), got {test_fraction}", parameter="test_fraction")
     if not 0.0 <= val_fraction < 1.0:
-        raise UserError(f"--val-fraction must lie in [0, 1), got {val_fraction}")
+        raise UserError(f"must lie in [0, 1), got {val_fraction}", parameter="val_fraction")
     if test_fraction is not None and test_fraction + val_fraction >= 1.0:
         raise UserError(f"test fraction {test_fraction} + validation fraction {val_fraction} leave no training frames")
 
@@ -315,9 +315,9 @@ def rotation_labels(
     """
     _check_fractions(test_fraction, val_fraction)
     if buffer_rotations < 0:
-        raise UserError(f"--buffer-rotations must be >= 0, got {buffer_rotations}")
+        raise UserError(f"must be >= 0, got {buffer_rotations}", parameter="buffer_rotations")
     if block_rotations < 1:
-        raise UserError(f"--block-rotations must be >= 1, got {block_rotations}")
+        raise UserError(f"must be >= 1, got {block_rotations}", parameter="block_rotations")
     rot = carrington_rotations(times) if rotations is None else np.asarray(rotations, dtype=np.int64)
     n = rot.size
     if n == 0:
@@ -354,7 +354,8 @@ def rotation_labels(
     if not np.any(labels == "train"):
         raise UserError(
             "no training frames are left after the test rotations and their buffers; "
-            "lower --test-fraction or --buffer-rotations, or use more frames"
+            "lower it or the test fraction, or use more frames",
+            parameter="buffer_rotations",
         )
     info = {
         "test_rotations": sorted(int(r) for r in test_rot),

@@ -13,6 +13,34 @@ attrs : ``euv2mag_version``, ``kind`` ("synthetic", "prepared", "prediction"),
     ``complete`` (bool), ``params`` (the parameters that made the store; a resumed run must
     match them), ``provenance`` (source files or generator parameters) and free-form extras.
 
+Dimensions and units (xarray)
+-----------------------------
+Every array carries the attribute ``_ARRAY_DIMENSIONS`` (the xarray convention for Zarr
+format 2) and, where it has a physical unit, ``units`` (strings that ``astropy.units.Unit``
+parses: the FITS spelling ``pixel``, not ``px``), as listed in :data:`ARRAY_LAYOUT`:
+
+============================================  =====================  ==========
+array                                         dimensions             ``units``
+============================================  =====================  ==========
+``euv``                                       (frame, y, x)          DN/s
+``mag``, ``pred``                             (frame, y, x)          G
+``time``                                      (frame,)               none (ISO 8601 UTC strings)
+``rsun_px``                                   (frame,)               pixel
+``cdelt_arcsec``                              (frame,)               arcsec
+``b0_deg``, ``l0_deg``                        (frame,)               deg
+``dsun_m``                                    (frame,)               m
+``frame_done``                                (frame,)               none (0/1 flag)
+``tables/<name>/<column>``                    (row,)                 none (stated by the column name)
+============================================  =====================  ==========
+
+so ``xarray.open_zarr(path, consolidated=False)`` gives a Dataset of these variables (the
+``tables`` sub-group is not part of it; ``xarray.open_zarr(path, group="tables/<name>",
+consolidated=False)`` opens one table).  :meth:`StoreWriter.finish` consolidates the metadata,
+so a finished store also opens with ``xarray.open_zarr(path)``; :class:`FrameStore` itself always
+reads the per-array metadata, never the consolidated copy.  Stores written before these
+attributes existed still read with :class:`FrameStore`, and resuming one with
+:meth:`StoreWriter.open` adds them.
+
 Writing is resumable: :meth:`StoreWriter.open` re-opens a store made with the same ``params``
 and :meth:`StoreWriter.pending` lists the frames still to do.  A frame's ``frame_done`` flag is
 set only after its images and geometry are written, so an interrupted run leaves a readable
@@ -31,17 +59,44 @@ from .. import __version__
 from ..errors import UserError
 from ..geometry import DiskGeometry
 
-__all__ = ["FrameStore", "StoreWriter", "IMAGE_ARRAYS", "GEOMETRY_FIELDS"]
+__all__ = ["FrameStore", "StoreWriter", "IMAGE_ARRAYS", "GEOMETRY_FIELDS", "ARRAY_LAYOUT", "TABLE_DIMS"]
 
 IMAGE_ARRAYS = ("euv", "mag", "pred")
 GEOMETRY_FIELDS = ("rsun_px", "cdelt_arcsec", "b0_deg", "l0_deg", "dsun_m")
 _TIME_DTYPE = "<U32"
+
+#: Dimension names and unit (None: no ``units`` attribute) of every array at the root of a store.
+ARRAY_LAYOUT: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "euv": (("frame", "y", "x"), "DN/s"),
+    "mag": (("frame", "y", "x"), "G"),
+    "pred": (("frame", "y", "x"), "G"),
+    "time": (("frame",), None),
+    "rsun_px": (("frame",), "pixel"),
+    "cdelt_arcsec": (("frame",), "arcsec"),
+    "b0_deg": (("frame",), "deg"),
+    "l0_deg": (("frame",), "deg"),
+    "dsun_m": (("frame",), "m"),
+    "frame_done": (("frame",), None),
+}
+#: Dimension names of every column array of a table (``tables/<name>/<column>``).
+TABLE_DIMS = ("row",)
 
 
 def _zarr():
     import zarr
 
     return zarr
+
+
+def _label_arrays(group) -> None:
+    """Write ``_ARRAY_DIMENSIONS`` and ``units`` (:data:`ARRAY_LAYOUT`) on the root arrays of ``group``."""
+    present = set(group.array_keys())
+    for name, (dims, units) in ARRAY_LAYOUT.items():
+        if name in present:
+            attrs = {"_ARRAY_DIMENSIONS": list(dims)}
+            if units is not None:
+                attrs["units"] = units
+            group[name].attrs.update(attrs)
 
 
 def _jsonable(obj):
@@ -96,7 +151,7 @@ class StoreWriter:
         if path.exists():
             if not (path / ".zgroup").exists():
                 raise UserError("exists and is not an euv2mag store; choose another output", path=path)
-            group = zarr.open_group(str(path), mode="r+")
+            group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
             old = _jsonable(group.attrs.get("params"))
             if old != params or group.attrs.get("kind") != kind:
                 raise UserError(
@@ -104,6 +159,7 @@ class StoreWriter:
                     "(re-running with the same parameters resumes)",
                     path=path,
                 )
+            _label_arrays(group)  # a store written before the attributes existed gains them
             return cls(group, path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.partial")
@@ -117,6 +173,7 @@ class StoreWriter:
         for name in GEOMETRY_FIELDS:
             group.create_array(name, shape=(n_frames,), dtype="f8", fill_value=np.nan)
         group.create_array("frame_done", shape=(n_frames,), dtype="u1", fill_value=0)
+        _label_arrays(group)
         group.attrs.update(
             {
                 "euv2mag_version": __version__,
@@ -127,7 +184,7 @@ class StoreWriter:
             }
         )
         tmp.rename(path)  # the empty skeleton appears atomically
-        return cls(zarr.open_group(str(path), mode="r+"), path)
+        return cls(zarr.open_group(str(path), mode="r+", use_consolidated=False), path)
 
     @property
     def n_frames(self) -> int:
@@ -164,11 +221,16 @@ class StoreWriter:
         write_table(self._group, name, table)
 
     def finish(self, **extra_attrs) -> None:
-        """Mark the store complete (all frames done) and record extra attributes."""
+        """Mark the store complete (all frames done), record extra attributes, consolidate the metadata.
+
+        The consolidated metadata (``.zmetadata``) lets ``xarray.open_zarr(path)`` open the
+        finished store with its default arguments.
+        """
         missing = self.pending()
         if missing:
             raise RuntimeError(f"{len(missing)} frames still pending")
         self._group.attrs.update({**_jsonable(extra_attrs), "complete": True})
+        _zarr().consolidate_metadata(str(self.path), zarr_format=2)
 
 
 def write_table(group, name: str, table) -> None:
@@ -189,7 +251,8 @@ def write_table(group, name: str, table) -> None:
         elif values.dtype == bool:
             values = values.astype("u1")
             sub.attrs[f"bool:{column}"] = True
-        sub.create_array(str(column), shape=values.shape, dtype=values.dtype, fill_value=None)
+        sub.create_array(str(column), shape=values.shape, dtype=values.dtype, fill_value=None,
+                         attributes={"_ARRAY_DIMENSIONS": list(TABLE_DIMS)})
         if values.size:
             sub[str(column)][:] = values
     sub.attrs["columns"] = [str(c) for c in frame.columns]
@@ -214,7 +277,7 @@ class FrameStore:
         if not (self.path / ".zgroup").exists():
             raise UserError("is not an euv2mag store (no Zarr group found)", path=self.path)
         try:
-            self._group = zarr.open_group(str(self.path), mode="r")
+            self._group = zarr.open_group(str(self.path), mode="r", use_consolidated=False)
         except Exception as exc:  # corrupt metadata
             raise UserError(f"cannot open the store: {exc}", path=self.path) from None
         for name in ("time", "frame_done", *GEOMETRY_FIELDS):

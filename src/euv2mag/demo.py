@@ -1,8 +1,8 @@
 """The whole reliability study end to end on the synthetic Sun (``euv2mag demo``).
 
-Stages (each one or more ``euv2mag`` sub-commands run in-process through
-:func:`euv2mag.cli.main`, so the demo exercises exactly the commands a user runs; outputs in the
-layout of :mod:`euv2mag.report.layout`):
+Stages (each one or more library calls; ``stages.json`` records, for each stage, the
+``euv2mag`` command lines that do the same work, so every stage can be repeated by hand; outputs
+in the layout of :mod:`euv2mag.report.layout`):
 
 1. ``synth``       the dataset, no polarity in the EUV input (``data/synth.zarr``);
 2. ``synth-leak``  the same Sun with a polarity leak in the EUV input (``data/synth-leak.zarr``);
@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from ._io import atomic_write_json, ensure_dir
 from .errors import UserError
@@ -109,66 +111,118 @@ class _Stages:
         atomic_write_json(self.path, self.data)
 
 
-def _plan(lay: StudyLayout, o: DemoOptions) -> list[tuple[str, str, list[Path], list[list[str]]]]:
-    """Stages as (name, description, outputs, euv2mag argument lists)."""
+@dataclasses.dataclass(frozen=True)
+class _Stage:
+    """One demo stage: what it makes, the library calls that make it, and the equivalent commands."""
+
+    name: str
+    description: str
+    outputs: list[Path]
+    run: Callable[[], object]
+    commands: Callable[[], list[list[str]]]  # evaluated after the stage ran (e.g. the frames it chose)
+
+
+def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
+    """The stages in order (library calls, with their command-line equivalents)."""
+    from .audit import audit_stores
+    from .audit.leakage_study import leakage_study
+    from .audit.saturation import SaturationParams, saturation_study
+    from .data.synthetic import SynthParams, synthesize
+
     store, leak_store = str(lay.store), str(lay.leak_store)
-    synth_common = ["--start", o.start, "--end", o.end, "--cadence", o.cadence, "--size", str(o.size), "--seed", str(o.data_seed)]
     kpl19, rotation = str(lay.split("kpl19")), str(lay.split("rotation"))
-    train_common = ["--split", kpl19, "--iters", str(o.iters), "--val-every", str(max(10, o.iters // 10)),
-                    "--ckpt-every", str(max(10, o.iters // 5)), "--log-every", str(max(5, o.iters // 100)),
+    seeds, leak_seed = list(o.seeds), o.seeds[0]
+    limits = (100.0, 625.0, 3000.0)
+    train_options = {"iters": o.iters, "val_every": max(10, o.iters // 10), "ckpt_every": max(10, o.iters // 5),
+                     "log_every": max(5, o.iters // 100), "ngf": o.ngf, "ndf": o.ndf}
+    synth_params = dict(start=o.start, end=o.end, cadence=o.cadence, size=o.size, seed=o.data_seed)
+    synth_common = ["--start", o.start, "--end", o.end, "--cadence", o.cadence, "--size", str(o.size), "--seed", str(o.data_seed)]
+    train_common = ["--split", kpl19, "--iters", str(o.iters), "--val-every", str(train_options["val_every"]),
+                    "--ckpt-every", str(train_options["ckpt_every"]), "--log-every", str(train_options["log_every"]),
                     "--ngf", str(o.ngf), "--ndf", str(o.ndf), "--device", o.device, "--resume"]
-    seeds = [str(s) for s in o.seeds]
-    leak_seed = o.seeds[0]
-    predict = []
-    for seed in o.seeds:
-        predict.append(["predict", str(lay.seed_dir(MAIN_EXPERIMENT, seed)), store, "--indices", "test", "--split", kpl19,
-                        "--out", str(lay.pred(MAIN_EXPERIMENT, seed))])
-    predict.append(["predict", str(lay.seed_dir(LEAK_EXPERIMENT, leak_seed)), leak_store, "--indices", "test", "--split", kpl19,
-                    "--out", str(lay.pred(LEAK_EXPERIMENT, leak_seed))])
-    audit_main = ["audit", "--truth", store, "--out", str(lay.audit_dir(MAIN_EXPERIMENT))]
-    for seed in o.seeds:
-        audit_main += ["--pred", str(lay.pred(MAIN_EXPERIMENT, seed))]
-    audit_leak = ["audit", "--truth", leak_store, "--pred", str(lay.pred(LEAK_EXPERIMENT, leak_seed)),
-                  "--out", str(lay.audit_dir(LEAK_EXPERIMENT))]
+
+    def split(scheme, out):
+        from .data.splits import make_split, write_split
+        from .data.store import FrameStore
+
+        times = [str(t) for t in FrameStore(store).times]
+        write_split(make_split(times, scheme, source=store, val_fraction=o.val_fraction), out)
+
+    def train(experiment, data, run_seeds):
+        from .model.config import layered_config
+        from .model.train import train_runs
+
+        train_runs(data, kpl19, lay.run_dir(experiment), run_seeds, layered_config("kpl19", None, train_options),
+                   resume=True, device=o.device)
+
+    def predict():
+        from .model.predict import predict_run
+
+        for seed in seeds:
+            predict_run(lay.seed_dir(MAIN_EXPERIMENT, seed), store, lay.pred(MAIN_EXPERIMENT, seed), indices="test",
+                        split=kpl19, device=o.device)
+        predict_run(lay.seed_dir(LEAK_EXPERIMENT, leak_seed), leak_store, lay.pred(LEAK_EXPERIMENT, leak_seed),
+                    indices="test", split=kpl19, device=o.device)
+
+    def audit():
+        audit_stores(store, [lay.pred(MAIN_EXPERIMENT, s) for s in seeds], out=lay.audit_dir(MAIN_EXPERIMENT))
+        audit_stores(leak_store, [lay.pred(LEAK_EXPERIMENT, leak_seed)], out=lay.audit_dir(LEAK_EXPERIMENT))
+
+    def sat_indices():
+        return _saturation_indices(lay.store, o.saturation_frames)  # the store exists by then
+
+    predict_cmds = [["predict", str(lay.seed_dir(MAIN_EXPERIMENT, s)), store, "--indices", "test", "--split", kpl19,
+                     "--out", str(lay.pred(MAIN_EXPERIMENT, s))] for s in seeds]
+    predict_cmds.append(["predict", str(lay.seed_dir(LEAK_EXPERIMENT, leak_seed)), leak_store, "--indices", "test",
+                         "--split", kpl19, "--out", str(lay.pred(LEAK_EXPERIMENT, leak_seed))])
     return [
-        ("synth", f"synthesise {o.start}..{o.end} every {o.cadence} at {o.size} px (no polarity in EUV)",
-         [lay.store], [["synth", store, *synth_common]]),
-        ("synth-leak", f"synthesise the same Sun with polarity leak {o.polarity_leak:g} in EUV (control)",
-         [lay.leak_store], [["synth", leak_store, *synth_common, "--polarity-leak", f"{o.polarity_leak:g}"]]),
-        ("split", "kpl19 and rotation splits",
-         [lay.split("kpl19"), lay.split("rotation")],
-         [["split", "--scheme", "kpl19", "--val-fraction", f"{o.val_fraction:g}", store, kpl19],
-          ["split", "--scheme", "rotation", "--val-fraction", f"{o.val_fraction:g}", store, rotation]]),
-        ("saturation", "saturation study (±100, 625, 3000 G)",
-         [lay.saturation_dir / "saturation.csv", lay.saturation_dir / "saturation.json"],
-         [["saturation", store, "--out", str(lay.saturation_dir), "--limits", "100", "625", "3000", "--indices", "@SATURATION@"]]),
-        ("leakage", "leakage study of both splits",
-         [lay.leakage_dir("kpl19") / "leakage.json", lay.leakage_dir("rotation") / "leakage.json"],
-         [["leakage", store, "--split", kpl19, "--out", str(lay.leakage_dir("kpl19"))],
-          ["leakage", store, "--split", rotation, "--out", str(lay.leakage_dir("rotation"))]]),
-        ("train", f"train the KPL19 configuration, seeds {' '.join(seeds)}, {o.iters} iterations each",
-         [lay.seed_dir(MAIN_EXPERIMENT, s) / "best.json" for s in o.seeds],
-         [["train", store, *train_common, "--out", str(lay.run_dir(MAIN_EXPERIMENT)), "--seeds", *seeds]]),
-        ("train-leak", f"train the control on the polarity-leak dataset, seed {leak_seed}",
-         [lay.seed_dir(LEAK_EXPERIMENT, leak_seed) / "best.json"],
-         [["train", leak_store, *train_common, "--out", str(lay.run_dir(LEAK_EXPERIMENT)), "--seeds", str(leak_seed)]]),
-        ("predict", "predict the test frames with every run",
-         [lay.pred(MAIN_EXPERIMENT, s) for s in o.seeds] + [lay.pred(LEAK_EXPERIMENT, leak_seed)], predict),
-        ("audit", "audit the kpl19 runs and the control",
-         [lay.audit_dir(MAIN_EXPERIMENT) / "summary.json", lay.audit_dir(LEAK_EXPERIMENT) / "summary.json"],
-         [audit_main, audit_leak]),
+        _Stage("synth", f"synthesise {o.start}..{o.end} every {o.cadence} at {o.size} px (no polarity in EUV)", [lay.store],
+               lambda: synthesize(store, SynthParams(**synth_params)), lambda: [["synth", store, *synth_common]]),
+        _Stage("synth-leak", f"synthesise the same Sun with polarity leak {o.polarity_leak:g} in EUV (control)", [lay.leak_store],
+               lambda: synthesize(leak_store, SynthParams(**synth_params, polarity_leak=o.polarity_leak)),
+               lambda: [["synth", leak_store, *synth_common, "--polarity-leak", f"{o.polarity_leak:g}"]]),
+        _Stage("split", "kpl19 and rotation splits", [lay.split("kpl19"), lay.split("rotation")],
+               lambda: (split("kpl19", kpl19), split("rotation", rotation)),
+               lambda: [["split", store, kpl19, "--scheme", "kpl19", "--val-fraction", f"{o.val_fraction:g}"],
+                ["split", store, rotation, "--scheme", "rotation", "--val-fraction", f"{o.val_fraction:g}"]]),
+        _Stage("saturation", "saturation study (±100, 625, 3000 G)",
+               [lay.saturation_dir / "saturation.csv", lay.saturation_dir / "saturation.json"],
+               lambda: saturation_study([store], SaturationParams(limits), indices=sat_indices(), out=lay.saturation_dir),
+               lambda: [["saturation", store, "--out", str(lay.saturation_dir), "--limits", *(f"{x:g}" for x in limits),
+                         "--indices", *map(str, sat_indices())]]),
+        _Stage("leakage", "leakage study of both splits",
+               [lay.leakage_dir("kpl19") / "leakage.json", lay.leakage_dir("rotation") / "leakage.json"],
+               lambda: (leakage_study([kpl19], store, out=lay.leakage_dir("kpl19")),
+                        leakage_study([rotation], store, out=lay.leakage_dir("rotation"))),
+               lambda: [["leakage", store, "--split", kpl19, "--out", str(lay.leakage_dir("kpl19"))],
+                ["leakage", store, "--split", rotation, "--out", str(lay.leakage_dir("rotation"))]]),
+        _Stage("train", f"train the KPL19 configuration, seeds {' '.join(map(str, seeds))}, {o.iters} iterations each",
+               [lay.seed_dir(MAIN_EXPERIMENT, s) / "best.json" for s in seeds],
+               lambda: train(MAIN_EXPERIMENT, store, seeds),
+               lambda: [["train", store, *train_common, "--out", str(lay.run_dir(MAIN_EXPERIMENT)), "--seeds", *map(str, seeds)]]),
+        _Stage("train-leak", f"train the control on the polarity-leak dataset, seed {leak_seed}",
+               [lay.seed_dir(LEAK_EXPERIMENT, leak_seed) / "best.json"],
+               lambda: train(LEAK_EXPERIMENT, leak_store, [leak_seed]),
+               lambda: [["train", leak_store, *train_common, "--out", str(lay.run_dir(LEAK_EXPERIMENT)), "--seeds", str(leak_seed)]]),
+        _Stage("predict", "predict the test frames with every run",
+               [lay.pred(MAIN_EXPERIMENT, s) for s in seeds] + [lay.pred(LEAK_EXPERIMENT, leak_seed)], predict, lambda: predict_cmds),
+        _Stage("audit", "audit the kpl19 runs and the control",
+               [lay.audit_dir(MAIN_EXPERIMENT) / "summary.json", lay.audit_dir(LEAK_EXPERIMENT) / "summary.json"], audit,
+               lambda: [["audit", "--truth", store, *[x for s in seeds for x in ("--pred", str(lay.pred(MAIN_EXPERIMENT, s)))],
+                 "--out", str(lay.audit_dir(MAIN_EXPERIMENT))],
+                ["audit", "--truth", leak_store, "--pred", str(lay.pred(LEAK_EXPERIMENT, leak_seed)),
+                 "--out", str(lay.audit_dir(LEAK_EXPERIMENT))]]),
     ]
 
 
-def _saturation_indices(store_path: Path, n_max: int) -> list[str]:
+def _saturation_indices(store_path: Path, n_max: int) -> list[int]:
     """Evenly spaced frame indices of the store (at most ``n_max``)."""
     import numpy as np
 
     from .data.store import FrameStore
 
     n = FrameStore(store_path).n_frames
-    idx = np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
-    return [str(int(i)) for i in idx]
+    return [int(i) for i in np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))]
 
 
 def _say(text: str) -> None:
@@ -181,9 +235,8 @@ def run_demo(out: str | Path, options: DemoOptions) -> Path:
     Raises
     ------
     UserError
-        If ``out`` holds a demo with other options, or a stage's command fails.
+        If ``out`` holds a demo with other options, or a stage fails on bad input.
     """
-    from .cli import main as cli_main
     from .report.build import build_report
 
     root = ensure_dir(out)
@@ -192,24 +245,20 @@ def run_demo(out: str | Path, options: DemoOptions) -> Path:
     plan = _plan(lay, options)
     total = len(plan) + 1
     t_all = time.perf_counter()
-    for k, (name, description, outputs, commands) in enumerate(plan, start=1):
+    for k, stage in enumerate(plan, start=1):
+        name, outputs = stage.name, stage.outputs
         if stages.done(name, outputs):
             _say(f"[{k}/{total}] {name}: done already, skipped")
             continue
-        _say(f"[{k}/{total}] {name}: {description} ...")
+        _say(f"[{k}/{total}] {name}: {stage.description} ...")
         t0 = time.perf_counter()
-        shown = []
-        for argv in commands:
-            if "@SATURATION@" in argv:
-                at = argv.index("@SATURATION@")
-                argv = argv[:at] + _saturation_indices(lay.store, options.saturation_frames) + argv[at + 1:]
-            shown.append("euv2mag " + " ".join(argv[:40]) + (" ..." if len(argv) > 40 else ""))
-            rc = cli_main(list(argv))
-            if rc != 0:
-                stages.record(name, "failed", time.perf_counter() - t0, [lay.rel(p) for p in outputs], shown)
-                raise UserError(f"stage {name} failed: euv2mag {' '.join(argv[:6])} ... exited with status {rc}; "
-                                "fix the cause and re-run the demo to resume", path=root)
+        try:
+            stage.run()
+        except UserError as exc:
+            stages.record(name, "failed", time.perf_counter() - t0, [lay.rel(p) for p in outputs], [])
+            raise UserError(f"stage {name} failed ({exc}); fix the cause and re-run the demo to resume", path=root) from None
         seconds = time.perf_counter() - t0
+        shown = [shlex.join(["euv2mag", *argv]) for argv in stage.commands()]
         stages.record(name, "done", seconds, [lay.rel(p) for p in outputs], shown)
         _say(f"[{k}/{total}] {name}: done in {seconds:.0f} s")
     _say(f"[{total}/{total}] report: writing {lay.rel(lay.report)} ...")

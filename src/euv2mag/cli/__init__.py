@@ -34,6 +34,7 @@ import warnings
 
 from .. import __version__
 from ..errors import UserError
+from ._types import bounded, nonnegative_float, nonnegative_int, positive_float, positive_int, power_of_two  # noqa: F401
 
 __all__ = ["main", "build_parser", "parse_args", "COMMANDS", "BROKEN_PIPE_STATUS"]
 
@@ -176,58 +177,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _stdout_to_devnull()
         return BROKEN_PIPE_STATUS
-
-
-def bounded(kind=float, *, low=None, high=None, low_inclusive=True, high_inclusive=True, what: str):
-    """An argparse type: a finite number of ``kind`` within ``[low, high]`` (ends as told).
-
-    Parameters
-    ----------
-    kind : {float, int}
-        Type of the value.
-    low, high : number, optional
-        Bounds (None: unbounded).
-    low_inclusive, high_inclusive : bool
-        Whether the bounds themselves are allowed.
-    what : str
-        How the error message describes a valid value, e.g. ``"a fraction in [0, 1)"``.
-    """
-    import math
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        ok = math.isfinite(value)
-        if ok and low is not None:
-            ok = value >= low if low_inclusive else value > low
-        if ok and high is not None:
-            ok = value <= high if high_inclusive else value < high
-        if not ok:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    parse.__name__ = what  # argparse names the type in its messages
-    return parse
-
-
-#: argparse type: an integer >= 1.
-positive_int = bounded(int, low=1, what="a positive integer")
-#: argparse type: a finite float >= 0.
-nonnegative_float = bounded(float, low=0, what="a non-negative number")
-#: argparse type: an integer >= 0.
-nonnegative_int = bounded(int, low=0, what="an integer >= 0")
-#: argparse type: a finite float > 0.
-positive_float = bounded(float, low=0, low_inclusive=False, what="a positive number")
-
-
-def power_of_two(text: str) -> int:
-    """argparse type: an image size that is a power of two, >= 32."""
-    value = positive_int(text)
-    if value < 32 or value & (value - 1):
-        raise argparse.ArgumentTypeError(f"size must be a power of two >= 32, got {value}")
-    return value
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,1 +1,64 @@
-"""Data: the synthetic Sun, FITS preparation, the Zarr dataset store and splits."""
+"""Data: sources (the synthetic Sun, FITS files, map inputs), the Zarr dataset store and splits.
+
+Public names are imported from their submodules on first access, so ``import euv2mag.data``
+stays light (astropy/sunpy, Zarr and torch load only when a name that needs them is used):
+
+- the store (:mod:`~euv2mag.data.store`): :class:`FrameStore`, :class:`StoreWriter`;
+- the synthetic Sun (:mod:`~euv2mag.data.synthetic`): :class:`SynthParams`, :func:`synthesize`;
+- real data (:mod:`~euv2mag.data.fits`, :mod:`~euv2mag.data.prepare`): :func:`prepare_hmi`,
+  :func:`prepare_aia`, :func:`read_cea_patch`, :func:`prepare_store`;
+- map and frame inputs (:mod:`~euv2mag.data.maps`, :mod:`~euv2mag.data.frame_source`):
+  :func:`expand_map_inputs`, :func:`read_frame_source`;
+- splits (:mod:`~euv2mag.data.splits`): :class:`Split`, :func:`make_split`, :func:`write_split`,
+  :func:`load_split`, :func:`check_split_times`;
+- training pairs (:mod:`~euv2mag.data.torch_dataset`, needs torch): :class:`PairDataset`.
+
+Examples
+--------
+>>> import euv2mag.data as data
+>>> data.make_split.__module__
+'euv2mag.data.splits'
+"""
+from __future__ import annotations
+
+import importlib
+
+#: Public name -> submodule that defines it.
+_SOURCES = {
+    "FrameStore": "store",
+    "StoreWriter": "store",
+    "ARRAY_LAYOUT": "store",
+    "SynthParams": "synthetic",
+    "synthesize": "synthetic",
+    "frame_times": "synthetic",
+    "prepare_hmi": "fits",
+    "prepare_aia": "fits",
+    "read_map": "fits",
+    "read_cea_patch": "fits",
+    "prepare_store": "prepare",
+    "MapInput": "maps",
+    "expand_map_inputs": "maps",
+    "FrameSource": "frame_source",
+    "read_frame_source": "frame_source",
+    "Split": "splits",
+    "SCHEMES": "splits",
+    "make_split": "splits",
+    "write_split": "splits",
+    "load_split": "splits",
+    "check_split_times": "splits",
+    "PairDataset": "torch_dataset",
+}
+
+__all__ = list(_SOURCES)
+
+
+def __getattr__(name: str):
+    if name in _SOURCES:
+        value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -56,3 +56,10 @@ html_theme_options = {
     "navbar_align": "left",
 }
 html_show_sourcelink = False
+
+# Docstrings write absolute values the way physicists do, ``|B|``, ``|B_LOS|``, ``|ΔL0|``; in
+# reStructuredText ``|name|`` is a substitution reference.  Define each one used to render as
+# written (the escaped bars are literal), so the docstrings stay readable as plain text too.
+_ABSOLUTE_VALUES = ("B", "B*", "B_LOS", "B_r", "a - b", "ΔL0", "fake - real", "G(x) - y", "pred - obs",
+                    "TUMF_pred - TUMF_obs", "NMF_pred - NMF_obs", "NMF_obs", "grad B")
+rst_prolog = "\n".join(f".. |{name}| replace:: \\|{name}\\|" for name in _ABSOLUTE_VALUES) + "\n"

@@ -5,19 +5,29 @@ ARISE lineage) with every size in physical units (Mm, MSH) converted per map wit
 disk-centre plate scale ``s = geometry.mm_per_px``; a length ``L`` becomes the odd square
 footprint ``k(L) = max(1, 2 * round((L / s - 1) / 2) + 1)`` pixels.
 
-D0  pixels outside ``rho <= r_max`` (0.95) or NaN are excluded; ``B* = B_LOS / mu``.
-D1  ``B*`` smoothed with a Gaussian of sigma ``smooth_mm / s`` px, NaN-aware (NaN -> 0 then
+D0
+    pixels outside ``rho <= r_max`` (0.95) or NaN are excluded; ``B* = B_LOS / mu``.
+D1
+    ``B*`` smoothed with a Gaussian of sigma ``smooth_mm / s`` px, NaN-aware (NaN -> 0 then
     divided by the smoothed valid mask).
-D2  seeds ``|B*_smooth| > seed_threshold_g`` (30 G).
-D3  seeds with ``|lat| > polar_lat_deg`` (55 deg) removed.
-D4  closing (3.5 Mm) then opening (10 Mm) of the seeds.
-D5  region growing: 8-connected components of ``seeds | (|B*| > grow_threshold_g)`` (unsmoothed)
+D2
+    seeds ``|B*_smooth| > seed_threshold_g`` (30 G).
+D3
+    seeds with ``|lat| > polar_lat_deg`` (55 deg) removed.
+D4
+    closing (3.5 Mm) then opening (10 Mm) of the seeds.
+D5
+    region growing: 8-connected components of ``seeds | (|B*| > grow_threshold_g)`` (unsmoothed)
     that contain a seed.
-D6  closing (6 Mm).
-D7  regions with a deprojected area ``sum(A_pix) < min_area_msh`` (135 MSH) removed.
-D8  neighbours merged: the D7 mask dilated by ``merge_mm`` (20 Mm) is labelled (8-connected) and
+D6
+    closing (6 Mm).
+D7
+    regions with a deprojected area ``sum(A_pix) < min_area_msh`` (135 MSH) removed.
+D8
+    neighbours merged: the D7 mask dilated by ``merge_mm`` (20 Mm) is labelled (8-connected) and
     the labels are transferred to the undilated pixels.
-D9  rejected unless both polarities are present, ``1/3 < Phi+/|Phi-| < 3``,
+D9
+    rejected unless both polarities are present, ``1/3 < Phi+/|Phi-| < 3``,
     ``1/3.5 < A+/A- < 3.5`` (deprojected areas of positive and negative pixels) and the
     area-weighted mean of the radial estimate ``|B*| = |B_LOS| / mu`` exceeds ``min_mean_abs_g``.
     ARISE applies its 100 G floor to the radial field Br of synoptic maps, hence ``B*`` here.
@@ -26,7 +36,8 @@ D9  rejected unless both polarities are present, ``1/3 < Phi+/|Phi-| < 3``,
     mean |B*| = 98 G, because at ~1.8 Mm/px the 30 G growth (D5) and the closing (D6) take in
     weak network pixels that dilute the mean; 90 G keeps it and still rejects the unbalanced or
     weak network clusters of that map (mean |B*| <= 84 G or flux ratio outside (1/3, 3)).
-D10 relabelled 1..N by decreasing TUMF.
+D10
+    relabelled 1..N by decreasing TUMF.
 
 Morphology uses square footprints (as ARISE), implemented as separable ``scipy.ndimage``
 maximum/minimum filters (exactly the binary dilation/erosion by a k x k square), on the bounding

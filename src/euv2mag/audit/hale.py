@@ -12,8 +12,7 @@ Hale class of a truth region (:func:`hale_classes`)
     :func:`hale_leading_polarity`), and "undetermined" when the region has no leading polarity
     or the frame no time.
 
-Per-class summary (:func:`hale_summary`, over the rows of ``matches.csv`` whose truth region is
-of the class; all fractions NaN when their count is 0)
+Per-class summary (:func:`hale_summary`; rows of ``matches.csv`` whose truth region is of the class; fractions NaN over no item)
     ``n_ref`` truth regions; ``n_matched`` of them matched; ``recall``; ``n_polarity_fail``
     (matched pairs whose leading polarities differ or whose reference has none);
     ``polarity_agreement`` (leading polarity equal and non-zero, over matched pairs);

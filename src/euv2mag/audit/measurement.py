@@ -6,34 +6,57 @@
 
 Per-region parameters (:data:`REGION_COLUMNS`; one row per region, the ``regions.csv`` columns)
 -----------------------------------------------------------------------------------------------
-``label``                      region label in the label image (1 = largest TUMF)
-``lat_deg``, ``lon_deg``       Stonyhurst centre: |B|*A-weighted mean of unit vectors (deg)
-``carrington_lon_deg``         Carrington longitude of the centre, ``lon + L0`` mod 360 (deg)
-``mu_center``                  cosine of the heliocentric angle at the centre
-``low_mu``                     True when ``mu_center < params.low_mu`` (0.5): parameters unreliable
-``touches_limb``               True when the region reaches the limb cut (``rho > r_max - 2 px``)
-``n_px``                       number of pixels of the region
-``n_nan_px``                   pixels of the region (inside the cut) whose field is NaN
-``area_mm2``, ``area_msh``     deprojected area ``sum(A_pix)`` (Mm^2, MSH = 2 pi R^2 1e-6)
-``tumf_mx``                    total unsigned flux ``sum(|B| A)`` (Mx; LOS field, deprojected area,
-                               the SHARP ``USFLUXL`` convention)
-``nmf_mx``                     net flux ``sum(B A)`` (Mx)
+``label``
+    region label in the label image (1 = largest TUMF)
+``lat_deg``, ``lon_deg``
+    Stonyhurst centre: ``|B| A``-weighted mean of unit vectors (deg)
+``carrington_lon_deg``
+    Carrington longitude of the centre, ``lon + L0`` mod 360 (deg)
+``mu_center``
+    cosine of the heliocentric angle at the centre
+``low_mu``
+    True when ``mu_center < params.low_mu`` (0.5): parameters unreliable
+``touches_limb``
+    True when the region reaches the limb cut (``rho > r_max - 2 px``)
+``n_px``
+    number of pixels of the region
+``n_nan_px``
+    pixels of the region (inside the cut) whose field is NaN
+``area_mm2``, ``area_msh``
+    deprojected area ``sum(A_pix)`` (Mm^2, MSH = 2 pi R^2 1e-6)
+``tumf_mx``
+    total unsigned flux ``sum(|B| A)`` (Mx; LOS field, deprojected area,
+    the SHARP ``USFLUXL`` convention)
+``nmf_mx``
+    net flux ``sum(B A)`` (Mx)
 ``flux_pos_mx``, ``flux_neg_mx`` positive and negative flux (Mx; the negative one is < 0)
-``imbalance``                  ``|NMF| / TUMF``
-``amf_g``                      area-weighted mean |B| = TUMF / area (G)
-``tumf_radial_mx``             radial convention ``sum(|B| / mu * A)`` (Mx), labelled as such
-``amf_radial_g``               ``tumf_radial_mx / area`` (G)
-``max_abs_g``                  maximum |B| (G)
-``pil_count``                  number of strong-field PIL segments >= ``pil_min_length_mm``
-``pil_length_mm``              their total length (Mm)
+``imbalance``
+    ``|NMF| / TUMF``
+``amf_g``
+    area-weighted mean |B| = TUMF / area (G)
+``tumf_radial_mx``
+    radial convention ``sum(|B| / mu * A)`` (Mx), labelled as such
+``amf_radial_g``
+    ``tumf_radial_mx / area`` (G)
+``max_abs_g``
+    maximum |B| (G)
+``pil_count``
+    number of strong-field PIL segments >= ``pil_min_length_mm``
+``pil_length_mm``
+    their total length (Mm)
 ``pil_mean_gradient_g_per_mm`` mean |grad B| over the region's PIL-mask pixels (G/Mm; NaN if none)
-``r_value``                    SHARP-recipe R (log10 of G x 0.12 deg pixel) on the CEA cutout
-``log10_r_mx``                 log10 of R in Mx (S times the 2.123 Mm^2 pixel area); NaN if S < 1
-``n_pil_px``                   PIL-mask pixels of the cutout (the R mask)
+``r_value``
+    SHARP-recipe R (log10 of G x 0.12 deg pixel) on the CEA cutout
+``log10_r_mx``
+    log10 of R in Mx (S times the 2.123 Mm^2 pixel area); NaN if S < 1
+``n_pil_px``
+    PIL-mask pixels of the cutout (the R mask)
 ``pos_lat_deg``, ``pos_lon_deg`` flux-weighted centre of the positive polarity (Stonyhurst, deg)
 ``neg_lat_deg``, ``neg_lon_deg`` same for the negative polarity
-``leading_polarity``           sign of the westernmost polarity centre (+1/-1), 0 if one is missing
-``hemisphere``                 "N" or "S" from ``lat_deg``
+``leading_polarity``
+    sign of the westernmost polarity centre (+1/-1), 0 if one is missing
+``hemisphere``
+    "N" or "S" from ``lat_deg``
 
 Units: field in G, flux in Mx (``1 G Mm^2 = 1e16 Mx``), areas in Mm^2 and MSH (millionths of
 the solar hemisphere), lengths in Mm, angles in deg, as the column names say.

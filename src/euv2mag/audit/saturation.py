@@ -27,7 +27,7 @@ Region AMF
     regions with ``AMF < L``.
 
 Files of the study (:func:`saturation_study`, ``euv2mag saturation``)
---------------------------------------------------------------------
+---------------------------------------------------------------------
 ``saturation.csv`` (:data:`SATURATION_CSV`)
     one row per map and limit: ``map`` (name: file stem, or ``<store>_<frame:05d>``), ``source``
     (input path), ``frame`` (index in a store, -1 for FITS), ``time`` (ISO UTC), ``limit_g``,

@@ -1,7 +1,7 @@
 """Read SDO/AIA and SDO/HMI level-1 FITS files and map them onto the euv2mag disk grid.
 
 What one frame goes through (:func:`prepare_map`)
-------------------------------------------------
+-------------------------------------------------
 1. The header is checked (:func:`check_header`): instrument, AIA wavelength, the geometry
    keywords ``CTYPE1/2, CRPIX1/2, CDELT1/2, RSUN_OBS, DSUN_OBS, CRLN_OBS, CRLT_OBS`` and an
    observation time (``T_OBS`` or ``DATE-OBS``), ``QUALITY == 0``, ``EXPTIME > 0`` for AIA.

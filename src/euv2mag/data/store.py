@@ -2,14 +2,20 @@
 
 Layout (the data contract)
 --------------------------
-``euv``, ``mag``, ``pred`` : (N, H, W) float32, one frame per chunk, NaN off the disk; any may
+``euv``, ``mag``, ``pred``
+    (N, H, W) float32, one frame per chunk, NaN off the disk; any may
     be absent (an HMI-only store has just ``mag``; a prediction store has ``pred``).
     ``euv`` is in DN/s, ``mag`` and ``pred`` in G (line of sight).
-``time`` : (N,) ISO 8601 UTC strings.
-``rsun_px``, ``cdelt_arcsec``, ``b0_deg``, ``l0_deg``, ``dsun_m`` : (N,) float64 geometry.
-``frame_done`` : (N,) uint8, 1 once every array of the frame is written (resume bookkeeping).
-``tables/<name>/<column>`` : 1-D column arrays of a table (e.g. the synthetic truth).
-attrs : ``euv2mag_version``, ``kind`` ("synthetic", "prepared", "prediction"),
+``time``
+    (N,) ISO 8601 UTC strings.
+``rsun_px``, ``cdelt_arcsec``, ``b0_deg``, ``l0_deg``, ``dsun_m``
+    (N,) float64 geometry.
+``frame_done``
+    (N,) uint8, 1 once every array of the frame is written (resume bookkeeping).
+``tables/<name>/<column>``
+    1-D column arrays of a table (e.g. the synthetic truth).
+attrs
+    ``euv2mag_version``, ``kind`` ("synthetic", "prepared", "prediction"),
     ``complete`` (bool), ``params`` (the parameters that made the store; a resumed run must
     match them), ``provenance`` (source files or generator parameters) and free-form extras.
 

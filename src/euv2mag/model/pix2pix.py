@@ -111,6 +111,7 @@ class UpConv(nn.ConvTranspose2d):
         super().__init__(in_channels, out_channels, 4, 2, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Transposed convolution of ``x`` (N, C_in, H, W) -> (N, C_out, 2H, 2W) (see the class)."""
         n, cin, h, w = x.shape
         if x.device.type != "cpu" or max(h, w) > self.gemm_max_side or not x.is_contiguous():
             return super().forward(x)

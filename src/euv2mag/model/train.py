@@ -6,9 +6,11 @@ run on a bare CPU install without a heavy dependency.
 
 One iteration (batch 1) takes frame ``order[it % n]`` (a permutation per epoch drawn from
 ``(seed, epoch)``) with the jitter draw keyed by the iteration, then
+
 1. (``gan_mode != "none"``) a discriminator step on ``BCE(D(x, y), 1) + BCE(D(x, G(x)), 0)``
    (KPL19 minimises the sum; ``loss_d`` logs half of it, as KPL19 prints);
 2. a generator step on ``lambda_gan BCE(D(x, G(x)), 1) + lambda_l1 |G(x) - y| + lambda_cc CC``.
+
 By default one generator forward serves both steps (the reference PyTorch pix2pix);
 ``two_forward`` runs KPL19's separate forward for each step (the D step's one without gradients).
 

@@ -7,7 +7,7 @@ Times are Modified Julian Dates (UTC, days) unless a name says otherwise; latitu
 longitudes are degrees (Carrington longitudes in [0, 360)); fluxes are Mx.
 
 Model (sources in ``notes/synthetic-sun-physics.md`` and the README section "The synthetic Sun")
------------------------------------------------------------------------------------------------
+------------------------------------------------------------------------------------------------
 * Cycle amplitude: Hathaway, Wilson & Reichmann (1994) shape
   ``R(t) = a x^3 / (exp(x^2 / b^2) - c)``, ``x`` = months since ``t0``, one curve per cycle,
   summed (so consecutive cycles overlap by ~2-3 years).  Cycle 24's ``(t0, b, c)`` were solved

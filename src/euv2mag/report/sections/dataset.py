@@ -3,8 +3,9 @@ and how close test frames sit to training frames.
 
 Reads the dataset store (``data/synth.zarr``: summary, ``tables/regions``,
 ``tables/frame_regions``), the splits through :func:`euv2mag.data.splits.load_split`, and the
-leakage files through :func:`euv2mag.report.inputs.read_leakage`.  The only arithmetic is
-counting the generator's region rows (a description of the dataset, not an audit result).
+leakage files through :func:`euv2mag.report.inputs.read_leakage`.  The only arithmetic describes
+the dataset from the generator's own tables (numbers of injected and visible regions, their median
+flux); it is not an audit result.
 """
 from __future__ import annotations
 

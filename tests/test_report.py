@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from euv2mag.audit import AuditSummary, audit_stores
+from euv2mag.audit import AuditParams, AuditSummary, audit_stores
 from euv2mag.audit.files import FULLDISK, PIXEL_STD_ZARR
+from euv2mag.audit.fulldisk import FullDiskParams
 from euv2mag.cli import main
 from euv2mag.data.store import StoreWriter
 from euv2mag.geometry import DiskGeometry, default_rsun_px
@@ -180,6 +181,9 @@ def test_numbers_equal_source_files(study):
     assert control["full-disk TUMF CC"][0] == fmt_ci(mean.fulldisk.tumf.cc, tumf_ci) and mean.fulldisk.tumf.cc == pytest.approx(1)
     assert control["full-disk NMF CC"][0].startswith(fmt(mean.fulldisk.nmf.cc))  # mean of +1 and -1
     assert control["region recall"][0].startswith(fmt(mean.regions.recall))
+    # the pixel scatter is binned as the audit bins (its bin_factor and disk cut, from summary.json params)
+    k, r_max = summ.params["fulldisk"]["bin_factor"], summ.params["fulldisk"]["r_max"]
+    assert f"averaged in {k}x{k} blocks inside {fmt(r_max)} solar radii" in _section(html, "fulldisk")
     ds = {r[0]: r[1] for r in _cells(html, "dataset-table")}
     assert ds["frames"] == str(N) and ds["anti-Hale regions"] == "1" and ds["first frame (UTC)"].startswith(TIMES[0][:10])
     # the Fig. 1 caption names the frame of the dataset store it shows
@@ -203,10 +207,15 @@ def test_matched_region_panels_appear_on_real_audit_output(study):
 
 
 def test_no_region_cc_from_fewer_than_ten_pairs(made, tmp_path):
-    """An audit of 3 frames has ~6 matched pairs per run: no region-parameter CC is printed anywhere."""
+    """An audit of 3 frames has ~6 matched pairs per run: no region-parameter CC is printed anywhere.
+
+    The audit also bins 4x4 instead of 8x8, which the full-disk pixel scatter follows.
+    """
     lay = _copy(made, tmp_path)
     shutil.rmtree(lay.audit_dir("kpl19"))
-    audit_stores(lay.store, [lay.pred("kpl19", 0), lay.pred("kpl19", 1)], n_boot=0, indices=range(3), out=lay.audit_dir("kpl19"))
+    params = AuditParams(fulldisk=FullDiskParams(bin_factor=4))
+    audit_stores(lay.store, [lay.pred("kpl19", 0), lay.pred("kpl19", 1)], params=params, n_boot=0, indices=range(3),
+                 out=lay.audit_dir("kpl19"))
     summ = AuditSummary.read(lay.audit_dir("kpl19"))
     n_pairs = summ.mean_over_predictions.regions.parameters["area_msh"].n_pairs
     assert 0 < n_pairs < 10
@@ -218,6 +227,8 @@ def test_no_region_cc_from_fewer_than_ten_pairs(made, tmp_path):
     assert cc_rows and all(re.fullmatch(r"— \(\d+ pairs\)", r[1]) for r in cc_rows)
     # the panels still show the pairs, with a dash for the CC
     assert 'alt="region parameter scatter"' in _section(html, "regions")
+    # this audit binned 4x4: so does the pixel scatter, and its caption says so
+    assert "averaged in 4x4 blocks" in _section(html, "fulldisk")
 
 
 def test_std_map_is_the_audits_pixel_std(made, tmp_path):

@@ -6,10 +6,10 @@ Audit files are read only through :class:`~euv2mag.audit.summary.AuditSummary` a
 place each, :func:`read_saturation`, :func:`read_regions_amf` and :func:`read_leakage`, by the
 columns their commands write.
 
-Two outcomes are not errors for the report: a missing file (the reader returns ``None`` or
-:func:`attempt` gives ``(None, None)``, and the section says which command makes it).  A file
-that is present but does not follow its layout raises :class:`~euv2mag.errors.UserError`;
-:func:`attempt` turns that into its one-line message, which the section prints.
+A missing file is not an error for the report: the reader returns ``None`` (:func:`attempt`
+gives ``(None, None)``) and the section says which command makes it.  A file that is present
+but does not follow its layout raises :class:`~euv2mag.errors.UserError`; :func:`attempt` turns
+that into its one-line message, which the section prints instead of skipping the file.
 
 :func:`headline` and :func:`run_headlines` turn a typed audit summary into the
 :class:`~euv2mag.report.verdict.Headline` numbers the verdict and the tables use.

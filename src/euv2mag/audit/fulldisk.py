@@ -62,6 +62,7 @@ __all__ = [
     "pearson",
     "r2_score",
     "slope_through_origin",
+    "block_mean",
     "binned_cc",
     "frame_metrics",
     "series_metrics",
@@ -255,7 +256,7 @@ def slope_through_origin(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.dot(x, y)) / den if den > 0 else math.nan
 
 
-def _block_mean(image: np.ndarray, k: int) -> np.ndarray:
+def block_mean(image: np.ndarray, k: int) -> np.ndarray:
     """NaN-aware k x k block mean (``numpy.nanmean`` per block; NaN where a block has no finite value).
 
     Computed as block sums of the finite values over block counts with
@@ -275,8 +276,8 @@ def binned_cc(ref_g: np.ndarray, gen_g: np.ndarray, disk: np.ndarray, k: int) ->
     ref = np.where(disk, ref_g, np.nan).astype(np.float64)
     gen = np.where(disk, gen_g, np.nan).astype(np.float64)
     if k > 1:
-        ref = _block_mean(ref, k)
-        gen = _block_mean(gen, k)
+        ref = block_mean(ref, k)
+        gen = block_mean(gen, k)
     ok = np.isfinite(ref) & np.isfinite(gen)
     return pearson(ref[ok], gen[ok])
 

@@ -1,5 +1,6 @@
-"""The study report: figures (:mod:`.figures`), page assembly (:mod:`.html`), the verdict
-generated from the audit numbers (:mod:`.verdict`) and the builder (:func:`build_report`)."""
+"""The study report: one module per section (:mod:`.sections`), the readers of the study files
+(:mod:`.inputs`), figures (:mod:`.figures`), page assembly (:mod:`.html`), the verdict generated
+from the audit numbers (:mod:`.verdict`) and the builder (:func:`build_report`)."""
 from __future__ import annotations
 
 __all__ = ["build_report"]

@@ -26,6 +26,7 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
 .missing{background:#fff4e5;border-left:4px solid #f0a030;padding:.5em 1em;margin:1em 0}
+.invalid{background:#fdecea;border-left:4px solid #d0342c;padding:.5em 1em;margin:1em 0}
 .verdict{background:#eef6ee;border-left:4px solid #3a3;padding:.6em 1em;margin:1em 0}
 .ok{color:#1a7f1a;font-weight:bold}.bad{color:#b02a2a;font-weight:bold}
 nav ul{columns:2;font-size:.92em}
@@ -95,6 +96,13 @@ class Section:
         self.blocks.append(
             f'<div class="missing"><b>Missing:</b> {_esc(what)}. Make it with <code>{_esc(command)}</code>, '
             f"then rebuild with <code>euv2mag report DIR</code>.</div>"
+        )
+
+    def invalid(self, message: str, command: str) -> None:
+        """Say that an input file is present but does not follow its definition (the reader's one-line message)."""
+        self.blocks.append(
+            f'<div class="invalid"><b>Does not follow its definition:</b> {_esc(message)}. Make it again with '
+            f"<code>{_esc(command)}</code>, then rebuild with <code>euv2mag report DIR</code>.</div>"
         )
 
     def figure(self, png: bytes, caption: str, sources: Sequence[str], alt: str) -> None:

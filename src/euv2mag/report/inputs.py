@@ -1,25 +1,67 @@
-"""Reading the study files for the report, tolerantly.
+"""Reading the study files for the report, through the definitions their writers use.
 
-A missing or unreadable file is not an error here: the reader returns ``None`` and the report
-section says what is missing.  :func:`headline` turns an audit ``summary.json`` into the
-:class:`~euv2mag.report.verdict.Headline` numbers the verdict uses; it looks the numbers up by
-the documented keys of ``euv2mag audit``'s summary.
+Audit files are read only through :class:`~euv2mag.audit.summary.AuditSummary` and the
+:class:`~euv2mag.tables.TableFile` definitions of :mod:`euv2mag.audit.files`; splits through
+:func:`euv2mag.data.splits.load_split`.  The saturation and leakage files are read in one
+place each, :func:`read_saturation`, :func:`read_regions_amf` and :func:`read_leakage`, by the
+columns their commands write.
+
+A missing file is not an error for the report: the reader returns ``None`` (:func:`attempt`
+gives ``(None, None)``) and the section says which command makes it.  A file that is present
+but does not follow its layout raises :class:`~euv2mag.errors.UserError`; :func:`attempt` turns
+that into its one-line message, which the section prints instead of skipping the file.
+
+:func:`headline` and :func:`run_headlines` turn a typed audit summary into the
+:class:`~euv2mag.report.verdict.Headline` numbers the verdict and the tables use.
 """
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Callable
 
+from ..errors import UserError
 from .verdict import HaleGroup, Headline
 
-__all__ = ["read_csv", "read_json", "flatten", "find_value", "headline", "run_headlines", "find_dicts", "audit_block",
-           "number_at", "interval_at"]
+__all__ = [
+    "attempt",
+    "read_csv",
+    "read_json",
+    "read_summary",
+    "read_split",
+    "read_saturation",
+    "read_regions_amf",
+    "read_leakage",
+    "headline",
+    "run_headlines",
+    "SATURATION_COLUMNS",
+    "REGIONS_AMF_COLUMNS",
+    "LEAKAGE_COLUMNS",
+]
+
+#: Columns of ``saturation.csv`` the report uses (written by ``euv2mag saturation``).
+SATURATION_COLUMNS = ("map", "limit_g", "tumf_orig_mx", "tumf_clip_mx", "nmf_orig_mx", "nmf_clip_mx")
+#: Columns of ``regions_amf.csv`` the report uses (written by ``euv2mag saturation``).
+REGIONS_AMF_COLUMNS = ("map", "amf_g")
+#: Columns of ``leakage.csv`` the report uses (written by ``euv2mag leakage``).
+LEAKAGE_COLUMNS = ("index", "time", "gap_days", "same_face_gap_days")
+
+
+def attempt(reader: Callable, *args):
+    """Call ``reader(*args)``: ``(value, None)``, or ``(None, message)`` for a file with a wrong layout.
+
+    A reader returns None for a missing file (then this gives ``(None, None)``) and raises
+    :class:`~euv2mag.errors.UserError` for a present file it cannot use.
+    """
+    try:
+        return reader(*args), None
+    except UserError as exc:
+        return None, str(exc)
 
 
 def read_csv(path: Path):
-    """A CSV file as a pandas DataFrame, or None when absent/unreadable/empty."""
+    """A CSV file as a pandas DataFrame, or None when absent/unreadable/empty (training files)."""
     import pandas as pd
 
     path = Path(path)
@@ -32,7 +74,7 @@ def read_csv(path: Path):
 
 
 def read_json(path: Path):
-    """A JSON file as Python objects, or None when absent/unreadable."""
+    """A JSON file as Python objects, or None when absent/unreadable (stages.json, best.json)."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -42,202 +84,208 @@ def read_json(path: Path):
         return None
 
 
-def flatten(obj: Any, prefix: tuple = ()) -> dict[tuple, Any]:
-    """Leaf values of nested dicts/lists keyed by their path (list items keyed by index)."""
-    out: dict[tuple, Any] = {}
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.update(flatten(v, prefix + (str(k),)))
-    elif isinstance(obj, list) and obj and all(isinstance(v, dict) for v in obj):
-        for i, v in enumerate(obj):
-            out.update(flatten(v, prefix + (str(i),)))
-    else:
-        out[prefix] = obj
-    return out
+def read_summary(path: Path):
+    """The :class:`~euv2mag.audit.summary.AuditSummary` at ``path`` (None when absent)."""
+    from ..audit.summary import AuditSummary
+
+    return AuditSummary.read(path) if Path(path).is_file() else None
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+def read_split(path: Path):
+    """The :class:`~euv2mag.data.splits.Split` at ``path`` (None when absent)."""
+    from ..data.splits import load_split
+
+    return load_split(path) if Path(path).is_file() else None
 
 
-def find_value(flat: dict[tuple, Any], leaf: Iterable[str], *, within: Iterable[str] = (), exclude: Iterable[str] = ()):
-    """First numeric value whose last key is one of ``leaf`` and whose path contains every
-    token of ``within`` (as a key or key substring) and none of ``exclude``."""
-    leaf = tuple(leaf)
-    within = tuple(within)
-    exclude = tuple(exclude)
-    best = None
-    for path, value in flat.items():
-        if not path or path[-1] not in leaf or not _is_number(value):
-            continue
-        keys = [p.lower() for p in path[:-1]]
-        if not all(any(tok in k for k in keys) for tok in within):
-            continue
-        if any(any(tok in k for k in keys) for tok in exclude):
-            continue
-        # prefer the shortest path (the most direct entry)
-        if best is None or len(path) < len(best[0]):
-            best = (path, value)
-    return None if best is None else best[1]
+def _checked_csv(path: Path, columns: tuple[str, ...]):
+    """``path`` as a DataFrame holding ``columns`` (None when absent; UserError when it lacks one)."""
+    import pandas as pd
 
-
-def find_dicts(obj: Any, required_key: str) -> list[dict]:
-    """All dicts nested in ``obj`` that hold ``required_key``."""
-    out = []
-    if isinstance(obj, dict):
-        if required_key in obj:
-            out.append(obj)
-        for v in obj.values():
-            out.extend(find_dicts(v, required_key))
-    elif isinstance(obj, list):
-        for v in obj:
-            out.extend(find_dicts(v, required_key))
-    return out
-
-
-def audit_block(summary: dict | None) -> dict | None:
-    """The headline block of an audit summary: ``mean_over_predictions`` (averaged over the
-    prediction stores of one audit), or the summary itself for a single-block layout."""
-    if not isinstance(summary, dict):
+    path = Path(path)
+    if not path.is_file():
         return None
-    block = summary.get("mean_over_predictions")
-    return block if isinstance(block, dict) else summary
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise UserError(f"cannot read {path.name}: {exc}", path=path) from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise UserError(f"{path.name} lacks column(s) {', '.join(missing)} (written by another version of euv2mag?)",
+                        path=path)
+    return df
 
 
-def _walk(d, path):
-    for key in path:
-        if not isinstance(d, dict) or key not in d:
-            return None
-        d = d[key]
-    return d
+def _checked_json(path: Path, keys: tuple[str, ...]):
+    """``path`` as a dict holding ``keys`` (None when absent; UserError when it is not one)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path.name}: {exc}", path=path) from None
+    if not isinstance(data, dict) or any(k not in data for k in keys):
+        raise UserError(f"{path.name} lacks key(s) {', '.join(keys)} (written by another version of euv2mag?)", path=path)
+    return data
 
 
-def number_at(d: dict, *path):
-    """The number at ``path`` of nested dicts (None when absent or not a number)."""
-    value = _walk(d, path)
-    return value if _is_number(value) else None
+def read_saturation(folder: Path):
+    """``saturation.csv`` and ``saturation.json`` of ``euv2mag saturation --out folder``.
+
+    Returns
+    -------
+    (pandas.DataFrame or None, dict or None)
+        The table (one row per map and limit, fluxes in Mx) and the summary (``limits`` keyed by
+        the limit as text, each with ``limit_g``, ``n_maps``, ``tumf``/``nmf`` ``slope`` and
+        ``r2``, ``sign_flip_fraction``; ``amf`` with the region AMF distribution), each None
+        when absent.
+
+    Raises
+    ------
+    UserError
+        A present file lacks the columns or keys above.
+    """
+    folder = Path(folder)
+    return (_checked_csv(folder / "saturation.csv", SATURATION_COLUMNS),
+            _checked_json(folder / "saturation.json", ("limits",)))
 
 
-def interval_at(d, *path) -> tuple[float, float] | None:
-    """A ``[low, high]`` pair at ``path`` of a ``ci`` block (None when absent or malformed)."""
-    value = _walk(d, path)
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        return float(value[0]), float(value[1])
-    return None
+def read_regions_amf(folder: Path):
+    """``regions_amf.csv`` of ``euv2mag saturation`` (one row per region of the original maps; None when absent)."""
+    return _checked_csv(Path(folder) / "regions_amf.csv", REGIONS_AMF_COLUMNS)
 
 
-def _hale_group(block: dict, group: str, ci_block: dict | None = None) -> HaleGroup:
-    g = (block.get("hale") or {}).get(group) if isinstance(block.get("hale"), dict) else None
-    if not isinstance(g, dict):
-        return HaleGroup()
-    n = number_at(g, "n_ref")
-    if n is None:
-        n = number_at(g, "n_regions")
-    nm = number_at(g, "n_matched")
+def read_leakage(folder: Path):
+    """``leakage.csv`` and ``leakage.json`` of ``euv2mag leakage --out folder``.
+
+    Returns
+    -------
+    (pandas.DataFrame or None, dict or None)
+        One row per test frame (``time``, ``gap_days`` and ``same_face_gap_days`` in days) and
+        the summary (``n_test``, ``n_train``, gap statistics in days, same-face shares), each
+        None when absent.
+
+    Raises
+    ------
+    UserError
+        A present file lacks the columns or keys above.
+    """
+    folder = Path(folder)
+    return (_checked_csv(folder / "leakage.csv", LEAKAGE_COLUMNS),
+            _checked_json(folder / "leakage.json", ("n_test", "n_train", "min_gap_days", "median_gap_days")))
+
+
+# --------------------------------------------------------------------------- headline numbers
+def _num(value) -> float | None:
+    """A finite float, else None (NaN in the summary means 'not defined')."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _count(value) -> int | None:
+    x = _num(value)
+    return None if x is None else int(round(x))
+
+
+def _hale_group(group, ci, *path: str) -> HaleGroup:
+    """A :class:`HaleGroup` from a :class:`~euv2mag.audit.summary.HaleClassSummary` and its intervals at ``path``."""
     return HaleGroup(
-        n=int(round(n)) if n is not None else None,
-        n_matched=int(round(nm)) if nm is not None else None,
-        polarity_agreement=number_at(g, "polarity_agreement"),
-        nmf_sign_agreement=number_at(g, "nmf_sign_agreement"),
-        recall=number_at(g, "recall"),
-        footprint_polarity_agreement=number_at(g, "footprint_polarity_agreement"),
-        n_footprint=int(round(number_at(g, "n_footprint_determined"))) if number_at(g, "n_footprint_determined") is not None else None,
-        polarity_ci=interval_at(ci_block, "hale", group, "polarity_agreement") if ci_block else None,
-        footprint_ci=interval_at(ci_block, "hale", group, "footprint_polarity_agreement") if ci_block else None,
-        hemisphere_contrast=number_at(g, "footprint_gen_hemisphere_contrast"),
-        ref_hemisphere_contrast=number_at(g, "footprint_ref_hemisphere_contrast"),
-        hemisphere_ci=interval_at(ci_block, "hale", group, "footprint_gen_hemisphere_contrast") if ci_block else None,
+        n=_count(group.n_ref),
+        n_matched=_count(group.n_matched),
+        polarity_agreement=_num(group.polarity_agreement),
+        nmf_sign_agreement=_num(group.nmf_sign_agreement),
+        recall=_num(group.recall),
+        footprint_polarity_agreement=_num(group.footprint_polarity_agreement),
+        n_footprint=_count(group.n_footprint_determined),
+        polarity_ci=ci.get(*path, "polarity_agreement"),
+        footprint_ci=ci.get(*path, "footprint_polarity_agreement"),
+        hemisphere_contrast=_num(group.footprint_gen_hemisphere_contrast),
+        ref_hemisphere_contrast=_num(group.footprint_ref_hemisphere_contrast),
+        hemisphere_ci=ci.get(*path, "footprint_gen_hemisphere_contrast"),
     )
 
 
-def headline(summary: dict | None, source: str) -> Headline | None:
-    """Headline numbers of an audit ``summary.json`` (None when there is no summary).
+def _headline(block, source: str, ci, bootstrap, pooled=None) -> Headline:
+    """Headline numbers of one :class:`~euv2mag.audit.summary.PredictionSummary` (``ci``: its intervals)."""
+    from ..audit.summary import Intervals
 
-    Reads ``mean_over_predictions`` (see ``euv2mag audit``): ``fulldisk.tumf|nmf.cc|r2|slope``,
-    ``fulldisk.mean_cc``, ``mean_cc_binned``, ``mean_polarity_agreement``, ``regions.recall``,
-    ``precision``, ``offset_mean_deg``, ``n_ref``, ``n_matched``, ``regions.parameters.<p>.cc``
-    and ``hale.hale|anti_hale``.  Counts averaged over predictions are rounded to integers.
-    With a bootstrap (``ci`` and ``bootstrap`` in the summary) the same numbers' intervals go to
-    ``Headline.ci`` and the Hale groups' ``polarity_ci`` / ``footprint_ci``.  The Hale groups come
-    from ``pooled_over_predictions.hale`` when present (observations of all runs together).
-    """
-    block = audit_block(summary)
-    if block is None:
-        return None
-    fd = block.get("fulldisk") if isinstance(block.get("fulldisk"), dict) else {}
-    reg = block.get("regions") if isinstance(block.get("regions"), dict) else {}
+    fd, reg = block.fulldisk, block.regions
     h = Headline(source=source)
-    n_frames = number_at(block, "n_frames")
-    h.n_frames = int(round(n_frames)) if n_frames is not None else None
+    h.n_frames = _count(block.n_frames)
     for qty in ("tumf", "nmf"):
         for stat in ("cc", "r2", "slope"):
-            setattr(h, f"{qty}_{stat}", number_at(fd, qty, stat))
-    h.pixel_cc = number_at(fd, "mean_cc")
-    h.pixel_cc_binned = number_at(fd, "mean_cc_binned")
-    h.polarity_agreement = number_at(fd, "mean_polarity_agreement")
-    h.recall = number_at(reg, "recall")
-    h.precision = number_at(reg, "precision")
-    h.center_offset_deg = number_at(reg, "offset_mean_deg")
-    for attr, key in (("n_ref_regions", "n_ref"), ("n_matched", "n_matched")):
-        v = number_at(reg, key)
-        setattr(h, attr, int(round(v)) if v is not None else None)
-    h.n_gen_regions = number_at(reg, "n_gen")
-    params = reg.get("parameters") if isinstance(reg.get("parameters"), dict) else {}
-    for p, stats in params.items():
-        v = number_at(stats, "cc")
-        if v is not None:
-            h.param_cc[p] = v
-    ci_all = summary.get("ci") if isinstance(summary.get("ci"), dict) else None
-    ci_block = audit_block(ci_all) if ci_all else None
-    if ci_block:
-        ci_fd = ci_block.get("fulldisk", {})
-        ci_reg = ci_block.get("regions", {})
-        paths = {f"{q}_{s}": (ci_fd, q, s) for q in ("tumf", "nmf") for s in ("cc", "r2", "slope")}
-        paths.update(pixel_cc=(ci_fd, "mean_cc"), pixel_cc_binned=(ci_fd, "mean_cc_binned"),
-                     polarity_agreement=(ci_fd, "mean_polarity_agreement"), recall=(ci_reg, "recall"),
-                     precision=(ci_reg, "precision"), center_offset_deg=(ci_reg, "offset_mean_deg"))
-        for attr, (d, *path) in paths.items():
-            interval = interval_at(d, *path)
-            if interval is not None:
-                h.ci[attr] = interval
-        if isinstance(summary.get("bootstrap"), dict):
-            h.bootstrap = dict(summary["bootstrap"])
-    # Hale classes: region observations pooled over the runs when the audit gives them (real
-    # counts), else the per-run average
-    pooled = summary.get("pooled_over_predictions")
-    if isinstance(pooled, dict) and isinstance(pooled.get("hale"), dict):
-        ci_pooled = (ci_all or {}).get("pooled_over_predictions")
-        ci_pooled = ci_pooled if isinstance(ci_pooled, dict) else None
-        h.hale = _hale_group(pooled, "hale", ci_pooled)
-        h.anti_hale = _hale_group(pooled, "anti_hale", ci_pooled)
-        n_runs = number_at(pooled, "n_predictions")
-        h.hale_runs_pooled = int(n_runs) if n_runs is not None else None
-        n_all = number_at(pooled, "n_matched")
-        h.n_matched_all_runs = int(n_all) if n_all is not None else None
+            setattr(h, f"{qty}_{stat}", _num(getattr(getattr(fd, qty), stat)))
+    h.pixel_cc = _num(fd.mean_cc)
+    h.pixel_cc_binned = _num(fd.mean_cc_binned)
+    h.polarity_agreement = _num(fd.mean_polarity_agreement)
+    h.recall, h.precision, h.center_offset_deg = _num(reg.recall), _num(reg.precision), _num(reg.offset_mean_deg)
+    h.n_ref_regions, h.n_matched = _count(reg.n_ref), _count(reg.n_matched)
+    h.n_gen_regions = _num(reg.n_gen)
+    for p, agreement in reg.parameters.items():
+        h.param_pairs[p] = _count(agreement.n_pairs)
+        if _num(agreement.cc) is not None:  # NaN below min_pairs: no CC
+            h.param_cc[p] = float(agreement.cc)
+    paths = {f"{q}_{s}": ("fulldisk", q, s) for q in ("tumf", "nmf") for s in ("cc", "r2", "slope")}
+    paths.update(pixel_cc=("fulldisk", "mean_cc"), pixel_cc_binned=("fulldisk", "mean_cc_binned"),
+                 polarity_agreement=("fulldisk", "mean_polarity_agreement"), recall=("regions", "recall"),
+                 precision=("regions", "precision"), center_offset_deg=("regions", "offset_mean_deg"))
+    for attr, path in paths.items():
+        interval = ci.get(*path)
+        if interval is not None:
+            h.ci[attr] = interval
+    if bootstrap is not None:
+        h.bootstrap = bootstrap.to_dict()
+    if pooled is not None:
+        # Hale classes over the region observations of all runs together (real counts)
+        pooled_summary, pooled_ci = pooled
+        h.hale = _hale_group(pooled_summary.hale.hale, pooled_ci, "hale", "hale")
+        h.anti_hale = _hale_group(pooled_summary.hale.anti_hale, pooled_ci, "hale", "anti_hale")
+        h.hale_runs_pooled = int(pooled_summary.n_predictions)
+        h.n_matched_all_runs = int(pooled_summary.n_matched)
     else:
-        h.hale = _hale_group(block, "hale", ci_block)
-        h.anti_hale = _hale_group(block, "anti_hale", ci_block)
+        h.hale = _hale_group(block.hale.hale, ci or Intervals(), "hale", "hale")
+        h.anti_hale = _hale_group(block.hale.anti_hale, ci or Intervals(), "hale", "anti_hale")
     return h
 
 
-def run_headlines(summary: dict | None, source: str) -> dict[str, Headline]:
-    """Headline numbers of every prediction (run) of an audit ``summary.json``, by prediction name.
+def headline(summary, source: str) -> Headline | None:
+    """Headline numbers of an audit (None when there is no summary).
 
-    Each run's ``predictions.<name>`` block (and its ``ci.predictions.<name>`` intervals) is read
-    exactly as :func:`headline` reads the averaged block.
+    Parameters
+    ----------
+    summary : AuditSummary or None
+        The typed ``summary.json`` (:meth:`euv2mag.audit.summary.AuditSummary.read`).
+    source : str
+        The file's path as the report prints it.
+
+    Returns
+    -------
+    Headline or None
+        Numbers of ``mean_over_predictions`` (counts averaged over predictions rounded to
+        integers; NaN, e.g. a statistic of fewer than ``min_pairs`` pairs, as None), their
+        intervals from ``ci.mean_over_predictions``, region-parameter CCs only where the
+        summary gives one (with every parameter's ``n_pairs`` in ``param_pairs``), and the Hale
+        groups of ``pooled_over_predictions`` (observations of all runs together).
     """
-    if not isinstance(summary, dict) or not isinstance(summary.get("predictions"), dict):
+    if summary is None:
+        return None
+    return _headline(summary.mean_over_predictions, source, summary.intervals("mean_over_predictions"),
+                     summary.bootstrap, pooled=(summary.pooled_over_predictions, summary.intervals("pooled_over_predictions")))
+
+
+def run_headlines(summary, source: str) -> dict[str, Headline]:
+    """Headline numbers of every prediction (run) of an audit, by prediction name.
+
+    Each run's ``predictions[name]`` block and its ``ci.predictions.<name>`` intervals are read as
+    :func:`headline` reads the averaged block (the Hale groups are the run's own).
+    """
+    if summary is None:
         return {}
-    ci_all = summary.get("ci") if isinstance(summary.get("ci"), dict) else {}
-    ci_runs = ci_all.get("predictions") if isinstance(ci_all.get("predictions"), dict) else {}
-    out = {}
-    for name, block in summary["predictions"].items():
-        if not isinstance(block, dict):
-            continue
-        one = {"mean_over_predictions": block, "bootstrap": summary.get("bootstrap")}
-        if isinstance(ci_runs.get(name), dict):
-            one["ci"] = {"mean_over_predictions": ci_runs[name]}
-        h = headline(one, source)
-        if h is not None:
-            out[str(name)] = h
-    return out
+    return {str(name): _headline(block, source, summary.intervals("predictions", name), summary.bootstrap)
+            for name, block in summary.predictions.items()}

@@ -13,7 +13,7 @@
       runs/<experiment>/seed-<K>/      metrics.csv, config.toml, best.json, checkpoints
       pred/<experiment>-seed-<K>.zarr  test-set predictions (array ``pred``, G)
       audit/<experiment>/              fulldisk.csv, regions.csv, matches.csv,
-                                       variability.csv, summary.json
+                                       variability.csv, summary.json, pixel_std.zarr
       report.html
 
 ``<experiment>`` is ``kpl19`` for the KPL19 configuration trained on the no-leak dataset and

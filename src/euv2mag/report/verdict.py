@@ -92,6 +92,8 @@ class Headline:
     n_gen_regions: float | None = None
     n_matched: int | None = None
     param_cc: dict[str, float] = field(default_factory=dict)
+    #: Matched pairs each region parameter's statistics rest on (a CC is given only from ``MIN_PAIRS`` up).
+    param_pairs: dict[str, int | None] = field(default_factory=dict)
     hale: HaleGroup = field(default_factory=HaleGroup)
     anti_hale: HaleGroup = field(default_factory=HaleGroup)
     #: Confidence intervals of the fields above, by field name (absent without a bootstrap).

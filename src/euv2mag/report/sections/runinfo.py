@@ -1,0 +1,29 @@
+"""How this study was run: the stages of ``euv2mag demo`` from ``stages.json`` (status, run time, options)."""
+from __future__ import annotations
+
+from ..html import Page
+from ..inputs import read_json
+
+__all__ = ["render"]
+
+
+def render(page: Page, ctx) -> None:
+    """The ``provenance`` section (only when ``stages.json`` exists: a study made by hand has none).
+
+    Parameters
+    ----------
+    page : Page
+        The report page.
+    ctx : ReportContext
+        Shared inputs.
+    """
+    lay = ctx.layout
+    stages = read_json(lay.stages)
+    if not isinstance(stages, dict) or not isinstance(stages.get("stages"), dict):
+        return
+    sec = page.section("provenance", "How this study was run")
+    rows = [[name, s.get("status", "—"), s.get("seconds")] for name, s in stages["stages"].items() if isinstance(s, dict)]
+    extra = ", ".join(f"{k} = {v}" for k, v in (stages.get("options") or {}).items())
+    sec.table(["stage", "status", "seconds"], rows,
+              "Stages of euv2mag demo and their run times" + (f" (options: {extra})" if extra else "") + ".",
+              [lay.rel(lay.stages)], table_id="stages-table")

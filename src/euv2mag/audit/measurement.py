@@ -29,7 +29,8 @@ Per-region parameters (:data:`REGION_COLUMNS`; one row per region, the ``regions
     the SHARP ``USFLUXL`` convention)
 ``nmf_mx``
     net flux ``sum(B A)`` (Mx)
-``flux_pos_mx``, ``flux_neg_mx`` positive and negative flux (Mx; the negative one is < 0)
+``flux_pos_mx``, ``flux_neg_mx``
+    positive and negative flux (Mx; the negative one is < 0)
 ``imbalance``
     ``|NMF| / TUMF``
 ``amf_g``
@@ -44,15 +45,18 @@ Per-region parameters (:data:`REGION_COLUMNS`; one row per region, the ``regions
     number of strong-field PIL segments >= ``pil_min_length_mm``
 ``pil_length_mm``
     their total length (Mm)
-``pil_mean_gradient_g_per_mm`` mean |grad B| over the region's PIL-mask pixels (G/Mm; NaN if none)
+``pil_mean_gradient_g_per_mm``
+    mean |grad B| over the region's PIL-mask pixels (G/Mm; NaN if none)
 ``r_value``
     SHARP-recipe R (log10 of G x 0.12 deg pixel) on the CEA cutout
 ``log10_r_mx``
     log10 of R in Mx (S times the 2.123 Mm^2 pixel area); NaN if S < 1
 ``n_pil_px``
     PIL-mask pixels of the cutout (the R mask)
-``pos_lat_deg``, ``pos_lon_deg`` flux-weighted centre of the positive polarity (Stonyhurst, deg)
-``neg_lat_deg``, ``neg_lon_deg`` same for the negative polarity
+``pos_lat_deg``, ``pos_lon_deg``
+    flux-weighted centre of the positive polarity (Stonyhurst, deg)
+``neg_lat_deg``, ``neg_lon_deg``
+    same for the negative polarity
 ``leading_polarity``
     sign of the westernmost polarity centre (+1/-1), 0 if one is missing
 ``hemisphere``

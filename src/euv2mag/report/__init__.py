@@ -1,13 +1,37 @@
-"""The study report: one module per section (:mod:`.sections`), the readers of the study files
-(:mod:`.inputs`), figures (:mod:`.figures`), page assembly (:mod:`.html`), the verdict generated
-from the audit numbers (:mod:`.verdict`) and the builder (:func:`build_report`)."""
+"""The study report: it reads the result files of a study folder and never recomputes science.
+
+:func:`build_report` writes ``DIR/report.html`` from the folder laid out as
+:class:`~euv2mag.report.layout.StudyLayout` describes; each section lives in
+:mod:`euv2mag.report.sections`, reads its files through their definitions
+(:mod:`euv2mag.report.inputs`) and says which command makes a missing one; the verdict is
+generated from the audit numbers (:mod:`euv2mag.report.verdict`); figures are plain-array
+functions (:mod:`euv2mag.report.figures`).
+"""
 from __future__ import annotations
 
-__all__ = ["build_report"]
+import importlib
+
+#: Public name -> submodule that defines it (imported on first access; matplotlib loads late).
+_SOURCES = {
+    "build_report": "build",
+    "StudyLayout": "layout",
+    "Headline": "verdict",
+    "verdict_paragraph": "verdict",
+    "expectation_checks": "verdict",
+    "headline": "inputs",
+    "run_headlines": "inputs",
+}
+
+__all__ = list(_SOURCES)
 
 
-def build_report(root, out=None):
-    """Build ``root/report.html``; see :func:`euv2mag.report.build.build_report`."""
-    from .build import build_report as _build
+def __getattr__(name: str):
+    if name in _SOURCES:
+        value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    return _build(root, out)
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -35,18 +35,7 @@ __all__ = [
     "read_leakage",
     "headline",
     "run_headlines",
-    "SATURATION_COLUMNS",
-    "REGIONS_AMF_COLUMNS",
-    "LEAKAGE_COLUMNS",
 ]
-
-#: Columns of ``saturation.csv`` the report uses (written by ``euv2mag saturation``).
-SATURATION_COLUMNS = ("map", "limit_g", "tumf_orig_mx", "tumf_clip_mx", "nmf_orig_mx", "nmf_clip_mx")
-#: Columns of ``regions_amf.csv`` the report uses (written by ``euv2mag saturation``).
-REGIONS_AMF_COLUMNS = ("map", "amf_g")
-#: Columns of ``leakage.csv`` the report uses (written by ``euv2mag leakage``).
-LEAKAGE_COLUMNS = ("index", "time", "gap_days", "same_face_gap_days")
-
 
 def attempt(reader: Callable, *args):
     """Call ``reader(*args)``: ``(value, None)``, or ``(None, message)`` for a file with a wrong layout.
@@ -98,82 +87,65 @@ def read_split(path: Path):
     return load_split(path) if Path(path).is_file() else None
 
 
-def _checked_csv(path: Path, columns: tuple[str, ...]):
-    """``path`` as a DataFrame holding ``columns`` (None when absent; UserError when it lacks one)."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise UserError(f"cannot read {path.name}: {exc}", path=path) from None
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise UserError(f"{path.name} lacks column(s) {', '.join(missing)} (written by another version of euv2mag?)",
-                        path=path)
-    return df
-
-
-def _checked_json(path: Path, keys: tuple[str, ...]):
-    """``path`` as a dict holding ``keys`` (None when absent; UserError when it is not one)."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path.name}: {exc}", path=path) from None
-    if not isinstance(data, dict) or any(k not in data for k in keys):
-        raise UserError(f"{path.name} lacks key(s) {', '.join(keys)} (written by another version of euv2mag?)", path=path)
-    return data
+def _present(folder: Path, name: str) -> bool:
+    return (Path(folder) / name).is_file()
 
 
 def read_saturation(folder: Path):
     """``saturation.csv`` and ``saturation.json`` of ``euv2mag saturation --out folder``.
 
+    Read through their definitions (:data:`euv2mag.audit.saturation.SATURATION_CSV`,
+    :class:`euv2mag.audit.saturation.SaturationSummary`).
+
     Returns
     -------
     (pandas.DataFrame or None, dict or None)
-        The table (one row per map and limit, fluxes in Mx) and the summary (``limits`` keyed by
-        the limit as text, each with ``limit_g``, ``n_maps``, ``tumf``/``nmf`` ``slope`` and
-        ``r2``, ``sign_flip_fraction``; ``amf`` with the region AMF distribution), each None
-        when absent.
+        The table (one row per map and limit, fluxes in Mx) and the summary
+        (:meth:`SaturationSummary.to_dict` layout), each None when absent.
 
     Raises
     ------
     UserError
-        A present file lacks the columns or keys above.
+        A present file does not follow its definition.
     """
+    from ..audit.saturation import SATURATION_CSV, SaturationSummary
+
     folder = Path(folder)
-    return (_checked_csv(folder / "saturation.csv", SATURATION_COLUMNS),
-            _checked_json(folder / "saturation.json", ("limits",)))
+    table = SATURATION_CSV.read(folder) if _present(folder, SATURATION_CSV.filename) else None
+    summary = SaturationSummary.read(folder).to_dict() if _present(folder, SaturationSummary.FILENAME) else None
+    return table, summary
 
 
 def read_regions_amf(folder: Path):
-    """``regions_amf.csv`` of ``euv2mag saturation`` (one row per region of the original maps; None when absent)."""
-    return _checked_csv(Path(folder) / "regions_amf.csv", REGIONS_AMF_COLUMNS)
+    """``regions_amf.csv`` of ``euv2mag saturation`` (:data:`~euv2mag.audit.saturation.REGIONS_AMF_CSV`; None when absent)."""
+    from ..audit.saturation import REGIONS_AMF_CSV
+
+    return REGIONS_AMF_CSV.read(folder) if _present(folder, REGIONS_AMF_CSV.filename) else None
 
 
 def read_leakage(folder: Path):
     """``leakage.csv`` and ``leakage.json`` of ``euv2mag leakage --out folder``.
 
+    Read through their definitions (:data:`euv2mag.audit.leakage_study.LEAKAGE_CSV`,
+    :class:`euv2mag.audit.leakage_study.LeakageSummary`).
+
     Returns
     -------
     (pandas.DataFrame or None, dict or None)
         One row per test frame (``time``, ``gap_days`` and ``same_face_gap_days`` in days) and
-        the summary (``n_test``, ``n_train``, gap statistics in days, same-face shares), each
-        None when absent.
+        the summary (:meth:`LeakageSummary.to_dict` layout), each None when absent.
 
     Raises
     ------
     UserError
-        A present file lacks the columns or keys above.
+        A present file does not follow its definition.
     """
+    from ..audit.leakage_study import LEAKAGE_CSV, LeakageSummary, read_leakage_csv
+
     folder = Path(folder)
-    return (_checked_csv(folder / "leakage.csv", LEAKAGE_COLUMNS),
-            _checked_json(folder / "leakage.json", ("n_test", "n_train", "min_gap_days", "median_gap_days")))
+    table = read_leakage_csv(folder) if _present(folder, LEAKAGE_CSV.filename) else None
+    summary = LeakageSummary.read(folder).to_dict() if _present(folder, LeakageSummary.FILENAME) else None
+    return table, summary
 
 
 # --------------------------------------------------------------------------- headline numbers

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from .errors import UserError
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "path_inside", "ensure_dir"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "read_json_file", "path_inside", "ensure_dir"]
 
 
 @contextlib.contextmanager
@@ -94,6 +94,34 @@ def _json_safe(obj):
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+def read_json_file(path: str | os.PathLike, filename: str) -> tuple[object, Path]:
+    """Read a JSON result file given as the file itself or the folder holding ``filename``.
+
+    Returns
+    -------
+    obj : object
+        The parsed JSON (``NaN`` literals allowed, as Python's json writes them).
+    path : pathlib.Path
+        The file read.
+
+    Raises
+    ------
+    UserError
+        If the file is missing, unreadable or not valid JSON (one line naming it).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / filename
+    if not path.is_file():
+        raise UserError(f"no {filename} here", path=path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), path
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {filename}: {exc}", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{filename} is not valid JSON ({exc.msg} at line {exc.lineno})", path=path) from None
 
 
 def path_inside(base: str | os.PathLike, relative: str | os.PathLike) -> Path:

@@ -18,7 +18,6 @@ Floats in the CSV files are written with 6 significant digits.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from pathlib import Path
@@ -342,17 +341,9 @@ class LeakageSummary:
         UserError
             If the file is missing, not JSON, or lacks a key (one line naming the file).
         """
-        path = Path(path)
-        if path.is_dir():
-            path = path / cls.FILENAME
-        if not path.is_file():
-            raise UserError(f"no {cls.FILENAME} here", path=path)
-        try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"cannot read {cls.FILENAME}: {exc}", path=path) from None
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{cls.FILENAME} is not valid JSON ({exc.msg} at line {exc.lineno})", path=path) from None
+        from .._io import read_json_file
+
+        obj, path = read_json_file(path, cls.FILENAME)
         return cls.from_dict(obj, path=path)
 
 

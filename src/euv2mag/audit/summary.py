@@ -312,18 +312,12 @@ class AuditSummary(_Record):
         UserError
             If the file is missing, not JSON, or not an audit summary.
         """
-        import json
-        from pathlib import Path
-
+        from .._io import read_json_file
         from ..errors import UserError
 
-        path = Path(path)
-        if path.is_dir():
-            path = path / "summary.json"
-        if not path.is_file():
-            raise UserError("no audit summary.json here", path=path)
+        obj, path = read_json_file(path, "summary.json")
         try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            return cls.from_dict(obj)
         except (ValueError, TypeError, KeyError) as exc:
             raise UserError(f"not an audit summary ({exc})", path=path) from None
 

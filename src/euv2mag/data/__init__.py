@@ -21,7 +21,7 @@ Examples
 """
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 #: Public name -> submodule that defines it.
 _SOURCES = {
@@ -51,14 +51,4 @@ _SOURCES = {
 
 __all__ = list(_SOURCES)
 
-
-def __getattr__(name: str):
-    if name in _SOURCES:
-        value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())

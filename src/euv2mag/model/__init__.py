@@ -20,7 +20,7 @@ Examples
 """
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 #: Public name -> submodule that defines it.
 _SOURCES = {
@@ -57,17 +57,4 @@ _SOURCES = {
 
 __all__ = list(_SOURCES)
 
-
-def __getattr__(name: str):
-    """Import the submodule that defines ``name`` on first access (PEP 562)."""
-    try:
-        module = _SOURCES[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())

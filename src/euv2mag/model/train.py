@@ -203,6 +203,14 @@ class Pix2PixTrainer:
         A resolved configuration (``size`` set).
     device : torch.device
         Where the networks live.  Seed torch before constructing (the weights' initialisation).
+
+    Notes
+    -----
+    On the CPU the first :meth:`step` (and any step after ``torch.set_num_threads`` changed the
+    thread count) sets ``cfg.flush_denormal`` on every intra-op thread and checks it
+    (:func:`~euv2mag.model._fpenv.flush_denormal_everywhere`); later steps set it on the calling
+    thread only.  Whether a worker flushes then no longer depends on when the pool was started
+    (before loading a checkpoint in a resumed process, inside the first step in a fresh one).
     """
 
     def __init__(self, cfg: TrainConfig, device: torch.device):

@@ -16,7 +16,7 @@ Measured (2 shared Zen 4 cores, torch 2.13.0+cpu, 2 threads), before / after the
 :mod:`euv2mag.model._fpenv`:
 
 * default configuration, 40 iterations, one busy-loop process beside: 3 of 3 trials identical,
-  0 denormal moments in both, before and after (2 more trials without the busy loop: the same);
+  0 denormal moments in both, before and after (2 more trials without the busy loop, before: the same);
 * ``--cfg '{"gan_mode": "none", "lambda_l1": 1e-16}'`` (gradients near 1e-19, so Adam's second
   moments reach the denormal range), 10 iterations: before, 2 of 2 trials differ in 25 tensors
   (the ``exp_avg_sq`` of most generator layers first) with 160 243 denormal moments in the resumed

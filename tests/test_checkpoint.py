@@ -54,16 +54,20 @@ def _equal(a, b) -> bool:
 
 
 def test_format_keys_are_those_of_existing_checkpoints(tmp_path):
-    """The format string and the keys (in order) are what runs before the checkpoint module wrote."""
+    """The format string and the keys (in order) are what runs before the checkpoint module wrote.
+
+    ``num_threads`` was added after (optional when read: older files resume unchecked).
+    """
     assert CHECKPOINT_FORMAT == "euv2mag-pix2pix-1"
     cfg = TrainConfig(**SMALL).resolved(32)
     g, d, opt_g, opt_d = _networks(cfg)
     weights = make_checkpoint(cfg, 4, 7, g, d)
     assert list(weights) == ["format", "config", "seed", "iteration", "G", "D"]
     full = make_checkpoint(cfg, 4, 7, g, d, opt_g=opt_g, opt_d=opt_d, best={"metric": "val_cc"}, window={"n": 2})
-    assert list(full) == ["format", "config", "seed", "iteration", "G", "D", "opt_G", "opt_D", "rng", "best", "window"]
+    assert list(full) == ["format", "config", "seed", "iteration", "G", "D", "opt_G", "opt_D", "rng", "best", "window",
+                          "num_threads"]
     assert list(make_checkpoint(cfg, 4, 7, g, opt_g=opt_g)) == ["format", "config", "seed", "iteration", "G", "opt_G",
-                                                                 "rng", "best", "window"]
+                                                                 "rng", "best", "window", "num_threads"]
     assert full["seed"] == 4 and full["iteration"] == 7 and full["config"] == cfg.to_dict()
 
     path = save_checkpoint(tmp_path / "last.ckpt", full)

@@ -30,6 +30,10 @@ Keys of a full training state (``last.ckpt``; what a bit-exact resume needs)
 ``window``
     The running sums of the losses of the metrics window not yet written (see
     :mod:`euv2mag.model.train`).
+``num_threads``
+    ``torch.get_num_threads()`` when it was written: the split of the CPU work between the
+    intra-op threads changes the rounding, so a CPU run resumes only with the same count
+    (:func:`restore_training_state`; files without the key are not checked).
 
 Periodic checkpoints are named ``ckpt-NNNNNNN.ckpt`` (:func:`periodic_checkpoint_name`, the
 iteration with at least 7 digits); :func:`prune_checkpoints` keeps the newest of them.
@@ -172,6 +176,7 @@ def make_checkpoint(
         out["rng"] = capture_rng_state()
         out["best"] = best or {}
         out["window"] = dict(window or {})
+        out["num_threads"] = torch.get_num_threads()
     return out
 
 
@@ -213,7 +218,21 @@ def restore_training_state(
     generator, discriminator, opt_g, opt_d, scalers :
         The run's networks, optimisers and fp16 scalers, built from the same configuration
         (``discriminator``/``opt_d`` None for the regression control; ``scalers`` None unless fp16).
+
+    Raises
+    ------
+    UserError
+        The networks are on the CPU and this process has another number of intra-op threads
+        (``torch.get_num_threads()``) than the run had when the checkpoint was written.
     """
+    saved_threads = ckpt.get("num_threads")
+    on_cpu = next(generator.parameters()).device.type == "cpu"
+    if on_cpu and saved_threads is not None and int(saved_threads) != torch.get_num_threads():
+        raise UserError(
+            f"cannot resume bit-identically: the run used {int(saved_threads)} CPU threads, this process has "
+            f"{torch.get_num_threads()}; set OMP_NUM_THREADS={int(saved_threads)} (or torch.set_num_threads)",
+            path=path,
+        )
     load_weights(generator, ckpt["G"], path)
     opt_g.load_state_dict(ckpt["opt_G"])
     if discriminator is not None:

@@ -52,6 +52,7 @@ import torch
 
 from .._io import atomic_write_json, ensure_dir
 from ..errors import UserError
+from ._fpenv import flush_denormal_everywhere
 from .checkpoint import (
     load_checkpoint,
     make_checkpoint,
@@ -202,6 +203,14 @@ class Pix2PixTrainer:
         A resolved configuration (``size`` set).
     device : torch.device
         Where the networks live.  Seed torch before constructing (the weights' initialisation).
+
+    Notes
+    -----
+    On the CPU the first :meth:`step` (and any step after ``torch.set_num_threads`` changed the
+    thread count) sets ``cfg.flush_denormal`` on every intra-op thread and checks it
+    (:func:`~euv2mag.model._fpenv.flush_denormal_everywhere`); later steps set it on the calling
+    thread only.  Whether a worker flushes then no longer depends on when the pool was started
+    (before loading a checkpoint in a resumed process, inside the first step in a fresh one).
     """
 
     def __init__(self, cfg: TrainConfig, device: torch.device):
@@ -217,6 +226,7 @@ class Pix2PixTrainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), **adam)
         self.opt_D = torch.optim.Adam(self.D.parameters(), **adam) if self.D is not None else None
         self.scalers = [torch.amp.GradScaler("cuda"), torch.amp.GradScaler("cuda")] if cfg.precision == "fp16" else None
+        self._fp_threads = 0  # intra-op threads when denormal flushing was last set on all of them
         self.G.train()
         if self.D is not None:
             self.D.train()
@@ -234,7 +244,12 @@ class Pix2PixTrainer:
         """One iteration on the scaled pair ``(x, y)``; returns the losses as floats."""
         cfg, G, D = self.cfg, self.G, self.D
         if self.device.type == "cpu":
-            torch.set_flush_denormal(cfg.flush_denormal)  # process-wide flag: set for every step
+            if self._fp_threads != torch.get_num_threads():
+                # on every intra-op thread, not only this one (see euv2mag.model._fpenv)
+                flush_denormal_everywhere(cfg.flush_denormal)
+                self._fp_threads = torch.get_num_threads()
+            else:
+                torch.set_flush_denormal(cfg.flush_denormal)  # this thread's flag: kept set every step
         out = {}
         if cfg.two_forward and D is not None:
             with torch.no_grad(), _autocast(self.device, cfg.precision):

@@ -141,12 +141,17 @@ def _jsonable(obj):
 
 
 def _is_vacant(path: Path) -> bool:
-    """True when ``path`` is a folder holding nothing but (at most) a writer lock file.
+    """True when ``path`` is a folder holding no store: at most a writer lock file and parts of a skeleton.
 
-    Such a folder is what :func:`~euv2mag._lock.writer_lock` leaves when a writer is killed before
-    it created the store's skeleton; it is a new store, not "something else".
+    Such a folder is what a writer killed before its store's skeleton was complete leaves: the
+    lock file (:func:`~euv2mag._lock.writer_lock`) and, when killed while moving the skeleton in,
+    some of its empty arrays and ``.zattrs`` but never ``.zgroup`` (moved last).  It is a new
+    store, not "something else".
     """
-    return path.is_dir() and all(entry.name == LOCK_NAME for entry in path.iterdir())
+    if not path.is_dir() or (path / ".zgroup").exists():
+        return False
+    skeleton = {LOCK_NAME, ".zattrs", *ARRAY_LAYOUT}
+    return all(entry.name in skeleton for entry in path.iterdir())
 
 
 class StoreWriter:
@@ -302,8 +307,12 @@ class StoreWriter:
             }
         )
         if path.exists():
-            # the locked folder exists (it holds the lock file): move the skeleton's entries in,
-            # ``.zgroup`` last, so that readers see a store only once all of it is there
+            # the locked folder exists (it holds the lock file): clear what a killed writer left
+            # of its skeleton, then move this skeleton's entries in, ``.zgroup`` last, so that
+            # readers see a store only once all of it is there
+            for entry in path.iterdir():
+                if entry.name != LOCK_NAME:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             entries = sorted(tmp.iterdir(), key=lambda e: e.name == ".zgroup")
             for entry in entries:
                 os.replace(entry, path / entry.name)

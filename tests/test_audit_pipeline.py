@@ -111,3 +111,38 @@ def test_bad_input_names_the_parameter(stores):
         audit_stores(truth, [same, same], n_boot=0)
     with pytest.raises(ValueError, match="min_pairs"):  # UserError is a ValueError
         AuditParams(min_pairs=1)
+
+
+def test_interrupted_audit_of_a_replaced_store_is_not_answered_from_the_cache(stores, tmp_path, monkeypatch):
+    """Audit interrupted after 2 frames, the prediction store replaced, re-run: the new store's numbers.
+
+    On a cache keyed by paths the re-run took frames 0-1 from the old store's cached results.
+    """
+    import shutil
+
+    from euv2mag.audit import pipeline
+
+    truth, same, neg = stores
+    pred = _store(tmp_path / "model.zarr", "pred")  # the first model: the truth itself
+    out = tmp_path / "audit"
+    real = pipeline._frame_task
+    calls = []
+
+    def interrupted(item):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the user stops the audit after two frames
+        calls.append(item)
+        return real(item)
+
+    monkeypatch.setattr(pipeline, "_frame_task", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        audit_stores(truth, [pred], out=out, n_boot=0)
+    assert len(list((out / ".cache").rglob("*.json"))) == 2  # frames 0 and 1 are cached
+    monkeypatch.setattr(pipeline, "_frame_task", real)
+    shutil.rmtree(pred)
+    shutil.copytree(neg, pred)  # another model's predictions under the same path
+    resumed = audit_stores(truth, [pred], out=out, n_boot=0)
+    fresh = audit_stores(truth, [pred], n_boot=0)
+    assert _same(resumed.summary.to_dict(), fresh.summary.to_dict())
+    assert resumed.fulldisk.equals(fresh.fulldisk)
+    assert resumed.summary.predictions["model"].fulldisk.nmf.cc == pytest.approx(-1.0, abs=1e-12)

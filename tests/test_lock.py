@@ -58,3 +58,106 @@ def test_lock_is_released_on_error_and_reentrant_after(tmp_path):
     with writer_lock(tmp_path):
         pass
     assert time.perf_counter() - start < 1.0 and not (tmp_path / LOCK_NAME).exists()
+
+
+# ---------------------------------------------------------------------- two writers of one output
+def _cli_env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "EUV2MAG_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+
+
+SLOW_CLI = textwrap.dedent("""
+    import importlib, sys, time
+    owner = importlib.import_module("{module}")
+    *path, last = "{name}".split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    real = getattr(owner, last)
+    def slow(*args, **kwargs):
+        time.sleep({seconds})
+        return real(*args, **kwargs)
+    setattr(owner, last, slow)
+    from euv2mag.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def _slowed(argv, module: str, name: str, seconds: float) -> subprocess.Popen:
+    """The command ``euv2mag ARGV`` with ``module.name`` slowed down: the first writer, caught while it writes."""
+    code = SLOW_CLI.format(module=module, name=name, seconds=seconds)
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, argv)], env=_cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_until_writing(path, proc, timeout=120.0) -> None:
+    """Wait until the first writer has written ``path`` (so it is in the middle of its work)."""
+    end = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the first writer ended before writing {path}: {proc.communicate()[1]}"
+        assert time.monotonic() < end, f"the first writer never wrote {path}"
+        time.sleep(0.01)
+
+
+def _second(argv) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "euv2mag", *map(str, argv)], env=_cli_env(), capture_output=True,
+                          text=True, timeout=300)
+
+
+SYNTH = ["--start", "2011-01-01", "--end", "2011-01-04", "--size", "64", "--seed", "2"]  # 7 frames
+
+
+@pytest.mark.slow
+def test_second_synth_into_one_store_is_refused_and_the_first_completes_intact(tmp_path):
+    import numpy as np
+    import zarr
+
+    from euv2mag.cli import main
+
+    store = tmp_path / "r.zarr"
+    first = _slowed(["synth", store, *SYNTH], "euv2mag.data.synthetic.writer", "render_frame", 0.4)
+    try:
+        _wait_until_writing(store / ".zgroup", first)
+        second = _second(["synth", store, *SYNTH])
+        assert first.poll() is None  # the second ran while the first was writing
+        out, err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert second.returncode == 2
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"is being written by process {first.pid} on " in lines[0] and str(store) in lines[0]
+    assert first.returncode == 0, err
+    # the store is intact: every frame's geometry finite and time set, array for array the store written alone
+    alone = tmp_path / "alone.zarr"
+    assert main(["synth", str(alone), *SYNTH]) == 0
+    a, b = zarr.open_group(str(store), mode="r"), zarr.open_group(str(alone), mode="r")
+    assert a.attrs["complete"] is True and sorted(a.array_keys()) == sorted(b.array_keys())
+    for name in ("rsun_px", "cdelt_arcsec", "b0_deg", "l0_deg", "dsun_m"):
+        assert np.isfinite(a[name][:]).all()
+    assert all(a["time"][:])
+    for name in a.array_keys():
+        np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
+    assert not (store / LOCK_NAME).exists()
+
+
+@pytest.mark.slow
+def test_second_train_into_one_out_folder_is_refused(tmp_path):
+    from _model_data import make_pair_store, write_split
+
+    store = make_pair_store(tmp_path / "pairs.zarr", n_frames=4, size=64)
+    split = write_split(tmp_path / "split.json", [0, 1], val=[2], test=[3])
+    out = tmp_path / "runs"
+    common = [store, "--split", split, "--out", out, "--iters", "4", "--val-every", "2", "--ckpt-every", "2",
+              "--ngf", "4", "--ndf", "4", "--device", "cpu"]
+    first = _slowed(["train", *common, "--seeds", "0"], "euv2mag.model.train", "Pix2PixTrainer.step", 1.0)
+    try:
+        _wait_until_writing(out / "seed-0" / "config.toml", first)
+        second = _second(["train", *common, "--seeds", "1"])  # another seed, the same --out: runs.json is shared
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGKILL)  # the first need not finish: only the refusal is tested
+        first.communicate()
+    assert second.returncode == 2
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"is being written by process {first.pid} on " in lines[0]
+    assert not (out / "seed-1").exists()  # the refused run wrote nothing

@@ -1,6 +1,9 @@
 """The region study (:mod:`euv2mag.audit.region_study`) and ``euv2mag regions``: files written, resume, patches, real maps."""
 from __future__ import annotations
 
+import re
+import shutil
+
 import numpy as np
 import pytest
 
@@ -125,13 +128,25 @@ def test_library_study_without_and_with_output_folder(tmp_path, geom512):
     table = detect_regions_in_maps(items, out, params=params, png=False)
     assert table.attrs["regions_per_map"] == {"s.zarr_00001": 0, "s.zarr_00000": 2}
     assert sorted(p.name for p in out.iterdir()) == [".cache", "regions.csv", "regions.json"]
-    assert sorted(p.name for p in (out / ".cache").iterdir()) == ["s.zarr_00000.csv", "s.zarr_00001.csv"]
+    cached = sorted(p.name for p in (out / ".cache").iterdir())
+    assert [re.fullmatch(r"(s\.zarr_0000[01])-[0-9a-f]{24}\.csv", n).group(1) for n in cached] == [
+        "s.zarr_00000", "s.zarr_00001"]
     meta = json.loads((out / "regions.json").read_text())
     assert meta["params"]["min_mean_abs_g"] == 80.0 and meta["regions_per_map"] == table.attrs["regions_per_map"]
     written = pd_read(out / "regions.csv")
     assert written["tumf_mx"].tolist() == pytest.approx(direct["tumf_mx"].tolist(), rel=1e-12)
     with pytest.raises(UserError, match="indices apply to paths"):
         detect_regions_in_maps(items, indices=[0])
+
+    # the cache is keyed by content: the store replaced by one whose frame 0 is empty is detected
+    # again, not answered from out/.cache (on a cache keyed by the map's name it said 2 regions)
+    shutil.rmtree(store)
+    w = StoreWriter.open(store, n_frames=2, shape=geom512.shape, arrays=("mag",), kind="test", params={})
+    for i in range(2):
+        w.write_frame(i, geom512, mag=maps[1])
+    w.finish()
+    again = detect_regions_in_maps(expand_map_inputs([store], indices=[1, 0]), out, params=params, png=False)
+    assert again.attrs["regions_per_map"] == {"s.zarr_00001": 0, "s.zarr_00000": 0}
 
 
 def test_overlay_figure_has_labels_contours_and_limb(geom512):

@@ -232,6 +232,38 @@ def test_saturation_study_resumes_after_an_interruption(tmp_path, monkeypatch):
     assert resumed.regions_amf is None and not (tmp_path / "out" / "regions_amf.csv").exists()
 
 
+def test_interrupted_study_of_a_replaced_store_is_not_answered_from_the_cache(tmp_path, monkeypatch):
+    """Interrupted after two maps, the store replaced by other maps, re-run: the new maps' numbers.
+
+    On a cache keyed by path and frame the re-run took maps 0-1 from the old store's results.
+    """
+    import shutil
+
+    import euv2mag.audit.saturation as sat
+
+    geom = geometry()
+    mag, _, _ = two_patch_map(geom)
+    store = _write_store(tmp_path / "s.zarr", [mag, 2 * mag, -mag], geom)
+    params = SaturationParams((100.0,))
+    real, calls = sat.saturation_of_map, []
+
+    def interrupted(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sat, "saturation_of_map", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sat.saturation_study([store], params, regions=False, out=tmp_path / "out")
+    monkeypatch.setattr(sat, "saturation_of_map", real)
+    shutil.rmtree(store)
+    _write_store(store, [-3 * mag, 0.5 * mag, -mag], geom)
+    resumed = sat.saturation_study([store], params, regions=False, out=tmp_path / "out")
+    fresh = sat.saturation_study([store], params, regions=False)
+    pd.testing.assert_frame_equal(resumed.table, fresh.table)
+
+
 def test_saturation_files_lacking_a_column_are_one_line_errors(tmp_path):
     from euv2mag.audit.saturation import SATURATION_CSV, SaturationSummary, saturation_study
 

@@ -64,8 +64,10 @@ def test_interrupted_store_is_readable_and_resumes(tmp_path):
         FrameStore(path)
     partial = FrameStore(path, require_complete=False)
     assert list(partial.frames_done) == [True, True, False]
-    writer = StoreWriter.open(path, n_frames=3, shape=(N, N), arrays=("euv", "mag"), kind="synthetic", params=PARAMS)
-    assert writer.pending() == [2]
+    with StoreWriter.open(path, n_frames=3, shape=(N, N), arrays=("euv", "mag"), kind="synthetic", params=PARAMS) as writer:
+        assert writer.pending() == [2]
+        with pytest.raises(UserError, match="is being written by process"):  # one writer at a time
+            _write(path)
     _write(path)
     assert FrameStore(path).complete
 

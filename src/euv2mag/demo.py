@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from ._io import atomic_write_json, ensure_dir
+from ._lock import writer_lock
 from .errors import UserError
 from .report.layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, StudyLayout
 
@@ -235,35 +236,39 @@ def run_demo(out: str | Path, options: DemoOptions) -> Path:
     Raises
     ------
     UserError
-        If ``out`` holds a demo with other options, or a stage fails on bad input.
+        If ``out`` holds a demo with other options, a stage fails on bad input, or another
+        process is writing ``out`` (its writer lock is held for the whole run).
     """
     from .report.build import build_report
 
     root = ensure_dir(out)
-    lay = StudyLayout(root)
-    stages = _Stages(lay, options)
-    plan = _plan(lay, options)
-    total = len(plan) + 1
-    t_all = time.perf_counter()
-    for k, stage in enumerate(plan, start=1):
-        name, outputs = stage.name, stage.outputs
-        if stages.done(name, outputs):
-            _say(f"[{k}/{total}] {name}: done already, skipped")
-            continue
-        _say(f"[{k}/{total}] {name}: {stage.description} ...")
+    # one demo per study folder: its stages.json and every output under it; each stage also locks
+    # its own output (store, run folder, audit folder ...), which are other lock files
+    with writer_lock(root, what="demo folder"):
+        lay = StudyLayout(root)
+        stages = _Stages(lay, options)
+        plan = _plan(lay, options)
+        total = len(plan) + 1
+        t_all = time.perf_counter()
+        for k, stage in enumerate(plan, start=1):
+            name, outputs = stage.name, stage.outputs
+            if stages.done(name, outputs):
+                _say(f"[{k}/{total}] {name}: done already, skipped")
+                continue
+            _say(f"[{k}/{total}] {name}: {stage.description} ...")
+            t0 = time.perf_counter()
+            try:
+                stage.run()
+            except UserError as exc:
+                stages.record(name, "failed", time.perf_counter() - t0, [lay.rel(p) for p in outputs], [])
+                raise UserError(f"stage {name} failed ({exc}); fix the cause and re-run the demo to resume", path=root) from None
+            seconds = time.perf_counter() - t0
+            shown = [shlex.join(["euv2mag", *argv]) for argv in stage.commands()]
+            stages.record(name, "done", seconds, [lay.rel(p) for p in outputs], shown)
+            _say(f"[{k}/{total}] {name}: done in {seconds:.0f} s")
+        _say(f"[{total}/{total}] report: writing {lay.rel(lay.report)} ...")
         t0 = time.perf_counter()
-        try:
-            stage.run()
-        except UserError as exc:
-            stages.record(name, "failed", time.perf_counter() - t0, [lay.rel(p) for p in outputs], [])
-            raise UserError(f"stage {name} failed ({exc}); fix the cause and re-run the demo to resume", path=root) from None
-        seconds = time.perf_counter() - t0
-        shown = [shlex.join(["euv2mag", *argv]) for argv in stage.commands()]
-        stages.record(name, "done", seconds, [lay.rel(p) for p in outputs], shown)
-        _say(f"[{k}/{total}] {name}: done in {seconds:.0f} s")
-    _say(f"[{total}/{total}] report: writing {lay.rel(lay.report)} ...")
-    t0 = time.perf_counter()
-    path = build_report(root)
-    stages.record("report", "done", time.perf_counter() - t0, [lay.rel(lay.report)], ["euv2mag report " + str(root)])
-    _say(f"demo finished in {time.perf_counter() - t_all:.0f} s (this run); report: {path}")
-    return path
+        path = build_report(root)
+        stages.record("report", "done", time.perf_counter() - t0, [lay.rel(lay.report)], ["euv2mag report " + str(root)])
+        _say(f"demo finished in {time.perf_counter() - t_all:.0f} s (this run); report: {path}")
+        return path

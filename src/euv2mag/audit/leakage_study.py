@@ -494,7 +494,7 @@ def leakage_study(splits: str | os.PathLike | Sequence[str | os.PathLike], sourc
     ------
     UserError
         No split, a bad split file, a split made for other frames than ``source`` holds, a bad
-        region table, or ``out`` being a file.
+        region table, ``out`` being a file, or another process writing ``out``.
 
     Examples
     --------
@@ -544,5 +544,10 @@ def leakage_study(splits: str | os.PathLike | Sequence[str | os.PathLike], sourc
                                      source_label=frames.label))
     study = LeakageStudy(tuple(results))
     if out is not None:
-        study.write(out)
+        from .._lock import writer_lock
+
+        # the study is computed in memory (seconds) and written at the end: the folder's writer
+        # lock covers the writing, so two studies into one folder never mix their files
+        with writer_lock(out, what="leakage folder"):
+            study.write(out)
     return study

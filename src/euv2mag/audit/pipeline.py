@@ -24,7 +24,10 @@ and the solar cycle at the frame's date.
 Output files (:meth:`AuditResult.write`; definitions in :mod:`euv2mag.audit.files`):
 ``fulldisk.csv``, ``regions.csv``, ``matches.csv``, ``variability.csv`` and ``pixel_std.zarr``
 (two or more predictions), ``summary.json``.  With ``out``, per-frame results are cached in
-``out/.cache`` so that an interrupted audit resumes where it stopped.
+``out/.cache`` so that an interrupted audit resumes where it stopped; each frame's cached result is
+keyed by a digest of its inputs' content (the truth frame, every prediction frame, the generator's
+regions of the frame; :mod:`euv2mag.audit.cache`), so a replaced store is audited again, never
+answered from the cache.
 """
 from __future__ import annotations
 
@@ -431,7 +434,7 @@ def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: in
 def _audit(truth, stores, truth_index, frames, params, workers, n_boot, folder, progress) -> AuditResult:
     """:func:`audit_stores` after its inputs are checked (``folder`` locked, or None)."""
     from ..progress import progress_bar
-    from .cache import ResultCache
+    from .cache import ResultCache, frame_digest, value_digest
     from .files import FULLDISK, MATCHES, REGIONS, VARIABILITY
     from .summary import bootstrap_intervals, summarize
 
@@ -443,16 +446,29 @@ def _audit(truth, stores, truth_index, frames, params, workers, n_boot, folder, 
             "params": {"fulldisk": params.fulldisk.to_dict(), "detection": params.detection.to_dict(),
                        "max_distance_deg": params.max_distance_deg},
             "truth": str(Path(truth.path).resolve()),
-            "preds": {k: str(Path(v).resolve()) for k, v in pred_paths.items()}})
+            "preds": {k: str(Path(v).resolve()) for k, v in pred_paths.items()},
+            "frames": frames})  # pixel_std.zarr is indexed by position in ``frames``
     truth_regions = _truth_regions_by_frame(truth)
+
+    def frame_key(k: int) -> str:
+        """Cache key of frame ``k``: the content of every input of its result (ResultCache docs)."""
+        t = truth_index[k]
+        parts = [f"frame {k}", f"truth frame {t}", frame_digest(truth, "mag", t)]
+        for name, store in stores.items():
+            parts += [f"pred {name}", frame_digest(store, "pred", k)]
+        parts.append("generator regions: " + (value_digest(truth_regions.get(t, _empty_truth_regions()))
+                                              if truth_regions is not None else "none"))
+        return cache.key(*parts)
+
     std = None
     if several:
         std = (_std_array(cache.folder / "pixel_std.zarr", len(frames), truth.shape) if cache is not None
                else np.full((len(frames), *truth.shape), np.nan, np.float32))
 
     results, todo = {}, []
+    keys = {k: frame_key(k) for k in frames} if cache is not None else {}
     for pos, k in enumerate(frames):
-        cached = cache.get(f"frame_{k:06d}") if cache is not None else None
+        cached = cache.get(keys[k]) if cache is not None else None
         if cached is not None:
             results[k] = cached
         else:
@@ -465,7 +481,7 @@ def _audit(truth, stores, truth_index, frames, params, workers, n_boot, folder, 
             std[pos] = frame_std
         results[k] = records
         if cache is not None:
-            cache.put(f"frame_{k:06d}", records)
+            cache.put(keys[k], records)
 
     with progress_bar("audit", len(frames), enabled=progress) as advance:
         advance(len(frames) - len(todo))

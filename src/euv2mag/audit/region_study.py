@@ -16,9 +16,12 @@
     ``out/regions.json``
         ``mode`` ``"fulldisk"``, the detection parameters (incl. the square footprint), ``size``,
         the inputs and ``regions_per_map``;
-    ``out/.cache/<map>.csv``
+    ``out/.cache/<map>-<digest>.csv``
         the rows of each map as soon as it is done: a re-run skips the maps already done (and
         whose overlay exists, when overlays are asked for), so an interrupted study resumes.
+        ``<digest>`` is a digest of the map's content (FITS file bytes, or the store frame with its
+        geometry), the detection parameters and ``size``: a replaced input is detected again.
+        The folder's writer lock (:func:`euv2mag._lock.writer_lock`) is held while it is written.
 
 :func:`measure_patches`
     measures whole SHARP-like CEA patches (:func:`~euv2mag.data.fits.read_cea_patch`) with
@@ -35,11 +38,13 @@ file and the problem.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
 from typing import Sequence
 
+from .._lock import writer_lock
 from ..errors import UserError
 from .detection import DetectionParams
 
@@ -109,7 +114,8 @@ def detect_regions_in_maps(
     Raises
     ------
     UserError
-        For a bad input (before anything is written), or a map that cannot be read.
+        For a bad input (before anything is written), a map that cannot be read, or another
+        process writing ``out`` (one line naming it).
     """
     import pandas as pd
 
@@ -119,51 +125,68 @@ def detect_regions_in_maps(
     from .measurement import find_regions
 
     items = _map_inputs(inputs, indices, array)  # every input checked before the output folder is made
+    lock = contextlib.nullcontext()
     if out is not None:
         out = ensure_dir(out)
-        cache = ensure_dir(out / ".cache")
-    tables, counts = [], {}
-    with progress_bar("regions", len(items), enabled=progress) as advance:
-        for item in items:
-            name = item.name
-            cached = png_path = None
-            if out is not None:
-                cached = path_inside(cache, f"{name}.csv")
-                png_path = path_inside(out, f"{name}.png") if png else None
-            if cached is not None and cached.exists() and (png_path is None or png_path.exists()):
-                table = pd.read_csv(cached)
-            else:
-                mag, geometry = item.load(size)
-                labels, table = find_regions(mag, geometry, params)
-                table.insert(0, "time", geometry.time or "")
-                table.insert(0, "frame", item.frame)
-                table.insert(0, "source", item.source)
-                table.insert(0, "map", name)
-                if png_path is not None:
-                    anchors = []
-                    for row in table.itertuples():
-                        x, y, _ = geometry.hgs_to_pixel(row.lat_deg, row.lon_deg)
-                        anchors.append((row.label, x, y))
-                    fig = fig_detected_regions(mag, labels, anchors, limb_center_px=geometry.center_px,
-                                               limb_radius_px=params.r_max * geometry.rsun_px, vmax_g=vmax_g,
-                                               title=f"{name}  ({len(table)} regions)")
-                    with atomic_path(png_path) as tmp:
-                        fig.savefig(tmp, format="png")
-                if cached is not None:
-                    with atomic_path(cached) as tmp:
-                        table.to_csv(tmp, index=False)
-            counts[name] = int(len(table))
-            tables.append(table)
-            advance()
-    nonempty = [t for t in tables if len(t)]
-    result = pd.concat(nonempty, ignore_index=True) if nonempty else tables[0].iloc[0:0]
-    if out is not None:
-        with atomic_path(out / "regions.csv") as tmp:
-            result.to_csv(tmp, index=False)
-        atomic_write_json(out / "regions.json", {"mode": "fulldisk", "params": params.to_dict(), "size": size,
-                                                 "inputs": [it.source for it in items], "regions_per_map": counts})
+        lock = writer_lock(out, what="regions folder")  # one writer per output folder
+    with lock:
+        cache = ensure_dir(out / ".cache") if out is not None else None
+        tables, counts = [], {}
+        with progress_bar("regions", len(items), enabled=progress) as advance:
+            for item in items:
+                name = item.name
+                cached = png_path = None
+                if out is not None:
+                    # keyed by content: a replaced input (FITS bytes, store frame) or other parameters
+                    # give another file name, so a stale table is never read back
+                    cached = path_inside(cache, f"{name}-{_map_digest(item, params, size)}.csv")
+                    png_path = path_inside(out, f"{name}.png") if png else None
+                if cached is not None and cached.exists() and (png_path is None or png_path.exists()):
+                    table = pd.read_csv(cached)
+                else:
+                    mag, geometry = item.load(size)
+                    labels, table = find_regions(mag, geometry, params)
+                    table.insert(0, "time", geometry.time or "")
+                    table.insert(0, "frame", item.frame)
+                    table.insert(0, "source", item.source)
+                    table.insert(0, "map", name)
+                    if png_path is not None:
+                        anchors = []
+                        for row in table.itertuples():
+                            x, y, _ = geometry.hgs_to_pixel(row.lat_deg, row.lon_deg)
+                            anchors.append((row.label, x, y))
+                        fig = fig_detected_regions(mag, labels, anchors, limb_center_px=geometry.center_px,
+                                                   limb_radius_px=params.r_max * geometry.rsun_px, vmax_g=vmax_g,
+                                                   title=f"{name}  ({len(table)} regions)")
+                        with atomic_path(png_path) as tmp:
+                            fig.savefig(tmp, format="png")
+                    if cached is not None:
+                        with atomic_path(cached) as tmp:
+                            table.to_csv(tmp, index=False)
+                counts[name] = int(len(table))
+                tables.append(table)
+                advance()
+        nonempty = [t for t in tables if len(t)]
+        result = pd.concat(nonempty, ignore_index=True) if nonempty else tables[0].iloc[0:0]
+        if out is not None:
+            with atomic_path(out / "regions.csv") as tmp:
+                result.to_csv(tmp, index=False)
+            atomic_write_json(out / "regions.json", {"mode": "fulldisk", "params": params.to_dict(), "size": size,
+                                                     "inputs": [it.source for it in items], "regions_per_map": counts})
     result.attrs["regions_per_map"] = dict(counts)
     return result
+
+
+def _map_digest(item, params: DetectionParams, size: int) -> str:
+    """First 24 hex digits of a digest of one map's content and of the detection's parameters.
+
+    A FITS file: the SHA-256 of its bytes (:func:`euv2mag.audit.cache.file_digest`); a store
+    frame: :func:`euv2mag.audit.cache.frame_digest` (image, time and geometry).
+    """
+    from .cache import ResultCache, file_digest, frame_digest, value_digest
+
+    content = file_digest(item.source) if item.store is None else frame_digest(item.store, item.array, item.frame)
+    return ResultCache.key(content, str(item.source), str(item.frame), value_digest(params.to_dict()), str(size))[:24]
 
 
 def measure_patches(

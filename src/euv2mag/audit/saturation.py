@@ -43,6 +43,7 @@ Files of the study (:func:`saturation_study`, ``euv2mag saturation``)
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -470,7 +471,8 @@ def saturation_study(inputs: Sequence[str | os.PathLike], params: SaturationPara
     out : path-like, optional
         Result folder: the three files are written there, and per-map results are cached in
         ``out/.cache`` while the study runs, so that an interrupted study resumes; the cache is
-        removed at the end.
+        removed at the end.  A map's cached result is keyed by a digest of its content (FITS file
+        bytes, or the store frame and its geometry), so a replaced input is computed again.
 
     Returns
     -------
@@ -480,7 +482,8 @@ def saturation_study(inputs: Sequence[str | os.PathLike], params: SaturationPara
     ------
     UserError
         For a bad input (see :func:`euv2mag.data.maps.expand_map_inputs`), a map without finite
-        disk pixels, or a ``size`` below 1.
+        disk pixels, or a ``size`` below 1; or another process writing ``out`` (the folder's
+        writer lock, :func:`euv2mag._lock.writer_lock`, is held while the study runs).
 
     Examples
     --------
@@ -500,61 +503,82 @@ def saturation_study(inputs: Sequence[str | os.PathLike], params: SaturationPara
         inputs = [inputs]
     items = expand_map_inputs(inputs, indices=indices, array=array)
     detection = (detection or DetectionParams()) if regions else None
-    cache = None
+    lock = contextlib.nullcontext()
     if out is not None:
         from .._io import ensure_dir
+        from .._lock import writer_lock
 
-        cache = ResultCache(
-            ensure_dir(out) / ".cache",
-            {
-                "what": "saturation",
-                "params": params.to_dict(),
-                "size": size,
-                "array": array,
-                "regions": regions,
-                "detection": (detection or DetectionParams()).to_dict(),
-            },
+        lock = writer_lock(ensure_dir(out), what="saturation study folder")  # one writer per result folder
+    with lock:
+        cache = None
+        if out is not None:
+            from .._io import ensure_dir
+
+            cache = ResultCache(
+                ensure_dir(out) / ".cache",
+                {
+                    "what": "saturation",
+                    "params": params.to_dict(),
+                    "size": size,
+                    "array": array,
+                    "regions": regions,
+                    "detection": (detection or DetectionParams()).to_dict(),
+                },
+            )
+        rows, region_rows = [], []
+        with progress_bar("saturation", len(items)) as advance:
+            for item in items:
+                key = _map_key(item, quality_ignore) if cache is not None else None
+                result = cache.get(key) if cache is not None else None
+                if result is None:
+                    mag, geometry = item.load(size, quality_ignore=quality_ignore)
+                    ident = {"map": item.name, "source": item.source, "frame": item.frame, "time": geometry.time or ""}
+                    clips, found = saturation_of_map(mag, geometry, params, detection)
+                    result = {"rows": [{**ident, **row} for row in clips],
+                              "regions": [{"map": item.name, "frame": item.frame, "time": ident["time"], **r} for r in found]}
+                    if cache is not None:
+                        cache.put(key, result)
+                rows.extend(result["rows"])
+                region_rows.extend(result["regions"])
+                advance()
+
+        table = SATURATION_CSV.frame(rows)
+        per_map: dict = {item.name: {} for item in items}
+        for r in rows:
+            per_map[r["map"]][f"{r['limit_g']:g}"] = {"tumf_kept": r["tumf_kept"], "nmf_kept": r["nmf_kept"]}
+        definitions = _definitions(params, table, size)
+        amf_table, amf = None, None
+        if regions:
+            amf_table = REGIONS_AMF_CSV.frame(region_rows)
+            amf = amf_statistics(amf_table["amf_g"].to_numpy(dtype=float), params.limits_g)
+            definitions["detection"] = detection.to_dict()
+        summary = SaturationSummary(
+            n_maps=len(items),
+            limits=summarize_saturation(table, params.limits_g),
+            per_map=per_map,
+            definitions=definitions,
+            inputs=tuple(str(Path(p)) for p in inputs),
+            amf=amf,
         )
-    rows, region_rows = [], []
-    with progress_bar("saturation", len(items)) as advance:
-        for item in items:
-            key = cache.key(item.source, item.frame) if cache is not None else None
-            result = cache.get(key) if cache is not None else None
-            if result is None:
-                mag, geometry = item.load(size, quality_ignore=quality_ignore)
-                ident = {"map": item.name, "source": item.source, "frame": item.frame, "time": geometry.time or ""}
-                clips, found = saturation_of_map(mag, geometry, params, detection)
-                result = {"rows": [{**ident, **row} for row in clips],
-                          "regions": [{"map": item.name, "frame": item.frame, "time": ident["time"], **r} for r in found]}
-                if cache is not None:
-                    cache.put(key, result)
-            rows.extend(result["rows"])
-            region_rows.extend(result["regions"])
-            advance()
-
-    table = SATURATION_CSV.frame(rows)
-    per_map: dict = {item.name: {} for item in items}
-    for r in rows:
-        per_map[r["map"]][f"{r['limit_g']:g}"] = {"tumf_kept": r["tumf_kept"], "nmf_kept": r["nmf_kept"]}
-    definitions = _definitions(params, table, size)
-    amf_table, amf = None, None
-    if regions:
-        amf_table = REGIONS_AMF_CSV.frame(region_rows)
-        amf = amf_statistics(amf_table["amf_g"].to_numpy(dtype=float), params.limits_g)
-        definitions["detection"] = detection.to_dict()
-    summary = SaturationSummary(
-        n_maps=len(items),
-        limits=summarize_saturation(table, params.limits_g),
-        per_map=per_map,
-        definitions=definitions,
-        inputs=tuple(str(Path(p)) for p in inputs),
-        amf=amf,
-    )
-    result = SaturationResult(table, amf_table, summary)
-    if out is not None:
-        result.write(out)
-        cache.clear()
+        result = SaturationResult(table, amf_table, summary)
+        if out is not None:
+            result.write(out)
+            cache.clear()
     return result
+
+
+def _map_key(item, quality_ignore) -> str:
+    """Cache key of one map: a digest of its content (:mod:`euv2mag.audit.cache`) and how it is read.
+
+    A FITS file: the SHA-256 of its bytes (with the QUALITY bits tolerated); a store frame: the
+    digest of the stored image and its geometry.  Name, source and frame are part of the key too,
+    since the cached rows carry them.
+    """
+    from .cache import ResultCache, file_digest, frame_digest
+
+    content = (file_digest(item.source) + f"|quality_ignore={quality_ignore}" if item.store is None
+               else frame_digest(item.store, item.array, item.frame))
+    return ResultCache.key(item.name, str(item.source), str(item.frame), content)
 
 
 def _definitions(params: SaturationParams, table, size: int) -> dict:

@@ -36,6 +36,7 @@ to the same centre and radius; SDO's B0/L0 at two times < 1 min apart agree to <
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import hashlib
@@ -46,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_path
+from .._lock import LOCK_NAME, writer_lock
 from ..errors import UserError
 from ..geometry import default_rsun_px
 from .fits import AIA_WAVELENGTH, FrameHeader, is_fits_name, prepare_header, read_header
@@ -284,7 +286,7 @@ def prepare_store(
         skipped file.
     """
     from ..progress import progress_bar
-    from .store import FrameStore, StoreWriter
+    from .store import FrameStore, StoreWriter, _is_vacant
 
     out = Path(out)
     size = int(size)
@@ -324,67 +326,85 @@ def prepare_store(
         _write_skip_csv(out, skipped)
         raise UserError(_no_frames_message(skipped, out), path=out)
 
-    if out.exists():
-        existing = FrameStore(out, require_complete=False)
-        if existing.attrs.get("params") != _stored_params(params) or existing.kind != "prepared":
-            raise UserError(
-                "exists and was made with other inputs or options; delete it or choose another output", path=out
-            )
-        if existing.complete:
-            return {"store": str(out), "frames": existing.n_frames, "skipped": len(skipped), "skip_report": str(skip_report_path(out)), "resumed_complete": True}
-
-    degradation_table = _load_degradation(degradation) if (degradation and aia_paths) else None
-    provenance = {
-        "command": "euv2mag prepare",
-        "frames": [{"time": f.time, **f.files()} for f in frames],
-    }
+    # One writer per output store.  The lock is taken on the staging folder ``.OUT.zarr.staging``,
+    # not on OUT: the staged store is renamed to OUT at the end, and a folder holding a lock file
+    # cannot be renamed onto; the staging name is derived from OUT, so two ``prepare`` runs into
+    # one OUT still exclude each other, from the check of OUT below to the rename.  (When frames
+    # failed, the good ones are copied into OUT by a StoreWriter that locks OUT itself.)
     staging = out.with_name(f".{out.name}.staging")
-    shape = (size, size)
-    writer = StoreWriter.open(staging, n_frames=len(frames), shape=shape, arrays=arrays, kind="prepared", params=params, provenance=provenance)
-    failed: dict[int, dict] = {}
-    pending = writer.pending()
     try:
-        with progress_bar("prepare", len(pending), enabled=progress) as advance:
-            for i in pending:
-                frame = frames[i]
-                try:
-                    images, geometry = _prepare_frame(frame, size, rsun_px, degradation_table)
-                except UserError as exc:
-                    if strict:
-                        raise
-                    failed[i] = _failure_rows(frame, exc)
-                    advance()
-                    continue
-                writer.write_frame(i, geometry, **images)
-                advance()
-    except UserError:
-        _remove(staging)  # strict: nothing half-written
-        raise
-    for rows in failed.values():
-        skipped += rows
-    good = [i for i in range(len(frames)) if i not in failed]
-    if not good:
-        _remove(staging)
-        _write_skip_csv(out, skipped)
-        raise UserError(_no_frames_message(skipped, out), path=out)
-    skip_table = _skip_table(skipped)
-    if not failed and not out.exists():
-        writer.write_table("skipped", skip_table)
-        writer.finish(n_skipped=len(skipped))
-        os.replace(staging, out)
-    else:
-        source = FrameStore(staging, require_complete=False)
-        final = StoreWriter.open(
-            out, n_frames=len(good), shape=shape, arrays=arrays, kind="prepared", params=params,
-            provenance={**provenance, "frames": [provenance["frames"][i] for i in good]},
-        )
-        todo = set(final.pending())
-        for k, i in enumerate(good):
-            if k in todo:
-                final.write_frame(k, source.geometry(i), **{name: source.read(name, i) for name in arrays})
-        final.write_table("skipped", skip_table)
-        final.finish(n_skipped=len(skipped))
-        _remove(staging)
+        with writer_lock(staging, what="store"):
+            if out.exists() and not _is_vacant(out):
+                existing = FrameStore(out, require_complete=False)
+                if existing.attrs.get("params") != _stored_params(params) or existing.kind != "prepared":
+                    raise UserError(
+                        "exists and was made with other inputs or options; delete it or choose another output", path=out
+                    )
+                if existing.complete:
+                    return {"store": str(out), "frames": existing.n_frames, "skipped": len(skipped), "skip_report": str(skip_report_path(out)), "resumed_complete": True}
+
+            degradation_table = _load_degradation(degradation) if (degradation and aia_paths) else None
+            provenance = {
+                "command": "euv2mag prepare",
+                "frames": [{"time": f.time, **f.files()} for f in frames],
+            }
+            shape = (size, size)
+            writer = StoreWriter.open(staging, n_frames=len(frames), shape=shape, arrays=arrays, kind="prepared", params=params,
+                                      provenance=provenance, lock=False)
+            failed: dict[int, dict] = {}
+            pending = writer.pending()
+            try:
+                with progress_bar("prepare", len(pending), enabled=progress) as advance:
+                    for i in pending:
+                        frame = frames[i]
+                        try:
+                            images, geometry = _prepare_frame(frame, size, rsun_px, degradation_table)
+                        except UserError as exc:
+                            if strict:
+                                raise
+                            failed[i] = _failure_rows(frame, exc)
+                            advance()
+                            continue
+                        writer.write_frame(i, geometry, **images)
+                        advance()
+            except UserError:
+                _remove(staging)  # strict: nothing half-written
+                raise
+            for rows in failed.values():
+                skipped += rows
+            good = [i for i in range(len(frames)) if i not in failed]
+            if not good:
+                _remove(staging)
+                _write_skip_csv(out, skipped)
+                raise UserError(_no_frames_message(skipped, out), path=out)
+            skip_table = _skip_table(skipped)
+            if not failed and (not out.exists() or _is_vacant(out)):
+                writer.write_table("skipped", skip_table)
+                writer.finish(n_skipped=len(skipped))
+                if out.exists():  # only the lock file of a killed copy into OUT (its flock is dead)
+                    _remove(out)
+                os.replace(staging, out)
+                # the held lock file moved with the folder: remove it from the finished store now
+                # (the lock's own clean-up looks for it under the staging path and finds nothing)
+                with contextlib.suppress(OSError):
+                    (out / LOCK_NAME).unlink()
+            else:
+                source = FrameStore(staging, require_complete=False)
+                final = StoreWriter.open(
+                    out, n_frames=len(good), shape=shape, arrays=arrays, kind="prepared", params=params,
+                    provenance={**provenance, "frames": [provenance["frames"][i] for i in good]},
+                )
+                with final:
+                    todo = set(final.pending())
+                    for k, i in enumerate(good):
+                        if k in todo:
+                            final.write_frame(k, source.geometry(i), **{name: source.read(name, i) for name in arrays})
+                    final.write_table("skipped", skip_table)
+                    final.finish(n_skipped=len(skipped))
+                _remove(staging)
+    finally:
+        with contextlib.suppress(OSError):
+            staging.rmdir()  # the lock's folder when nothing was staged (OUT was complete, or renamed)
     report = _write_skip_csv(out, skipped)
     return {"store": str(out), "frames": len(good), "skipped": len(skipped), "skip_report": str(report), "resumed_complete": False}
 

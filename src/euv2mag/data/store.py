@@ -51,10 +51,26 @@ Writing is resumable: :meth:`StoreWriter.open` re-opens a store made with the sa
 and :meth:`StoreWriter.pending` lists the frames still to do.  A frame's ``frame_done`` flag is
 set only after its images and geometry are written, so an interrupted run leaves a readable
 store whose unfinished frames are simply redone.
+
+One writer at a time: :meth:`StoreWriter.open` takes the store's writer lock
+(:func:`euv2mag._lock.writer_lock`, the file ``.euv2mag-writer.lock`` at the top of the store)
+and holds it until :meth:`StoreWriter.finish` or :meth:`StoreWriter.close` (or the end of a
+``with`` block, so an exception releases it).  A second writer of the same store is refused
+with a one-line :class:`~euv2mag.errors.UserError` naming the holder.  Readers never take the
+lock.  The lock file does not break them: Zarr (format 2) reads an array or group through its
+``.zarray``/``.zgroup`` file and never the lock file; only *listing* a group's members (what
+:func:`zarr.consolidate_metadata` and ``xarray.open_zarr(path, consolidated=False)`` do) meets
+it, and zarr 3 then skips it with a ``ZarrUserWarning`` ("Object at .euv2mag-writer.lock is not
+recognized as a component of a Zarr hierarchy"), which this module silences where it lists.  A
+finished store opens through its consolidated metadata, which never names the lock file; the
+file is removed when the writer finishes, and is only left (empty or naming a dead process) by a
+writer that was killed.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Iterable
@@ -62,6 +78,7 @@ from typing import Iterable
 import numpy as np
 
 from .. import __version__
+from .._lock import LOCK_NAME, writer_lock
 from ..errors import UserError
 from ..geometry import DiskGeometry
 
@@ -94,9 +111,20 @@ def _zarr():
     return zarr
 
 
+@contextlib.contextmanager
+def _lock_file_ignored():
+    """Silence zarr's warning about the writer lock file while a group's members are listed."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=f"Object at {LOCK_NAME.replace('.', '[.]')} is not recognized")
+        yield
+
+
 def _label_arrays(group) -> None:
     """Write ``_ARRAY_DIMENSIONS`` and ``units`` (:data:`ARRAY_LAYOUT`) on the root arrays of ``group``."""
-    present = set(group.array_keys())
+    with _lock_file_ignored():
+        present = set(group.array_keys())
     for name, (dims, units) in ARRAY_LAYOUT.items():
         if name in present:
             attrs = {"_ARRAY_DIMENSIONS": list(dims)}
@@ -112,16 +140,49 @@ def _jsonable(obj):
     return json.loads(json.dumps(_json_safe(obj)))
 
 
-class StoreWriter:
-    """Create or resume a store and write frames into it.
+def _is_vacant(path: Path) -> bool:
+    """True when ``path`` is a folder holding no store: at most a writer lock file and parts of a skeleton.
 
-    Use :meth:`open`; then call :meth:`write_frame` for each index of :meth:`pending`, and
-    :meth:`finish` at the end.
+    Such a folder is what a writer killed before its store's skeleton was complete leaves: the
+    lock file (:func:`~euv2mag._lock.writer_lock`) and, when killed while moving the skeleton in,
+    some of its empty arrays and ``.zattrs`` but never ``.zgroup`` (moved last).  It is a new
+    store, not "something else".
+    """
+    if not path.is_dir() or (path / ".zgroup").exists():
+        return False
+    skeleton = {LOCK_NAME, ".zattrs", *ARRAY_LAYOUT}
+    return all(entry.name in skeleton for entry in path.iterdir())
+
+
+class StoreWriter:
+    """Create or resume a store and write frames into it, holding the store's writer lock.
+
+    Use :meth:`open` (best as a context manager: ``with StoreWriter.open(...) as writer:``);
+    then call :meth:`write_frame` for each index of :meth:`pending`, and :meth:`finish` at the
+    end.  The writer lock is held from :meth:`open` to :meth:`finish` or :meth:`close`; leaving
+    the ``with`` block, normally or by an exception, closes the writer.
     """
 
-    def __init__(self, group, path: Path):
+    def __init__(self, group, path: Path, lock: contextlib.ExitStack | None = None):
         self._group = group
         self.path = path
+        self._lock = lock
+
+    def __enter__(self) -> "StoreWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def close(self) -> None:
+        """Release the writer lock (idempotent); the store stays as written (resumable)."""
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.close()
 
     @classmethod
     def open(
@@ -135,13 +196,42 @@ class StoreWriter:
         params: dict,
         provenance: dict | None = None,
         overwrite: bool = False,
+        lock: bool = True,
     ) -> "StoreWriter":
         """Create the store at ``path``, or re-open it to resume a run with the same ``params``.
+
+        Parameters
+        ----------
+        path : path-like
+            The store (a folder).
+        n_frames : int
+            Number of frames.
+        shape : tuple of int
+            Image shape (H, W).
+        arrays : iterable of str
+            Image arrays to create (of :data:`IMAGE_ARRAYS`).
+        kind : str
+            ``"synthetic"``, ``"prepared"``, ``"prediction"`` ...
+        params : dict
+            The parameters that make the store; a resumed store must have been made with the same.
+        provenance : dict, optional
+            Source files or generator parameters.
+        overwrite : bool
+            Delete an existing store first.
+        lock : bool
+            Take the store's writer lock (default).  False only for a caller that already holds
+            a lock covering this store (e.g. ``prepare`` on its staging store).
+
+        Returns
+        -------
+        StoreWriter
+            Holding the writer lock until :meth:`finish` or :meth:`close`.
 
         Raises
         ------
         UserError
-            If ``path`` holds something else, or a store made with different parameters.
+            If ``path`` holds something else, or a store made with different parameters, or
+            another process is writing it (one line naming that process).
         """
         zarr = _zarr()
         path = Path(path)
@@ -152,9 +242,36 @@ class StoreWriter:
         if n_frames < 1:
             raise UserError("no frames to write", path=path)
         params = _jsonable(params)
+        if path.exists() and not (path / ".zgroup").exists() and not _is_vacant(path):
+            raise UserError("exists and is not an euv2mag store; choose another output", path=path)
+        created = not path.exists()
+        stack = contextlib.ExitStack()
+        try:
+            if lock:
+                stack.enter_context(writer_lock(path, what="store"))
+            writer = cls._open_locked(zarr, path, n_frames=n_frames, shape=shape, arrays=arrays, kind=kind,
+                                      params=params, provenance=provenance, overwrite=overwrite)
+        except BaseException:
+            stack.close()
+            if created and _is_vacant(path):
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # refused before anything was written: leave nothing behind
+            raise
+        writer._lock = stack
+        return writer
+
+    @classmethod
+    def _open_locked(cls, zarr, path: Path, *, n_frames, shape, arrays, kind, params, provenance,
+                     overwrite) -> "StoreWriter":
+        """:meth:`open` once the lock is held (``path`` exists as a folder when locked)."""
         if path.exists() and overwrite:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        if path.exists():
+            if path.is_dir():
+                for entry in path.iterdir():
+                    if entry.name != LOCK_NAME:
+                        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            else:
+                path.unlink()
+        if path.exists() and not _is_vacant(path):
             if not (path / ".zgroup").exists():
                 raise UserError("exists and is not an euv2mag store; choose another output", path=path)
             group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
@@ -189,7 +306,19 @@ class StoreWriter:
                 "provenance": _jsonable(provenance or {}),
             }
         )
-        tmp.rename(path)  # the empty skeleton appears atomically
+        if path.exists():
+            # the locked folder exists (it holds the lock file): clear what a killed writer left
+            # of its skeleton, then move this skeleton's entries in, ``.zgroup`` last, so that
+            # readers see a store only once all of it is there
+            for entry in path.iterdir():
+                if entry.name != LOCK_NAME:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            entries = sorted(tmp.iterdir(), key=lambda e: e.name == ".zgroup")
+            for entry in entries:
+                os.replace(entry, path / entry.name)
+            tmp.rmdir()
+        else:
+            tmp.rename(path)  # the empty skeleton appears atomically
         return cls(zarr.open_group(str(path), mode="r+", use_consolidated=False), path)
 
     @property
@@ -230,13 +359,15 @@ class StoreWriter:
         """Mark the store complete (all frames done), record extra attributes, consolidate the metadata.
 
         The consolidated metadata (``.zmetadata``) lets ``xarray.open_zarr(path)`` open the
-        finished store with its default arguments.
+        finished store with its default arguments.  Then the writer lock is released.
         """
         missing = self.pending()
         if missing:
             raise RuntimeError(f"{len(missing)} frames still pending")
         self._group.attrs.update({**_jsonable(extra_attrs), "complete": True})
-        _zarr().consolidate_metadata(str(self.path), zarr_format=2)
+        with _lock_file_ignored():
+            _zarr().consolidate_metadata(str(self.path), zarr_format=2)
+        self.close()
 
 
 def write_table(group, name: str, table) -> None:

@@ -288,32 +288,33 @@ def predict_run(
         out, n_frames=len(idx), shape=store.shape, arrays=arrays, kind="prediction", params=params,
         provenance={"model": model_info, "source_store": params["source_store"]},
     )
-    if fits_dir is not None:
-        ensure_dir(fits_dir)
-    pending = set(writer.pending())
-    with progress_bar("predict", len(idx), enabled=progress) as advance:
-        for i, src in enumerate(idx):
-            if i not in pending and fits_dir is None:
+    with writer:  # the writer lock is released however the block ends
+        if fits_dir is not None:
+            ensure_dir(fits_dir)
+        pending = set(writer.pending())
+        with progress_bar("predict", len(idx), enabled=progress) as advance:
+            for i, src in enumerate(idx):
+                if i not in pending and fits_dir is None:
+                    advance(1)
+                    continue
+                geom = store.geometry(src)
+                with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+                    torch.manual_seed(seed * 1_000_003 + src)
+                    pred = predict_image(g, store.read("euv", src), geom, cfg, device=device)
+                if i in pending:
+                    images = {"pred": pred}
+                    for name in arrays[1:]:
+                        images[name] = store.read(name, src)
+                    writer.write_frame(i, geom, **images)
+                if fits_dir is not None:
+                    _write_fits(Path(fits_dir), pred, geom, {**model_info, "source_index": src,
+                                                              "source_store": params["source_store"]})
                 advance(1)
-                continue
-            geom = store.geometry(src)
-            with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-                torch.manual_seed(seed * 1_000_003 + src)
-                pred = predict_image(g, store.read("euv", src), geom, cfg, device=device)
-            if i in pending:
-                images = {"pred": pred}
-                for name in arrays[1:]:
-                    images[name] = store.read(name, src)
-                writer.write_frame(i, geom, **images)
-            if fits_dir is not None:
-                _write_fits(Path(fits_dir), pred, geom, {**model_info, "source_index": src,
-                                                          "source_store": params["source_store"]})
-            advance(1)
-    writer.write_table(
-        "source_frames",
-        {"index": np.arange(len(idx)), "source_index": np.asarray(idx), "time": [str(store.times[i]) for i in idx]},
-    )
-    writer.finish(model=model_info)
+        writer.write_table(
+            "source_frames",
+            {"index": np.arange(len(idx)), "source_index": np.asarray(idx), "time": [str(store.times[i]) for i in idx]},
+        )
+        writer.finish(model=model_info)
     return Path(out)
 
 

@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from .._io import atomic_write_json, ensure_dir
+from .._lock import writer_lock
 from ..errors import UserError
 from ._fpenv import flush_denormal_everywhere
 from .checkpoint import (
@@ -324,6 +325,16 @@ def train_seed(
         Stop after this many iterations as if interrupted (tests of resume).
     run_info : dict, optional
         Extra entries for ``run.json`` (store path, split file).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    UserError
+        Bad configuration, an existing run without ``resume``, or another process training
+        into ``run_dir`` (its writer lock is held for the whole run; one line naming the holder).
     """
     from ..data.store import FrameStore
     from ..data.torch_dataset import PairDataset, jitter_image, jitter_shift
@@ -354,126 +365,129 @@ def train_seed(
         if changed:
             raise UserError(f"cannot resume: the configuration differs from the run's in {', '.join(changed)}", path=run_dir)
 
-    # ------------------------------------------------------------- state
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-    trainer = Pix2PixTrainer(cfg, device)
-    G, D, opt_G, opt_D, scalers = trainer.G, trainer.D, trainer.opt_G, trainer.opt_D, trainer.scalers
-    memory_format = trainer.memory_format
-    start = 0
-    best: dict | None = None
-    window = {"n": 0, "seconds": 0.0, **{k: 0.0 for k in LOSS_COLUMNS}}
-    resumed_from = None
-    if resume and last_path.exists():
-        ckpt = load_checkpoint(last_path, cfg, map_location=device)
-        restore_training_state(ckpt, last_path, G, D, opt_G, opt_D, scalers)
-        start = int(ckpt["iteration"])
-        best = ckpt.get("best") or None
-        window = dict(ckpt["window"])
-        resumed_from = start
-    rows = read_metrics(run_dir / "metrics.csv", start) if resumed_from is not None else []
+    # one writer per run folder: held from here (before the checkpoint is read) to the end; a second
+    # training of the same folder is refused with the holder named, and an exception releases it
+    with writer_lock(run_dir, what="run folder"):
+        # ------------------------------------------------------------- state
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+        trainer = Pix2PixTrainer(cfg, device)
+        G, D, opt_G, opt_D, scalers = trainer.G, trainer.D, trainer.opt_G, trainer.opt_D, trainer.scalers
+        memory_format = trainer.memory_format
+        start = 0
+        best: dict | None = None
+        window = {"n": 0, "seconds": 0.0, **{k: 0.0 for k in LOSS_COLUMNS}}
+        resumed_from = None
+        if resume and last_path.exists():
+            ckpt = load_checkpoint(last_path, cfg, map_location=device)
+            restore_training_state(ckpt, last_path, G, D, opt_G, opt_D, scalers)
+            start = int(ckpt["iteration"])
+            best = ckpt.get("best") or None
+            window = dict(ckpt["window"])
+            resumed_from = start
+        rows = read_metrics(run_dir / "metrics.csv", start) if resumed_from is not None else []
 
-    ensure_dir(run_dir)
-    cfg.write(run_dir / "config.toml")
-    atomic_write_json(
-        run_dir / "run.json",
-        {
-            "seed": int(seed),
-            **(run_info or {}),
-            "image_size": cfg.size,
-            "train_indices": train_indices,
-            "val_indices": val_frames,
-            "val_source": val_source,
-            "device": str(device),
-            "torch_version": torch.__version__,
-            "generator_parameters": sum(p.numel() for p in G.parameters()),
-            "discriminator_parameters": sum(p.numel() for p in D.parameters()) if D is not None else 0,
-        },
-    )
-    geoms = [store.geometry(i) for i in train_indices]
-    full_disk = [g.disk_mask(1.0) for g in geoms]
-    val_geoms = [store.geometry(i) for i in val_frames]
-    val_obs = [store.read("mag", i) for i in val_frames]
-    n = len(train_indices)
+        ensure_dir(run_dir)
+        cfg.write(run_dir / "config.toml")
+        atomic_write_json(
+            run_dir / "run.json",
+            {
+                "seed": int(seed),
+                **(run_info or {}),
+                "image_size": cfg.size,
+                "train_indices": train_indices,
+                "val_indices": val_frames,
+                "val_source": val_source,
+                "device": str(device),
+                "torch_version": torch.__version__,
+                "generator_parameters": sum(p.numel() for p in G.parameters()),
+                "discriminator_parameters": sum(p.numel() for p in D.parameters()) if D is not None else 0,
+            },
+        )
+        geoms = [store.geometry(i) for i in train_indices]
+        full_disk = [g.disk_mask(1.0) for g in geoms]
+        val_geoms = [store.geometry(i) for i in val_frames]
+        val_obs = [store.read("mag", i) for i in val_frames]
+        n = len(train_indices)
 
-    def payload(iteration: int, full: bool) -> dict:
-        if not full:
-            return make_checkpoint(cfg, seed, iteration, G, D)
-        return make_checkpoint(cfg, seed, iteration, G, D, opt_g=opt_G, opt_d=opt_D, scalers=scalers, best=best,
-                               window=window)
+        def payload(iteration: int, full: bool) -> dict:
+            if not full:
+                return make_checkpoint(cfg, seed, iteration, G, D)
+            return make_checkpoint(cfg, seed, iteration, G, D, opt_g=opt_G, opt_d=opt_D, scalers=scalers, best=best,
+                                   window=window)
 
-    def validate(iteration: int) -> dict:
-        preds = []
-        with _fork_rng(device, seed * 1_000_003 + 17), torch.no_grad():
-            set_inference_mode(G, cfg.inference_mode)
-            for k in range(len(val_set)):
-                x, _ = val_set[k]
+        def validate(iteration: int) -> dict:
+            preds = []
+            with _fork_rng(device, seed * 1_000_003 + 17), torch.no_grad():
+                set_inference_mode(G, cfg.inference_mode)
+                for k in range(len(val_set)):
+                    x, _ = val_set[k]
+                    x = x[None].to(device).contiguous(memory_format=memory_format)
+                    with _autocast(device, cfg.precision):
+                        y = G(x)
+                    preds.append(cfg.mag_scaling.to_gauss(y.float().cpu().numpy()[0, 0]))
+                G.train()
+            return validation_metrics(preds, val_obs, val_geoms)
+
+        G.train()
+        if D is not None:
+            D.train()
+        end = cfg.iters if stop_at is None else min(cfg.iters, int(stop_at))
+        t_window = time.perf_counter()
+        with progress_bar(f"train seed {seed}", cfg.iters, enabled=progress) as advance:
+            advance(start)
+            for it in range(start, end):
+                epoch, pos = divmod(it, n)
+                k = int(np.random.default_rng([int(seed), 1, epoch]).permutation(n)[pos])
+                x, y = dataset[(k, it)]
                 x = x[None].to(device).contiguous(memory_format=memory_format)
-                with _autocast(device, cfg.precision):
-                    y = G(x)
-                preds.append(cfg.mag_scaling.to_gauss(y.float().cpu().numpy()[0, 0]))
-            G.train()
-        return validation_metrics(preds, val_obs, val_geoms)
-
-    G.train()
-    if D is not None:
-        D.train()
-    end = cfg.iters if stop_at is None else min(cfg.iters, int(stop_at))
-    t_window = time.perf_counter()
-    with progress_bar(f"train seed {seed}", cfg.iters, enabled=progress) as advance:
-        advance(start)
-        for it in range(start, end):
-            epoch, pos = divmod(it, n)
-            k = int(np.random.default_rng([int(seed), 1, epoch]).permutation(n)[pos])
-            x, y = dataset[(k, it)]
-            x = x[None].to(device).contiguous(memory_format=memory_format)
-            y = y[None].to(device).contiguous(memory_format=memory_format)
-            mask = None
-            if cfg.loss_mask_disk:
-                dx, dy = jitter_shift(seed, it, k, cfg.jitter_px)
-                m = jitter_image(full_disk[k], dx, dy, cfg.jitter_px, pad=False)
-                mask = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(device)
-            losses = trainer.step(x, y, mask)
-            for key in LOSS_COLUMNS:
-                window[key] += losses[key]
-            window["n"] += 1
-            done = it + 1
-            advance(1)
-            is_log = done % cfg.log_every == 0 or done == cfg.iters
-            is_val = done % cfg.val_every == 0 or done == cfg.iters
-            is_ckpt = done % cfg.ckpt_every == 0 or done == cfg.iters
-            if is_log or is_val:
-                now = time.perf_counter()
-                window["seconds"] += now - t_window
-                t_window = now
-                row = {"iteration": done, "seconds": format_value(window["seconds"])}
+                y = y[None].to(device).contiguous(memory_format=memory_format)
+                mask = None
+                if cfg.loss_mask_disk:
+                    dx, dy = jitter_shift(seed, it, k, cfg.jitter_px)
+                    m = jitter_image(full_disk[k], dx, dy, cfg.jitter_px, pad=False)
+                    mask = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(device)
+                losses = trainer.step(x, y, mask)
                 for key in LOSS_COLUMNS:
-                    row[key] = format_value(window[key] / max(window["n"], 1))
-                window = {"n": 0, "seconds": 0.0, **{k2: 0.0 for k2 in LOSS_COLUMNS}}
-                if is_val:
-                    metrics = validate(done)
-                    row.update({key: format_value(v) for key, v in metrics.items()})
-                    value = metrics[cfg.best_metric]
-                    better = (
-                        math.isfinite(value)
-                        and (not best or (value > best["value"] if MAXIMISE[cfg.best_metric] else value < best["value"]))
-                    )
-                    if better:
-                        best = {"metric": cfg.best_metric, "mode": "max" if MAXIMISE[cfg.best_metric] else "min",
-                                "iteration": done, "value": float(value)}
-                        save_checkpoint(run_dir / "best.ckpt", payload(done, full=False))
-                        atomic_write_json(run_dir / "best.json", {**best, "metrics": metrics, "val_source": val_source})
-                    t_window = time.perf_counter()
-                rows.append(row)
-            if is_ckpt:
-                save_checkpoint(run_dir / periodic_checkpoint_name(done), payload(done, full=False))
-                save_checkpoint(last_path, payload(done, full=True))
-                write_metrics(run_dir / "metrics.csv", rows)
-                prune_checkpoints(run_dir, cfg.keep_ckpts)
-    if end == cfg.iters:
-        write_metrics(run_dir / "metrics.csv", rows)
-    return RunResult(run_dir=run_dir, seed=int(seed), iteration=end, best=best, resumed_from=resumed_from)
+                    window[key] += losses[key]
+                window["n"] += 1
+                done = it + 1
+                advance(1)
+                is_log = done % cfg.log_every == 0 or done == cfg.iters
+                is_val = done % cfg.val_every == 0 or done == cfg.iters
+                is_ckpt = done % cfg.ckpt_every == 0 or done == cfg.iters
+                if is_log or is_val:
+                    now = time.perf_counter()
+                    window["seconds"] += now - t_window
+                    t_window = now
+                    row = {"iteration": done, "seconds": format_value(window["seconds"])}
+                    for key in LOSS_COLUMNS:
+                        row[key] = format_value(window[key] / max(window["n"], 1))
+                    window = {"n": 0, "seconds": 0.0, **{k2: 0.0 for k2 in LOSS_COLUMNS}}
+                    if is_val:
+                        metrics = validate(done)
+                        row.update({key: format_value(v) for key, v in metrics.items()})
+                        value = metrics[cfg.best_metric]
+                        better = (
+                            math.isfinite(value)
+                            and (not best or (value > best["value"] if MAXIMISE[cfg.best_metric] else value < best["value"]))
+                        )
+                        if better:
+                            best = {"metric": cfg.best_metric, "mode": "max" if MAXIMISE[cfg.best_metric] else "min",
+                                    "iteration": done, "value": float(value)}
+                            save_checkpoint(run_dir / "best.ckpt", payload(done, full=False))
+                            atomic_write_json(run_dir / "best.json", {**best, "metrics": metrics, "val_source": val_source})
+                        t_window = time.perf_counter()
+                    rows.append(row)
+                if is_ckpt:
+                    save_checkpoint(run_dir / periodic_checkpoint_name(done), payload(done, full=False))
+                    save_checkpoint(last_path, payload(done, full=True))
+                    write_metrics(run_dir / "metrics.csv", rows)
+                    prune_checkpoints(run_dir, cfg.keep_ckpts)
+        if end == cfg.iters:
+            write_metrics(run_dir / "metrics.csv", rows)
+        return RunResult(run_dir=run_dir, seed=int(seed), iteration=end, best=best, resumed_from=resumed_from)
 
 
 def train_runs(
@@ -520,7 +534,8 @@ def train_runs(
     Raises
     ------
     UserError
-        Bad store, split, configuration, repeated seeds, or an existing run without ``resume``.
+        Bad store, split, configuration, repeated seeds, or an existing run without ``resume``;
+        or another process is training into ``out`` (one line naming it).
     """
     from ..data.splits import load_split
     from ..data.store import FrameStore
@@ -539,16 +554,20 @@ def train_runs(
         check_run_folder(out / f"seed-{seed}", resume)
     info = {"store": str(Path(store_path).resolve()), "split": str(Path(split_path).resolve()), "split_scheme": split.scheme}
     results = []
-    for seed in seeds:
-        results.append(
-            train_seed(store, train_idx, val_idx, cfg, seed, out / f"seed-{seed}", resume=resume, device=device,
-                       progress=progress, run_info=info)
-        )
-    summary = {
-        "runs": [
-            {"seed": r.seed, "run_dir": str(r.run_dir), "iteration": r.iteration, "best": r.best} for r in results
-        ],
-        "config": cfg.to_dict(),
-    }
-    atomic_write_json(out / "runs.json", summary)
+    # one writer per --out folder (its runs.json and every seed folder): a second ``train`` into the
+    # same folder is refused, even with other seeds; each seed folder is locked again by train_seed
+    with writer_lock(out, what="run folder"):
+        for seed in seeds:
+            check_run_folder(out / f"seed-{seed}", resume)  # again, now that no other run can start one
+            results.append(
+                train_seed(store, train_idx, val_idx, cfg, seed, out / f"seed-{seed}", resume=resume, device=device,
+                           progress=progress, run_info=info)
+            )
+        summary = {
+            "runs": [
+                {"seed": r.seed, "run_dir": str(r.run_dir), "iteration": r.iteration, "best": r.best} for r in results
+            ],
+            "config": cfg.to_dict(),
+        }
+        atomic_write_json(out / "runs.json", summary)
     return results

@@ -66,37 +66,38 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
         params=params.to_dict(),
         provenance={"generator": "euv2mag.data.synthetic", "physics": "notes/synthetic-sun-physics.md"},
     )
-    pending = writer.pending()
-    if fits_dir is not None:
-        from ..._io import ensure_dir
-        from .fits import fits_names
+    with writer:  # the writer lock is released however the block ends
+        pending = writer.pending()
+        if fits_dir is not None:
+            from ..._io import ensure_dir
+            from .fits import fits_names
 
-        fits_dir = ensure_dir(Path(fits_dir))
-        pending = sorted(set(pending) | {
-            i for i, g in enumerate(geometries)
-            if not all((fits_dir / name).exists() for name in fits_names(g.time))
-        })
-    t_render = t_write = 0.0
-    with progress_bar("synth", len(pending), enabled=progress) as advance:
-        for i in pending:
-            t0 = time.perf_counter()
-            frame = render_frame(params, float(times[i]), geometries[i])
-            t1 = time.perf_counter()
-            writer.write_frame(i, geometries[i], euv=frame["euv"], mag=frame["mag"])
-            t2 = time.perf_counter()
-            if fits_dir is not None:
-                from .fits import write_fits_pair
+            fits_dir = ensure_dir(Path(fits_dir))
+            pending = sorted(set(pending) | {
+                i for i, g in enumerate(geometries)
+                if not all((fits_dir / name).exists() for name in fits_names(g.time))
+            })
+        t_render = t_write = 0.0
+        with progress_bar("synth", len(pending), enabled=progress) as advance:
+            for i in pending:
+                t0 = time.perf_counter()
+                frame = render_frame(params, float(times[i]), geometries[i])
+                t1 = time.perf_counter()
+                writer.write_frame(i, geometries[i], euv=frame["euv"], mag=frame["mag"])
+                t2 = time.perf_counter()
+                if fits_dir is not None:
+                    from .fits import write_fits_pair
 
-                write_fits_pair(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"])
-            t3 = time.perf_counter()
-            t_render += (t1 - t0) + (t3 - t2)
-            t_write += t2 - t1
-            if on_frame is not None:
-                on_frame(i)
-            advance()
-    regions = regions_table(params, times)
-    writer.write_table("regions", regions)
-    writer.write_table("frame_regions", frame_regions_table(params, times, geometries))
-    writer.finish()
+                    write_fits_pair(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"])
+                t3 = time.perf_counter()
+                t_render += (t1 - t0) + (t3 - t2)
+                t_write += t2 - t1
+                if on_frame is not None:
+                    on_frame(i)
+                advance()
+        regions = regions_table(params, times)
+        writer.write_table("regions", regions)
+        writer.write_table("frame_regions", frame_regions_table(params, times, geometries))
+        writer.finish()
     return {"frames": len(times), "written": len(pending), "regions": len(regions),
             "render_s": t_render, "write_s": t_write}

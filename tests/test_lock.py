@@ -113,7 +113,8 @@ def test_second_synth_into_one_store_is_refused_and_the_first_completes_intact(t
     from euv2mag.cli import main
 
     store = tmp_path / "r.zarr"
-    first = _slowed(["synth", store, *SYNTH], "euv2mag.data.synthetic.writer", "render_frame", 0.4)
+    # slow enough that the second process (seconds to import on a busy machine) meets the first still writing
+    first = _slowed(["synth", store, *SYNTH], "euv2mag.data.synthetic.writer", "render_frame", 1.5)
     try:
         _wait_until_writing(store / ".zgroup", first)
         second = _second(["synth", store, *SYNTH])
@@ -147,7 +148,8 @@ def test_second_train_into_one_out_folder_is_refused(tmp_path):
     store = make_pair_store(tmp_path / "pairs.zarr", n_frames=4, size=64)
     split = write_split(tmp_path / "split.json", [0, 1], val=[2], test=[3])
     out = tmp_path / "runs"
-    common = [store, "--split", split, "--out", out, "--iters", "4", "--val-every", "2", "--ckpt-every", "2",
+    # 40 slowed steps: the first is still training whenever the second starts; it is killed after
+    common = [store, "--split", split, "--out", out, "--iters", "40", "--val-every", "2", "--ckpt-every", "2",
               "--ngf", "4", "--ndf", "4", "--device", "cpu"]
     first = _slowed(["train", *common, "--seeds", "0"], "euv2mag.model.train", "Pix2PixTrainer.step", 1.0)
     try:

@@ -188,3 +188,26 @@ def test_train_killed_then_resumed_gives_the_same_checkpoints(reference, tmp_pat
         b = _tensors(torch.load(reference["runs"] / "seed-0" / name, map_location="cpu", weights_only=False))
         assert a.keys() == b.keys() and len(a) > 10
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+@pytest.mark.slow
+def test_prepare_killed_then_rerun_equals_an_uninterrupted_store(tmp_path):
+    """``prepare`` of synthetic level-1-like FITS files, SIGKILLed while it writes its staging store."""
+    fits = tmp_path / "fits"
+    done = _run("synth", tmp_path / "s.zarr", "--start", "2011-01-01", "--end", "2011-01-08", "--size", "64",
+                "--seed", "3", "--fits-dir", fits)
+    assert done.returncode == 0, done.stderr
+    aia, hmi = sorted(map(str, fits.glob("aia_*.fits"))), sorted(map(str, fits.glob("hmi_*.fits")))
+    assert len(aia) == len(hmi) == 15
+
+    def prepare(out):
+        return ["prepare", "--no-progress", "--aia", *aia, "--hmi", *hmi, "--size", "64", out]
+
+    alone = tmp_path / "alone.zarr"
+    done = _run(*prepare(alone))
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "p.zarr"
+    delay = random.Random(SEED + 3).uniform(0.0, 0.3)
+    _kill_then_rerun(prepare(out), tmp_path / ".p.zarr.staging", lambda: True, delay)
+    _assert_same_store(out, alone)
+    assert not (tmp_path / ".p.zarr.staging").exists()

@@ -511,7 +511,7 @@ def train_runs(
     from ..data.store import FrameStore
 
     store = FrameStore(store_path)
-    split = load_split(split_path, store.n_frames)
+    split = load_split(split_path, store=store)
     train_idx, val_idx = split.indices("train"), split.indices("val")
     if not train_idx:
         raise UserError("the split's training set is empty", path=split_path)

@@ -287,12 +287,12 @@ def predict_run(
         "source_indices": idx,
         "arrays": arrays,
     }
+    if fits_dir is not None:  # before the store, so a bad folder leaves nothing behind
+        ensure_dir(fits_dir, parameter="fits_dir")
     writer = StoreWriter.open(
         out, n_frames=len(idx), shape=store.shape, arrays=arrays, kind="prediction", params=params,
         provenance={"model": model_info, "source_store": params["source_store"]},
     )
-    if fits_dir is not None:
-        ensure_dir(fits_dir)
     pending = set(writer.pending())
     with progress_bar("predict", len(idx), enabled=progress) as advance:
         for i, src in enumerate(idx):

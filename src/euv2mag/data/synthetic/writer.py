@@ -51,27 +51,49 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
     Raises
     ------
     euv2mag.errors.UserError
-        When ``out`` holds something else or a store made with other parameters.
+        When ``out`` holds something else or a store made with other parameters, the options
+        would make more than :data:`~euv2mag.data.synthetic.timegrid.MAX_FRAMES` frames, or
+        ``fits_dir`` is empty or a file (checked before anything is written).  A run refused
+        while writing removes the store when it created it; an interrupted run (Ctrl-C, a
+        full disk) keeps it, and re-running resumes.
     """
-    import time
     from pathlib import Path
 
-    from ...progress import progress_bar
+    from ...errors import UserError
     from ..store import StoreWriter
 
     times = frame_times(params)
+    if fits_dir is not None:  # checked before the store is created: a bad folder leaves nothing
+        from ..._io import ensure_dir
+
+        fits_dir = ensure_dir(fits_dir, parameter="fits_dir")
     geometries = frame_geometries(times, params.size)
+    fresh = not Path(out).exists()
     writer = StoreWriter.open(
         out, n_frames=len(times), shape=(params.size, params.size), arrays=("euv", "mag"), kind="synthetic",
         params=params.to_dict(),
         provenance={"generator": "euv2mag.data.synthetic", "physics": "notes/synthetic-sun-physics.md"},
     )
+    try:
+        return _fill(writer, params, times, geometries, fits_dir, progress, on_frame)
+    except UserError:
+        if fresh:  # a run refused for bad input leaves no store it created; interruptions resume
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> dict:
+    """Render and write the pending frames, then the truth tables; the summary of :func:`synthesize`."""
+    import time
+
+    from ...progress import progress_bar
+
     pending = writer.pending()
     if fits_dir is not None:
-        from ..._io import ensure_dir
         from .fits import fits_names
 
-        fits_dir = ensure_dir(Path(fits_dir))
         pending = sorted(set(pending) | {
             i for i, g in enumerate(geometries)
             if not all((fits_dir / name).exists() for name in fits_names(g.time))

@@ -291,3 +291,11 @@ def test_audit_refuses_the_same_prediction_twice(train_inputs, tmp_path, capsys)
     err = _err(capsys)
     assert len(err) == 1 and "is given twice" in err[0] and str(pred) in err[0]
     assert not out.exists()
+
+
+def test_empty_folder_argument_is_refused_not_taken_as_the_current_folder(tmp_path):
+    from euv2mag._io import ensure_dir
+
+    with pytest.raises(UserError, match=r"^fits_dir: is empty"):
+        ensure_dir("", parameter="fits_dir")
+    assert ensure_dir(tmp_path / "d", parameter="fits_dir").is_dir()

@@ -605,6 +605,8 @@ def load_split(path: str | Path, n_frames: int | None = None, *, store=None) -> 
         ``store``) a split made for other frames.
     """
     path = Path(path)
+    if store is not None and n_frames is None:
+        n_frames = len(store.times if hasattr(store, "times") else store)
     if not path.is_file():
         raise UserError("no such split file", path=path)
     try:

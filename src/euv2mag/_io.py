@@ -139,10 +139,31 @@ def path_inside(base: str | os.PathLike, relative: str | os.PathLike) -> Path:
     return candidate
 
 
-def ensure_dir(path: str | os.PathLike) -> Path:
-    """Create folder ``path`` (and parents); a file in the way is a :class:`UserError`."""
+def ensure_dir(path: str | os.PathLike, *, parameter: str | None = None) -> Path:
+    """Create folder ``path`` (and parents); a file in the way is a :class:`UserError`.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder.  An empty (or blank) path is refused rather than taken as the current
+        folder.
+    parameter : str, optional
+        Name of the argument ``path`` came from, named by the errors.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    UserError
+        An empty path, or a file in the way.
+    """
+    if not os.fspath(path).strip():
+        raise UserError("is empty; give a folder (use . for the current one)", parameter=parameter)
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise UserError("exists and is not a folder", path=path)
+        raise UserError("exists and is not a folder", path=path, parameter=parameter)
     path.mkdir(parents=True, exist_ok=True)
     return path

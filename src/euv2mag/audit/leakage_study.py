@@ -504,7 +504,7 @@ def leakage_study(splits: str | os.PathLike | Sequence[str | os.PathLike], sourc
     [True, False]
     """
     from ..data.frame_source import FrameSource, assign_region_frames, read_frame_source, read_region_table
-    from ..data.splits import check_split_times, load_split
+    from ..data.splits import load_split
 
     paths = [splits] if isinstance(splits, (str, os.PathLike)) else list(splits)
     if not paths:
@@ -514,9 +514,7 @@ def leakage_study(splits: str | os.PathLike | Sequence[str | os.PathLike], sourc
     frames = source if isinstance(source, FrameSource) else read_frame_source(source)
     loaded = []
     for path in paths:
-        split = load_split(path, n_frames=None if frames.times is None else len(frames.times))
-        if frames.times is not None:
-            check_split_times(split, frames.times, path)
+        split = load_split(path, store=frames.times)
         loaded.append((path, split))
     table = None
     if regions is not None:

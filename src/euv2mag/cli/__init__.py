@@ -19,7 +19,17 @@ A :class:`~euv2mag.errors.UserError` is printed as one line and gives exit statu
 traceback.  When it names a ``parameter`` (library code names arguments by their Python name,
 ``UserError("must be >= 1", parameter="n_boot")``), the line names the sub-command's option
 whose ``dest`` is that parameter instead (``euv2mag audit: error: --n-boot: must be >= 1``), or
-the parameter itself when no option has that ``dest``.  Ctrl-C gives status 130.  When the
+the parameter itself when no option has that ``dest``.
+
+A full disk (:class:`OSError` with ``errno`` ``ENOSPC`` or ``EDQUOT``, raised wherever a
+command writes) is caught here, once for every command, rather than at each write: it is
+printed as one line naming the file being written, with status 2.  Nothing is left
+half-written by it, since every writer writes to a temporary name and renames
+(:func:`euv2mag._io.atomic_path`, the store's chunks, :func:`euv2mag.model.checkpoint.save_checkpoint`,
+which turns torch's failed-write ``RuntimeError`` into such an ``OSError``), so re-running
+resumes.  Ctrl-C gives status 130.  Both messages say how to continue: "re-run the same
+command", or the sub-command module's ``RERUN_HINT`` when it has one (``train``: "re-run the
+same command with --resume").  When the
 reader of standard output goes away (``euv2mag info STORE | head -1``) the command stops
 quietly with status 141, what a program killed by SIGPIPE reports, so that ``set -o pipefail``
 still sees that the output was cut short; the rest of its output goes to the null device.
@@ -27,6 +37,7 @@ still sees that the output was cut short; the rest of its output goes to the nul
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -36,7 +47,10 @@ from .. import __version__
 from ..errors import UserError
 from ._types import bounded, nonnegative_float, nonnegative_int, positive_float, positive_int, power_of_two  # noqa: F401
 
-__all__ = ["main", "build_parser", "parse_args", "COMMANDS", "BROKEN_PIPE_STATUS"]
+__all__ = ["main", "build_parser", "parse_args", "COMMANDS", "BROKEN_PIPE_STATUS", "DISK_FULL_ERRNOS"]
+
+#: ``errno`` values of a full disk or an exhausted quota, reported as one line (exit status 2).
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 #: Exit status when standard output is closed early (128 + SIGPIPE, as a shell reports it).
 BROKEN_PIPE_STATUS = 141
@@ -128,6 +142,19 @@ def _flag(parser: argparse.ArgumentParser, command: str, parameter: str) -> str:
     return parameter
 
 
+def _rerun_hint(args: argparse.Namespace) -> str:
+    """How to continue the interrupted command: its module's ``RERUN_HINT`` or "re-run the same command"."""
+    module = sys.modules.get(getattr(getattr(args, "func", None), "__module__", "") or "")
+    return getattr(module, "RERUN_HINT", "re-run the same command")
+
+
+def _disk_full_message(exc: OSError, hint: str) -> str:
+    """One line for a full disk: the file being written, the problem, and how to continue."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    problem = "disk quota exceeded" if exc.errno == errno.EDQUOT else "no space left on device"
+    return f"{where}{problem}; free some space and {hint} to resume"
+
+
 def _stdout_to_devnull() -> None:
     """Point file descriptor 1 at the null device so the final flush of a closed pipe is silent."""
     try:
@@ -153,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         The command's status; 2 for a :class:`~euv2mag.errors.UserError` (printed as one line,
-        its ``parameter`` named by the option's flag), 130 on Ctrl-C, and
+        its ``parameter`` named by the option's flag) or a full disk, 130 on Ctrl-C, and
         :data:`BROKEN_PIPE_STATUS` when standard output was closed early.
     """
     parser = build_parser()
@@ -169,8 +196,13 @@ def main(argv: list[str] | None = None) -> int:
             name = None if exc.parameter is None else _flag(parser, args.command, exc.parameter)
             print(f"euv2mag {args.command}: error: {exc.render(name)}", file=sys.stderr)
             status = 2
+        except OSError as exc:
+            if exc.errno not in DISK_FULL_ERRNOS:
+                raise
+            print(f"euv2mag {args.command}: error: {_disk_full_message(exc, _rerun_hint(args))}", file=sys.stderr)
+            status = 2
         except KeyboardInterrupt:
-            print(f"euv2mag {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
+            print(f"euv2mag {args.command}: interrupted; {_rerun_hint(args)} to resume", file=sys.stderr)
             status = 130
         sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         return status

@@ -11,6 +11,9 @@ import argparse
 
 from . import nonnegative_float, nonnegative_int, positive_int
 
+#: How to continue after an interruption or a full disk (read by :func:`euv2mag.cli.main`).
+RERUN_HINT = "re-run the same command with --resume"
+
 # option dest -> TrainConfig field (only options given on the command line override)
 _FIELDS = {
     "ngf": "ngf",
@@ -61,7 +64,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("store", help="dataset store with euv and mag arrays")
     p.add_argument("--split", required=True, help="split JSON written by 'euv2mag split'")
     p.add_argument("--out", required=True, help="output folder runs/NAME (one seed-K/ folder per seed)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds, one run each (default: 0)")
+    p.add_argument("--seeds", type=nonnegative_int, nargs="+", default=[0], help="seeds, one run each (default: 0)")
     p.add_argument("--resume", action="store_true", help="continue interrupted runs from their last.ckpt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: CUDA when present, else CPU")
     p.add_argument("--config", help="TOML file of TrainConfig fields (applied over the variant preset)")
@@ -93,7 +96,7 @@ def add_parser(subparsers) -> None:
     m.add_argument("--inference-mode", choices=("kpl19", "eval"),
                    help="BN/dropout at validation: kpl19 (batch stats, dropout on; default) or eval")
     d = p.add_argument_group("data and scaling")
-    d.add_argument("--jitter", type=int, help="jitter range in px (default round(15 N / 1024))")
+    d.add_argument("--jitter", type=nonnegative_int, help="jitter range in px, >= 0 (default round(15 N / 1024))")
     d.add_argument("--pad", choices=("zero-field", "kpl19"), help="value exposed by the jitter (default zero-field; kpl19 = -L G)")
     d.add_argument("--mag-scaling", choices=("linear", "asinh"), help="magnetogram map to [-1, 1]")
     d.add_argument("--mag-limit", type=nonnegative_float, help="saturation limit L in G (default 100)")

@@ -10,7 +10,7 @@ stays light (astropy/sunpy, Zarr and torch load only when a name that needs them
 - map and frame inputs (:mod:`~euv2mag.data.maps`, :mod:`~euv2mag.data.frame_source`):
   :func:`expand_map_inputs`, :func:`read_frame_source`;
 - splits (:mod:`~euv2mag.data.splits`): :class:`Split`, :func:`make_split`, :func:`write_split`,
-  :func:`load_split`, :func:`check_split_times`;
+  :func:`load_split`, :func:`bind_split`, :func:`check_split_times`;
 - training pairs (:mod:`~euv2mag.data.torch_dataset`, needs torch): :class:`PairDataset`.
 
 Examples
@@ -46,6 +46,7 @@ _SOURCES = {
     "write_split": "splits",
     "load_split": "splits",
     "check_split_times": "splits",
+    "bind_split": "splits",
     "PairDataset": "torch_dataset",
 }
 

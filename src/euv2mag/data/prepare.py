@@ -5,7 +5,10 @@ Steps
 1. Every input file's header is read and validated (:func:`euv2mag.data.fits.read_header`).
 2. AIA and HMI frames are paired by observation time (``T_OBS``): pairs are formed greedily
    from the closest in time, each file used once, at most ``pair_tolerance_s`` apart.  With
-   only one instrument every valid file is a frame (duplicate times are skipped).
+   only one instrument every valid file is a frame.  Files of one instrument with the same
+   observation time are candidates for the same frame: the first (in the order given) whose
+   image can be read and prepared is used; the others are reported as duplicates, and a
+   candidate that failed is reported with its reason (a bad file never displaces a good one).
 3. Each frame is prepared (:func:`euv2mag.data.fits.prepare_header`) and written to a hidden
    staging store ``.OUT.zarr.staging`` beside the output (resumable: re-running with the same
    options continues there).  When all frames are done the staging store becomes ``OUT.zarr``
@@ -52,18 +55,24 @@ from ..errors import UserError
 from ..geometry import default_rsun_px
 from .fits import AIA_WAVELENGTH, FrameHeader, is_fits_name, prepare_header, read_header
 
-__all__ = ["Frame", "expand_paths", "collect_frames", "pair_frames", "prepare_store", "skip_report_path", "SKIP_COLUMNS"]
+__all__ = ["Frame", "expand_paths", "collect_frames", "pair_frames", "choose_candidates", "prepare_store", "skip_report_path", "SKIP_COLUMNS"]
 
 SKIP_COLUMNS = ("file", "instrument", "time", "reason")
 
 
 @dataclasses.dataclass
 class Frame:
-    """One output frame: its time and the validated headers of its AIA and/or HMI file."""
+    """One output frame: its time and the validated headers of its AIA and/or HMI file.
+
+    ``alternates`` maps ``"aia"``/``"hmi"`` to further files of that instrument with the same
+    observation time as the frame's file, in the order given: candidates used in its place when
+    its image cannot be read (:func:`choose_candidates`).
+    """
 
     time: str
     aia: FrameHeader | None = None
     hmi: FrameHeader | None = None
+    alternates: dict = dataclasses.field(default_factory=dict)
 
     def files(self) -> dict:
         return {"aia": self.aia.path if self.aia else None, "hmi": self.hmi.path if self.hmi else None}
@@ -147,7 +156,9 @@ def _seconds(iso: str) -> float:
 def pair_frames(aia: list[FrameHeader], hmi: list[FrameHeader], tolerance_s: float) -> tuple[list[Frame], list[dict]]:
     """Pair AIA and HMI headers by time (closest first, one-to-one, ``|dt| <= tolerance_s``).
 
-    With one list empty, each header of the other is a frame (later duplicates of a time skipped).
+    With one list empty, each header of the other is a frame.  A later header with the
+    observation time of a header already in a frame becomes one of that frame's
+    ``alternates`` (not a row of ``skipped``); :func:`choose_candidates` picks among them.
 
     Returns
     -------
@@ -159,12 +170,14 @@ def pair_frames(aia: list[FrameHeader], hmi: list[FrameHeader], tolerance_s: flo
     skipped: list[dict] = []
     if not aia or not hmi:
         frames, seen = [], {}
+        instrument = "aia" if aia else "hmi"
         for head in aia or hmi:
             if head.time in seen:
-                skipped.append(_skip(head, f"duplicate observation time {head.time} (also in {seen[head.time]})"))
+                seen[head.time].alternates.setdefault(instrument, []).append(head)
                 continue
-            seen[head.time] = head.path
-            frames.append(Frame(time=head.time, aia=head if aia else None, hmi=head if hmi else None))
+            frame = Frame(time=head.time, aia=head if aia else None, hmi=head if hmi else None)
+            seen[head.time] = frame
+            frames.append(frame)
         return sorted(frames, key=lambda f: f.time), skipped
     ta = np.array([_seconds(h.time) for h in aia])
     th = np.array([_seconds(h.time) for h in hmi])
@@ -180,13 +193,66 @@ def pair_frames(aia: list[FrameHeader], hmi: list[FrameHeader], tolerance_s: flo
         used_a.add(i)
         used_h.add(j)
         frames.append(Frame(time=hmi[j].time, aia=aia[i], hmi=hmi[j]))
-    for i, head in enumerate(aia):
-        if i not in used_a:
-            skipped.append(_skip(head, f"no HMI frame within {tolerance_s:g} s"))
-    for j, head in enumerate(hmi):
-        if j not in used_h:
-            skipped.append(_skip(head, f"no AIA frame within {tolerance_s:g} s"))
+    by_time = {("aia", f.aia.time): f for f in frames} | {("hmi", f.hmi.time): f for f in frames}
+    for name, heads, used, other in (("aia", aia, used_a, "HMI"), ("hmi", hmi, used_h, "AIA")):
+        for k, head in enumerate(heads):
+            if k in used:
+                continue
+            frame = by_time.get((name, head.time))
+            if frame is not None:  # same time as a paired file: a candidate for that frame
+                frame.alternates.setdefault(name, []).append(head)
+            else:
+                skipped.append(_skip(head, f"no {other} frame within {tolerance_s:g} s"))
     return sorted(frames, key=lambda f: f.time), skipped
+
+
+def choose_candidates(frames: list[Frame], size: int, rsun_px: float) -> list[dict]:
+    """For each frame with ``alternates``, use the first same-time file whose image is usable.
+
+    The frame's own file comes first, then its alternates in the order given; each is read
+    and prepared (:func:`euv2mag.data.fits.prepare_header`) until one succeeds, and that one
+    becomes the frame's file.  Frames without alternates are not read here.
+
+    Parameters
+    ----------
+    frames : list of Frame
+        From :func:`pair_frames`; changed in place (``aia``/``hmi`` replaced, ``alternates``
+        emptied).
+    size : int
+        Output size in pixels (as for the store).
+    rsun_px : float
+        Solar radius in output pixels.
+
+    Returns
+    -------
+    list of dict
+        Skip-report rows: each candidate that failed, with its reason, and each unused one as
+        ``duplicate observation time T (also in FILE)``.  When every candidate fails, the
+        frame keeps its first file (which fails again when the frame is prepared and is
+        reported then) and the others are reported here with their reasons.
+    """
+    rows: list[dict] = []
+    for frame in frames:
+        for name, extra in sorted(frame.alternates.items()):
+            candidates = [getattr(frame, name), *extra]
+            chosen, failures = None, []
+            for head in candidates:
+                try:
+                    prepare_header(head, size, rsun_px)
+                except UserError as exc:
+                    failures.append((head, _reason(exc, head.path)))
+                    continue
+                chosen = head
+                break
+            if chosen is None:
+                rows += [_skip(head, why) for head, why in failures[1:]]
+                continue
+            setattr(frame, name, chosen)
+            rows += [_skip(head, why) for head, why in failures]
+            rows += [_skip(head, f"duplicate observation time {head.time} (also in {chosen.path})")
+                     for head in candidates[len(failures) + 1:]]
+        frame.alternates = {}
+    return rows
 
 
 def _skip(head: FrameHeader, reason: str) -> dict:
@@ -307,6 +373,12 @@ def prepare_store(
     else:
         frames, unpaired = pair_frames(aia_heads, hmi_heads, pair_tolerance_s)
     skipped += unpaired
+    if strict:
+        duplicates = [(h, getattr(f, name)) for f in frames for name, heads in f.alternates.items() for h in heads]
+        if duplicates:
+            head, first = duplicates[0]
+            raise UserError(f"duplicate observation time {head.time} (also in {first.path})", path=head.path)
+    skipped += choose_candidates(frames, size, rsun_px)
     if strict and skipped:
         row = skipped[0]
         raise UserError(row["reason"], path=row["file"])

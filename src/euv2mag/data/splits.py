@@ -38,6 +38,11 @@ Split file (JSON)
     ISO 8601 UTC times, in chronological order.
 ``dropped``
     Same form: buffer frames of the ``rotation`` scheme (empty otherwise).
+``frames``
+    ``{"n": N, "sha256": ...}``: the number of frames split and the digest of their times
+    (:func:`frames_digest`), which binds the split to the store (or time lists) it was made for.
+    Split files written before this key existed still load; their digest is computed from
+    the times of their sets when those cover frames 0..N-1.
 ``summary``
     ``n_total``, ``n_train``, ``n_val``, ``n_test``, ``n_dropped``, ``test_fraction`` (share of
     all frames), ``min_gap_test_train_days`` and ``median_gap_test_train_days`` (over test frames,
@@ -46,11 +51,13 @@ Split file (JSON)
     ``test_rotations``, ``val_rotations``, ``buffer_rotations`` (Carrington rotation numbers).
 
 :func:`load_split` reads and validates a split file; :class:`Split` gives ``indices(name)`` and
-``times(name)`` for ``name`` in "train", "val", "test", "dropped".  :func:`check_split_times`
-checks that a split was made for the frames it is used with.
+``times(name)`` for ``name`` in "train", "val", "test", "dropped".  :func:`bind_split` (or
+``load_split(path, store=...)``) refuses a split that was not made for the frames it is used
+with: every command that takes a split (``train``, ``predict``, ``leakage``) goes through it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +83,8 @@ __all__ = [
     "write_split",
     "load_split",
     "check_split_times",
+    "frames_digest",
+    "bind_split",
 ]
 
 SCHEMES = ("kpl19", "rotation", "random")
@@ -400,6 +409,9 @@ class Split:
         name -> {"indices": list of int, "times": list of str}, for "train", "val", "test",
         "dropped".
     summary : dict
+    frames : dict
+        ``{"n": int, "sha256": str}``: number of frames split and :func:`frames_digest` of
+        their times; empty when unknown (an old split file whose sets do not cover every frame).
     """
 
     scheme: str
@@ -407,6 +419,7 @@ class Split:
     params: dict
     sets: dict
     summary: dict = field(default_factory=dict)
+    frames: dict = field(default_factory=dict)
 
     def indices(self, name: str) -> list[int]:
         """Frame indices of set ``name`` ("train", "val", "test" or "dropped"), chronological."""
@@ -434,6 +447,7 @@ class Split:
             "sets": {name: self.sets[name] for name in ("train", "val", "test")},
             "dropped": self.sets["dropped"],
             "summary": self.summary,
+            "frames": self.frames,
         }
 
 
@@ -503,7 +517,44 @@ def make_split(times: Sequence[str], scheme: str, *, source: object = None, seed
         "median_cadence_hours": float(np.median(np.diff(order).astype(np.int64)) / 3.6e6) if n > 1 else None,
         **info,
     }
-    return Split(scheme=scheme, source=source, params=params, sets=sets, summary=summary)
+    return Split(scheme=scheme, source=source, params=params, sets=sets, summary=summary,
+                 frames={"n": n, "sha256": frames_digest(strings)})
+
+
+def frames_digest(times: Sequence[str]) -> str:
+    """SHA-256 (hex) of frame times in frame order, each normalised to millisecond UTC.
+
+    Parameters
+    ----------
+    times : sequence of str
+        ISO 8601 UTC time of frame ``i`` at position ``i``.
+
+    Returns
+    -------
+    str
+        64 hex digits; equal for two lists exactly when they hold the same times (to the
+        millisecond) in the same order.
+
+    Examples
+    --------
+    >>> frames_digest(["2011-01-01T00:00:00"]) == frames_digest(["2011-01-01T00:00:00.000"])
+    True
+    >>> frames_digest(["2011-01-01T00:00:00"]) == frames_digest(["2011-01-01T00:00:01"])
+    False
+    """
+    t64 = to_datetime64([str(t) for t in times]) if len(times) else np.zeros(0, "datetime64[ms]")
+    text = "\n".join(str(t) for t in t64.astype("datetime64[ms]"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _legacy_frames(sets: dict, path: Path) -> dict:
+    """``frames`` of a split file without that key: from its sets when they cover 0..N-1."""
+    pairs = sorted((i, t) for data in sets.values() for i, t in zip(data["indices"], data["times"]))
+    if [i for i, _ in pairs] != list(range(len(pairs))):
+        return {}
+    times = [t for _, t in pairs]
+    to_datetime64(times, path=path)  # a bad time is a bad file
+    return {"n": len(times), "sha256": frames_digest(times)}
 
 
 def write_split(split: Split, path: str | Path) -> Path:
@@ -529,7 +580,7 @@ def _set_from_json(obj, name: str, path: Path, n_frames: int | None) -> dict:
     return {"indices": list(indices), "times": list(times)}
 
 
-def load_split(path: str | Path, n_frames: int | None = None) -> Split:
+def load_split(path: str | Path, n_frames: int | None = None, *, store=None) -> Split:
     """Read and validate a split file written by :func:`write_split` (``euv2mag split``).
 
     Parameters
@@ -538,6 +589,9 @@ def load_split(path: str | Path, n_frames: int | None = None) -> Split:
         The JSON file.
     n_frames : int, optional
         Number of frames of the store the split is used with; indices must lie in 0..n_frames-1.
+    store : FrameStore or sequence of str, optional
+        The store the split is used with (or its frame times): the split must have been made
+        for exactly these frames (:func:`bind_split`).
 
     Returns
     -------
@@ -547,9 +601,12 @@ def load_split(path: str | Path, n_frames: int | None = None) -> Split:
     ------
     UserError
         Missing or unreadable file, invalid JSON, missing keys ("scheme", "sets", "train",
-        "test"), malformed sets, a frame in two sets, or indices outside the store.
+        "test"), malformed sets, a frame in two sets, indices outside the store, or (with
+        ``store``) a split made for other frames.
     """
     path = Path(path)
+    if store is not None and n_frames is None:
+        n_frames = len(store.times if hasattr(store, "times") else store)
     if not path.is_file():
         raise UserError("no such split file", path=path)
     try:
@@ -580,7 +637,61 @@ def load_split(path: str | Path, n_frames: int | None = None) -> Split:
         raise UserError("the split has an empty training or test set", path=path)
     params = obj.get("params") or {}
     summary = obj.get("summary") or {}
-    return Split(scheme=str(obj["scheme"]), source=obj.get("source"), params=params, sets=sets, summary=summary)
+    frames = obj.get("frames")
+    if frames is None:
+        frames = _legacy_frames(sets, path)
+    elif not (isinstance(frames, dict) and isinstance(frames.get("n"), int) and isinstance(frames.get("sha256"), str)):
+        raise UserError("'frames' must be an object with an integer 'n' and a string 'sha256'", path=path)
+    split = Split(scheme=str(obj["scheme"]), source=obj.get("source"), params=params, sets=sets, summary=summary,
+                  frames=dict(frames))
+    if store is not None:
+        bind_split(split, store, path)
+    return split
+
+
+def bind_split(split: Split, store, path: str | Path | None = None) -> Split:
+    """Refuse ``split`` unless it was made for exactly the frames of ``store``.
+
+    The one check every command that takes a split uses (``train``, ``predict``, ``leakage``).
+
+    Parameters
+    ----------
+    split : Split
+        A split (e.g. from :func:`load_split`).
+    store : FrameStore or sequence of str
+        The store the split is used with, or its frame times (frame ``i`` at position ``i``).
+    path : path-like, optional
+        The split file, named in the error.
+
+    Returns
+    -------
+    Split
+        ``split`` itself.
+
+    Raises
+    ------
+    UserError
+        When the split indexes a frame the store does not have, records another time for a
+        frame than the store holds, or records another number or digest of frame times
+        (:func:`frames_digest`) than the store's (a split of a store with the same times plus
+        others).  The message says what differs.
+    """
+    times = [str(t) for t in (store.times if hasattr(store, "times") else store)]
+    n = len(times)
+    for name in SET_NAMES:
+        outside = [i for i in split.indices(name) if i >= n]
+        if outside:
+            raise UserError(f"was made for other frames: it uses frame {outside[0]} but the store has {n} "
+                            f"frames (0..{n - 1})", path=path)
+    check_split_times(split, times, path)
+    if split.frames:
+        if split.frames["n"] != n:
+            raise UserError(f"was made for other frames: it split {split.frames['n']} frames, the store has {n}",
+                            path=path)
+        if split.frames["sha256"] != frames_digest(times):
+            raise UserError("was made for other frames: the digest of its frame times differs from the store's",
+                            path=path)
+    return split
 
 
 def check_split_times(split: Split, times: Sequence[str], path: str | Path | None = None) -> None:

@@ -40,6 +40,7 @@ iteration with at least 7 digits); :func:`prune_checkpoints` keeps the newest of
 """
 from __future__ import annotations
 
+import errno
 import random
 import re
 from pathlib import Path
@@ -259,9 +260,24 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    OSError
+        ``errno.ENOSPC`` naming ``path`` when the write fails for lack of space (torch reports
+        that as ``RuntimeError: ... file write failed``); the temporary file is removed and an
+        existing ``path`` is left as it was.
     """
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:
+            text = " ".join(str(exc).split())
+            if "No space left" in text or "file write failed" in text:
+                # torch's C++ writer reports a full disk as a RuntimeError; make it the OSError
+                # (ENOSPC, naming the checkpoint) that euv2mag.cli.main reports as one line
+                raise OSError(errno.ENOSPC, f"No space left on device ({text[-120:]})", str(path)) from exc
+            raise
     return Path(path)
 
 

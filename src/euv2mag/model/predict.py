@@ -83,7 +83,7 @@ def predict_image(
     return mag.astype(np.float32)
 
 
-def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = None) -> list[int]:
+def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = None, *, times=None) -> list[int]:
     """Frame indices of ``spec``: ``test``/``val``/``train`` (needs the split), ``all``, or ``3,5,9``.
 
     Parameters
@@ -94,6 +94,9 @@ def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = No
         Frames in the store.
     split_path : path-like, optional
         Split JSON, needed for ``test``, ``val`` and ``train``.
+    times : sequence of str, optional
+        The store's frame times: the split must have been made for them
+        (:func:`euv2mag.data.splits.bind_split`).
 
     Returns
     -------
@@ -103,8 +106,8 @@ def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = No
     Raises
     ------
     UserError
-        A set without ``split_path``, an empty set, a bad list, an index outside the store or
-        a repeated index.
+        A set without ``split_path``, an empty set, a bad list, an index outside the store,
+        a repeated index, or (with ``times``) a split made for other frames.
     """
     spec = str(spec).strip()
     if spec in ("test", "val", "train"):
@@ -112,7 +115,7 @@ def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = No
             raise UserError(f"indices {spec!r} needs a split file (parameter split)")
         from ..data.splits import load_split
 
-        indices = load_split(split_path, n_frames).indices(spec)
+        indices = load_split(split_path, n_frames, store=times).indices(spec)
         if not indices:
             raise UserError(f"the split's {spec!r} set is empty", path=split_path)
         return indices
@@ -256,7 +259,7 @@ def predict_run(
     if not store.has("euv"):
         raise UserError("has no 'euv' array to predict from", path=store.path)
     if isinstance(indices, str):
-        idx = resolve_indices(indices, store.n_frames, split)
+        idx = resolve_indices(indices, store.n_frames, split, times=store.times)
     else:
         idx = resolve_indices(",".join(str(int(i)) for i in indices), store.n_frames)
     g, ckpt, ckpt_path = load_run_generator(run_dir, checkpoint, device=device)
@@ -284,13 +287,13 @@ def predict_run(
         "source_indices": idx,
         "arrays": arrays,
     }
+    if fits_dir is not None:  # before the store, so a bad folder leaves nothing behind
+        ensure_dir(fits_dir, parameter="fits_dir")
     writer = StoreWriter.open(
         out, n_frames=len(idx), shape=store.shape, arrays=arrays, kind="prediction", params=params,
         provenance={"model": model_info, "source_store": params["source_store"]},
     )
     with writer:  # the writer lock is released however the block ends
-        if fits_dir is not None:
-            ensure_dir(fits_dir)
         pending = set(writer.pending())
         with progress_bar("predict", len(idx), enabled=progress) as advance:
             for i, src in enumerate(idx):

@@ -516,7 +516,7 @@ def train_runs(
     out : path-like
         Output folder ``runs/NAME``; seed ``K`` goes to ``out/seed-K``.
     seeds : sequence of int
-        One run per seed, without repeats.
+        One run per seed (integers >= 0), without repeats.
     cfg : TrainConfig
         Configuration, resolved here to the store's image size.
     resume : bool
@@ -534,20 +534,27 @@ def train_runs(
     Raises
     ------
     UserError
-        Bad store, split, configuration, repeated seeds, or an existing run without ``resume``;
-        or another process is training into ``out`` (one line naming it).
+        Bad store, split (made for other frames included), configuration, a negative or
+        repeated seed, ``out`` being a file, or an existing run without ``resume``; or another
+        process is training into ``out`` (one line naming it).
     """
     from ..data.splits import load_split
     from ..data.store import FrameStore
 
+    out = Path(out)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise UserError("give at least one seed", parameter="seeds")
+    if min(seeds) < 0:
+        raise UserError(f"must be integers >= 0, got {seeds}", parameter="seeds")
+    if out.exists() and not out.is_dir():
+        raise UserError("exists and is not a folder", path=out, parameter="out")
     store = FrameStore(store_path)
-    split = load_split(split_path, store.n_frames)
+    split = load_split(split_path, store=store)
     train_idx, val_idx = split.indices("train"), split.indices("val")
     if not train_idx:
         raise UserError("the split's training set is empty", path=split_path)
     cfg = cfg.resolved(store.size)
-    out = Path(out)
-    seeds = [int(s) for s in seeds]
     if len(set(seeds)) != len(seeds):
         raise UserError(f"seeds repeat: {seeds}")
     for seed in seeds:

@@ -2,7 +2,9 @@
 
 Times are Modified Julian Dates (MJD, UTC, days) inside the generator and ISO 8601 UTC strings
 at its edges (parameters, tables).  A cadence is a number and a unit ("12h", "1d", "30min",
-"90s"); frames fall at ``start + k cadence`` up to ``end`` inclusive.
+"90s"); frames fall at ``start + k cadence`` up to ``end`` inclusive, at most
+:data:`MAX_FRAMES` of them (one million: 1 s over 11.6 days, 12 min over 22.8 years), so that a
+mistyped cadence is refused at once instead of computing an ephemeris for hours.
 
 Observer geometry (step 1 of a frame)
 -------------------------------------
@@ -24,7 +26,10 @@ from ...geometry import DiskGeometry, default_rsun_px
 if TYPE_CHECKING:
     from .params import SynthParams
 
-__all__ = ["parse_cadence", "frame_times", "iso_time", "frame_geometries"]
+__all__ = ["parse_cadence", "frame_times", "iso_time", "frame_geometries", "MAX_FRAMES"]
+
+#: Most frames a synthetic series may have (:func:`frame_times` refuses more).
+MAX_FRAMES = 1_000_000
 
 _CADENCE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|sec|min|m|h|hr|d|day|days)\s*$", re.IGNORECASE)
 _UNIT_DAYS = {"s": 1 / 86400, "sec": 1 / 86400, "min": 1 / 1440, "m": 1 / 1440, "h": 1 / 24, "hr": 1 / 24,
@@ -84,13 +89,15 @@ def frame_times(params: SynthParams) -> np.ndarray:
     Raises
     ------
     euv2mag.errors.UserError
-        When more than 10 million frames are requested.
+        When the options would make more than :data:`MAX_FRAMES` frames (the message says how
+        many).
     """
     s, e = _parse_time(params.start, "--start"), _parse_time(params.end, "--end")
     step = parse_cadence(params.cadence)
     n = int(math.floor((e - s) / step + 1e-9)) + 1
-    if n > 10_000_000:
-        raise UserError(f"{n} frames requested; choose a longer cadence or a shorter range")
+    if n > MAX_FRAMES:
+        raise UserError(f"{params.start} to {params.end} every {params.cadence} makes {n} frames, more than the "
+                        f"maximum of {MAX_FRAMES}; choose a longer cadence or a shorter range", parameter="cadence")
     return s + step * np.arange(n)
 
 

@@ -51,53 +51,75 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
     Raises
     ------
     euv2mag.errors.UserError
-        When ``out`` holds something else or a store made with other parameters.
+        When ``out`` holds something else or a store made with other parameters, the options
+        would make more than :data:`~euv2mag.data.synthetic.timegrid.MAX_FRAMES` frames, or
+        ``fits_dir`` is empty or a file (checked before anything is written).  A run refused
+        while writing removes the store when it created it; an interrupted run (Ctrl-C, a
+        full disk) keeps it, and re-running resumes.
     """
-    import time
     from pathlib import Path
 
-    from ...progress import progress_bar
+    from ...errors import UserError
     from ..store import StoreWriter
 
     times = frame_times(params)
+    if fits_dir is not None:  # checked before the store is created: a bad folder leaves nothing
+        from ..._io import ensure_dir
+
+        fits_dir = ensure_dir(fits_dir, parameter="fits_dir")
     geometries = frame_geometries(times, params.size)
+    fresh = not Path(out).exists()
     writer = StoreWriter.open(
         out, n_frames=len(times), shape=(params.size, params.size), arrays=("euv", "mag"), kind="synthetic",
         params=params.to_dict(),
         provenance={"generator": "euv2mag.data.synthetic", "physics": "notes/synthetic-sun-physics.md"},
     )
-    with writer:  # the writer lock is released however the block ends
-        pending = writer.pending()
-        if fits_dir is not None:
-            from ..._io import ensure_dir
-            from .fits import fits_names
+    try:
+        with writer:  # the writer lock is released however the block ends
+            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame)
+    except UserError:
+        if fresh:  # a run refused for bad input leaves no store it created; interruptions resume
+            import shutil
 
-            fits_dir = ensure_dir(Path(fits_dir))
-            pending = sorted(set(pending) | {
-                i for i, g in enumerate(geometries)
-                if not all((fits_dir / name).exists() for name in fits_names(g.time))
-            })
-        t_render = t_write = 0.0
-        with progress_bar("synth", len(pending), enabled=progress) as advance:
-            for i in pending:
-                t0 = time.perf_counter()
-                frame = render_frame(params, float(times[i]), geometries[i])
-                t1 = time.perf_counter()
-                writer.write_frame(i, geometries[i], euv=frame["euv"], mag=frame["mag"])
-                t2 = time.perf_counter()
-                if fits_dir is not None:
-                    from .fits import write_fits_pair
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
-                    write_fits_pair(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"])
-                t3 = time.perf_counter()
-                t_render += (t1 - t0) + (t3 - t2)
-                t_write += t2 - t1
-                if on_frame is not None:
-                    on_frame(i)
-                advance()
-        regions = regions_table(params, times)
-        writer.write_table("regions", regions)
-        writer.write_table("frame_regions", frame_regions_table(params, times, geometries))
-        writer.finish()
+
+def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> dict:
+    """Render and write the pending frames, then the truth tables; the summary of :func:`synthesize`."""
+    import time
+
+    from ...progress import progress_bar
+
+    pending = writer.pending()
+    if fits_dir is not None:
+        from .fits import fits_names
+
+        pending = sorted(set(pending) | {
+            i for i, g in enumerate(geometries)
+            if not all((fits_dir / name).exists() for name in fits_names(g.time))
+        })
+    t_render = t_write = 0.0
+    with progress_bar("synth", len(pending), enabled=progress) as advance:
+        for i in pending:
+            t0 = time.perf_counter()
+            frame = render_frame(params, float(times[i]), geometries[i])
+            t1 = time.perf_counter()
+            writer.write_frame(i, geometries[i], euv=frame["euv"], mag=frame["mag"])
+            t2 = time.perf_counter()
+            if fits_dir is not None:
+                from .fits import write_fits_pair
+
+                write_fits_pair(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"])
+            t3 = time.perf_counter()
+            t_render += (t1 - t0) + (t3 - t2)
+            t_write += t2 - t1
+            if on_frame is not None:
+                on_frame(i)
+            advance()
+    regions = regions_table(params, times)
+    writer.write_table("regions", regions)
+    writer.write_table("frame_regions", frame_regions_table(params, times, geometries))
+    writer.finish()
     return {"frames": len(times), "written": len(pending), "regions": len(regions),
             "render_s": t_render, "write_s": t_write}

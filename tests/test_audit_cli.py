@@ -158,6 +158,8 @@ def test_nan_on_disk_in_prediction_is_one_line_exit_2(stores, tmp_path, capsys):
     rc = main(["audit", "--truth", str(truth), "--pred", str(bad), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "NaN" in err[0]
+    # frame 0 was audited and cached before frame 1 failed: bad input leaves no cache behind
+    assert not (tmp_path / "o" / ".cache").exists() and not (tmp_path / "o" / "summary.json").exists()
 
 
 @pytest.mark.parametrize("gen_south, gen_north, ref_south, expected", [

@@ -178,3 +178,13 @@ def test_a_closed_stdout_ends_quietly_with_status_141(tmp_path):
         status = proc.wait(timeout=120)
         assert proc.stderr.read() == ""
     assert status == BROKEN_PIPE_STATUS
+
+
+def test_command_modules_stay_thin():
+    """A command module parses options, calls one library function and prints: at most 200 lines each."""
+    from pathlib import Path
+
+    import euv2mag.cli as cli
+
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in Path(cli.__file__).parent.glob("*.py")}
+    assert sizes and max(sizes.values()) <= 200, sizes

@@ -118,7 +118,8 @@ def reference(tmp_path_factory):
             for i in range(truth.n_frames):
                 w.write_frame(i, truth.geometry(i), pred=truth.read("mag", i) * gain + rng.normal(0, 5, truth.shape))
             w.finish()
-    split = write_split(root / "split.json", list(range(0, 12)), val=[12, 13], test=[14, 15])
+    split = write_split(root / "split.json", list(range(0, 12)), val=[12, 13], test=list(range(14, truth.n_frames)),
+                        times=[str(t) for t in truth.times])  # a split bound to this store's frames
     runs = root / "runs"
     done = _run("train", store, "--split", split, "--out", runs, *TRAIN)
     assert done.returncode == 0, done.stderr

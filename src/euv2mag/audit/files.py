@@ -50,6 +50,8 @@ _FRAME_UNITS = {
     "mean_abs_gen_g": ("float64", "G", "mean |B| of the generated map on the disk"),
     "polarity_agreement": ("float64", "", "share of strong-field pixels whose signs agree"),
     "n_strong": ("int64", "", "pixels where both maps exceed the strong-field level"),
+    "abs_cc": ("float64", "", "Pearson r of |B| over the disk pixels (sign-blind)"),
+    "abs_cc_binned": ("float64", "", "Pearson r of the k x k block means of |B|"),
 }
 
 #: dtype, unit and meaning of every region parameter (:data:`euv2mag.audit.measurement.REGION_COLUMNS`).
@@ -106,6 +108,8 @@ FULLDISK = TableFile(
         Column("truth_frame", "int64", "", "frame index in the truth store"),
         Column("time", "str", "", "observation time, ISO 8601 UTC"),
         *(Column(name, *_FRAME_UNITS[name]) for name in FRAME_COLUMNS),
+        Column("footprint_abs_ratio", "float64", "",
+               "generated / reference sum |B| A inside the truth regions' footprints (NaN: no footprint)"),
     ),
     "one row per frame and prediction; ref = truth, gen = prediction (euv2mag.audit.fulldisk)",
 )

@@ -20,6 +20,11 @@ Pixel CC
     ``numpy.nanmean``, pixels outside the disk set to NaN first, so a block averages only its
     disk pixels; blocks with no disk pixel are dropped; blocks cut by the disk edge average the
     disk pixels they hold).
+Unsigned CC
+    ``abs_cc`` and ``abs_cc_binned``: the same two correlations of ``|B|`` (gen vs ref; the
+    binned one of the ``k x k`` block means of ``|B|``).  They measure where and how strong
+    the field is, whatever its sign: a map against its negation has ``cc = -1`` but
+    ``abs_cc = 1``; NaN when either ``|B|`` is constant (e.g. a map of zeros).
 R^2, RMSE
     Coefficient of determination with the reference as truth and the generated map as the
     prediction, ``1 - sum (gen - ref)^2 / sum (ref - mean(ref))^2`` (scikit-learn's
@@ -37,7 +42,7 @@ Per-frame output columns (:func:`frame_metrics`; the ``fulldisk.csv`` columns of
 ---------------------------------------------------------------------------------------------------
 ``n_disk`` disk pixels used; ``tumf_ref_mx``, ``tumf_gen_mx``, ``nmf_ref_mx``, ``nmf_gen_mx``
 (Mx); ``tumf_ratio`` (gen/ref); ``nmf_sign_agree`` (bool, signs of the two NMFs equal);
-``cc``, ``cc_binned`` (Pearson r); ``r2``; ``rmse_g`` (G); ``mean_abs_ref_g``,
+``cc``, ``cc_binned`` (Pearson r); ``abs_cc``, ``abs_cc_binned`` (Pearson r of ``|B|``); ``r2``; ``rmse_g`` (G); ``mean_abs_ref_g``,
 ``mean_abs_gen_g`` (mean ``|B|`` on the disk, G); ``polarity_agreement``; ``n_strong`` (pixels
 where both exceed ``strong_g``).
 
@@ -86,6 +91,8 @@ FRAME_COLUMNS = (
     "mean_abs_gen_g",
     "polarity_agreement",
     "n_strong",
+    "abs_cc",
+    "abs_cc_binned",
 )
 
 
@@ -337,6 +344,11 @@ def frame_metrics(
     -3.0...
     >>> flipped["n_strong"] == same["n_strong"] > 0
     True
+
+    The unsigned correlations see only where and how strong the field is:
+
+    >>> same["abs_cc"], flipped["abs_cc"], round(flipped["abs_cc_binned"], 6)
+    (1.0, 1.0, 1.0)
     """
     ref = _check_shape(ref_g, geometry, "reference map")
     gen = _check_shape(gen_g, geometry, "generated map")
@@ -378,6 +390,9 @@ def frame_metrics(
         "mean_abs_gen_g": float(np.mean(np.abs(g))),
         "polarity_agreement": pol,
         "n_strong": n_strong,
+        "abs_cc": pearson(np.abs(r), np.abs(g)),
+        "abs_cc_binned": (binned_cc(np.abs(ref), np.abs(gen), disk, k) if k > 1
+                          else pearson(np.abs(r), np.abs(g))),
     }
 
 

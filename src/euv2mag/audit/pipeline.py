@@ -45,7 +45,7 @@ from .fulldisk import FullDiskParams
 from .match import MIN_PAIRS
 from .detection import DetectionParams
 
-__all__ = ["AuditParams", "AuditResult", "audit_frame", "audit_stores", "open_stores"]
+__all__ = ["AuditParams", "AuditResult", "audit_frame", "audit_stores", "footprint_abs_ratio", "open_stores"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,7 +160,9 @@ def audit_frame(truth_g, preds: Mapping[str, np.ndarray], geometry, params: Audi
     tables = {}
     for name, gen in preds.items():
         try:
-            records["fulldisk"].append({"pred": name, **frame_metrics(truth_g, gen, geometry, params.fulldisk)})
+            row = frame_metrics(truth_g, gen, geometry, params.fulldisk)
+            records["fulldisk"].append({"pred": name, **row, "footprint_abs_ratio": footprint_abs_ratio(
+                truth_g, gen, geometry, ref_labels, r_max=params.fulldisk.r_max)})
         except UserError as exc:
             raise UserError(f"prediction {name}, frame time {geometry.time}: {exc}") from None
         _, table = find_regions(gen, geometry, params.detection)
@@ -175,6 +177,38 @@ def audit_frame(truth_g, preds: Mapping[str, np.ndarray], geometry, params: Audi
         rows, std = frame_variability(dict(preds), geometry, params.fulldisk, tables, params.max_distance_deg)
         records["variability"] = rows
     return records, std
+
+
+def footprint_abs_ratio(truth_g, gen_g, geometry, ref_labels, *, r_max: float = 0.95) -> float:
+    """Generated over reference unsigned flux inside the truth regions' footprints.
+
+    Parameters
+    ----------
+    truth_g, gen_g : (H, W) ndarray
+        Reference and generated LOS field in G.
+    geometry : DiskGeometry
+        Geometry of the frame.
+    ref_labels : (H, W) ndarray of int
+        Label image of the regions detected on the reference (``> 0`` inside a footprint).
+    r_max : float
+        Disk cut (fraction of the apparent radius), as for the full-disk metrics.
+
+    Returns
+    -------
+    float
+        ``sum |B_gen| A / sum |B_ref| A`` over the footprint pixels on the disk with a finite
+        reference (``A`` the pixel area, cm^2; no noise threshold); NaN when there is no such
+        pixel or the reference sum is 0.
+    """
+    from .fulldisk import disk_pixels
+
+    area, disk = disk_pixels(geometry, r_max)
+    truth = np.asarray(truth_g, dtype=np.float64)
+    use = disk & (np.asarray(ref_labels) > 0) & np.isfinite(truth)
+    ref = float(np.sum(np.abs(truth[use]) * area[use]))
+    if ref <= 0:
+        return math.nan
+    return float(np.sum(np.abs(np.asarray(gen_g, dtype=np.float64)[use]) * area[use])) / ref
 
 
 def _frame_task(item):

@@ -16,7 +16,10 @@ Layout (every number defined where it is computed)
     (:class:`SeriesAgreement`, :func:`euv2mag.audit.fulldisk.series_metrics`), frame means of
     the per-frame metrics (``mean_cc``, ``mean_cc_binned``, ``mean_r2``, ``mean_rmse_g`` in G,
     ``mean_polarity_agreement``, ``mean_tumf_ratio``) and the share of frames with the NMF sign
-    right (``nmf_sign_agreement``); ``regions`` (:class:`RegionSummary`,
+    right (``nmf_sign_agreement``); the sign-blind ``mean_abs_cc``, ``mean_abs_cc_binned`` (frame
+    means of the Pearson r of ``|B|``) and ``footprint_abs_ratio`` (frame mean of generated over
+    reference ``sum |B| A`` inside the truth regions' footprints; older summaries read it as
+    NaN); ``regions`` (:class:`RegionSummary`,
     :func:`euv2mag.audit.match.region_summary`); ``hale`` (:class:`HaleSummary`,
     :func:`euv2mag.audit.hale.hale_summary`).
 
@@ -140,6 +143,9 @@ class FullDiskSummary(_Record):
     mean_polarity_agreement: float
     mean_tumf_ratio: float
     nmf_sign_agreement: float
+    mean_abs_cc: float = math.nan
+    mean_abs_cc_binned: float = math.nan
+    footprint_abs_ratio: float = math.nan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -359,6 +365,8 @@ def _prediction_summary(name, fulldisk, regions, matches, min_pairs: int) -> dic
             "nmf": series_metrics(fd["nmf_ref_mx"], fd["nmf_gen_mx"], min_pairs=min_pairs),
             **{f"mean_{c}": _mean(fd[c]) for c in ("cc", "cc_binned", "r2", "rmse_g", "polarity_agreement", "tumf_ratio")},
             "nmf_sign_agreement": _mean(fd["nmf_sign_agree"].astype(float)),
+            **{f"mean_{c}": _mean(fd[c]) if c in fd else math.nan for c in ("abs_cc", "abs_cc_binned")},
+            "footprint_abs_ratio": _mean(fd["footprint_abs_ratio"]) if "footprint_abs_ratio" in fd else math.nan,
         },
         "regions": region_summary(pairs, n_ref, n_gen, parameters=SUMMARY_PARAMETERS, min_pairs=min_pairs).to_dict(),
         "hale": hale_summary(m),

@@ -63,6 +63,7 @@ COMMANDS = (
     "leakage",
     "regions",
     "audit",
+    "baselines",
     "report",
     "demo",
 )

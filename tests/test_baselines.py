@@ -1,0 +1,161 @@
+"""Baseline predictions (euv2mag.audit.baselines, ``euv2mag baselines``) and the sign-blind audit columns."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from euv2mag.audit import AuditParams, audit_stores
+from euv2mag.audit.baselines import parse_kind, write_baselines
+from euv2mag.audit.fulldisk import frame_metrics
+from euv2mag.audit.pipeline import audit_frame
+from euv2mag.cli import main
+from euv2mag.data.splits import make_split, write_split
+from euv2mag.data.store import FrameStore, StoreWriter
+from euv2mag.data.synthetic import synthesize
+from euv2mag.data.synthetic.params import SynthParams
+from euv2mag.errors import UserError
+from euv2mag.geometry import DiskGeometry, default_rsun_px
+
+KINDS = ["zero", "clip-100", "sign-coin", "hale-oracle"]
+
+
+def _bipole():
+    """A 128-px disk with one Gaussian bipole (+-1200 G) the region detector finds."""
+    g = DiskGeometry((128, 128), default_rsun_px(128), 1.9 * 1024 / 128, 2.0, 10.0, time="2014-03-01T00:00:00")
+    yy, xx = np.mgrid[:128, :128]
+    mag = np.random.default_rng(0).normal(0, 3, g.shape)
+    for dlon, sign in ((4.0, -1.0), (-4.0, 1.0)):
+        x, y, _ = g.hgs_to_pixel(15.0, -20.0 + dlon)
+        mag += sign * 1200.0 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 2.0**2))
+    mag[~g.disk_mask(1.0)] = np.nan
+    return g, mag.astype(np.float32)
+
+
+def test_sign_blind_metrics_of_self_negation_and_zero():
+    g, mag = _bipole()
+    zero = np.where(np.isfinite(mag), 0.0, np.nan).astype("f4")
+    same, flipped, none = (frame_metrics(mag, m, g) for m in (mag, -mag, zero))
+    assert same["abs_cc"] == pytest.approx(1.0) and same["abs_cc_binned"] == pytest.approx(1.0)
+    assert flipped["cc"] == pytest.approx(-1.0) and flipped["abs_cc"] == pytest.approx(1.0)
+    assert flipped["abs_cc_binned"] == pytest.approx(1.0)
+    assert math.isnan(none["abs_cc"]) and math.isnan(none["abs_cc_binned"])
+    records, _ = audit_frame(mag, {"self": mag, "flip": -mag, "zero": zero}, g)
+    ratio = {row["pred"]: row["footprint_abs_ratio"] for row in records["fulldisk"]}
+    assert ratio["self"] == pytest.approx(1.0) and ratio["flip"] == pytest.approx(1.0) and ratio["zero"] == 0.0
+    noise = np.where(np.isfinite(mag), 1.0, np.nan).astype("f4")
+    blank, _ = audit_frame(noise, {"zero": zero}, g)  # no truth region: no footprint
+    assert math.isnan(blank["fulldisk"][0]["footprint_abs_ratio"])
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    """46 daily 128-px frames of 2014 with many anti-Hale regions; half of them the test set."""
+    d = tmp_path_factory.mktemp("baselines")
+    params = SynthParams(start="2014-01-01", end="2014-02-15", cadence="24h", size=128, anti_hale_fraction=0.3)
+    synthesize(d / "s.zarr", params, progress=False)
+    store = FrameStore(d / "s.zarr")
+    split = make_split([str(t) for t in store.times], "random", source=str(d / "s.zarr"), test_fraction=0.5, seed=0)
+    write_split(split, d / "split.json")
+    paths = write_baselines(d / "s.zarr", d / "b", kinds=KINDS, split=d / "split.json", progress=False)
+    result = audit_stores(d / "s.zarr", {p.name[:-5]: p for p in paths}, params=AuditParams(min_pairs=2), n_boot=200)
+    return d, split, paths, result
+
+
+def test_stores_have_the_truth_frames(synth):
+    d, split, paths, _ = synth
+    truth = FrameStore(d / "s.zarr")
+    test = split.indices("test")
+    assert [p.name for p in paths] == [f"{k}.zarr" for k in KINDS]
+    for path in paths:
+        store = FrameStore(path)
+        assert store.kind == "prediction" and store.has("pred") and store.n_frames == len(test)
+        assert [str(t) for t in store.times] == [str(truth.times[i]) for i in test]
+    clip = FrameStore(d / "b" / "clip-100.zarr").read("pred", 0)
+    assert np.nanmax(np.abs(clip)) <= 100.0
+    zero = FrameStore(d / "b" / "zero.zarr").read("pred", 0)
+    assert np.nanmax(np.abs(zero)) == 0.0 and np.isnan(zero[0, 0])
+    coin = FrameStore(d / "b" / "sign-coin.zarr").read("pred", 0)
+    ref = truth.read("mag", test[0])
+    assert np.allclose(np.abs(coin), np.abs(ref), equal_nan=True)  # only signs change
+
+
+def test_audited_baselines_score_as_designed(synth):
+    *_, result = synth
+    per = result.summary.predictions
+    # measured (46 frames, 23 test frames, anti_hale_fraction 0.3): hale-oracle 0.977 / 0.0,
+    # zero 0.0, clip-100 0.82, sign-coin 0.64 (Hale) and 0.52 (anti-Hale)
+    oracle = per["hale-oracle"].hale
+    assert oracle.anti_hale.n_footprint_determined >= 5
+    assert oracle.hale.footprint_polarity_agreement >= 0.95
+    assert oracle.anti_hale.footprint_polarity_agreement <= 0.05
+    assert per["zero"].fulldisk.mean_tumf_ratio == 0.0 and per["zero"].fulldisk.footprint_abs_ratio == 0.0
+    assert 0.0 < per["clip-100"].fulldisk.mean_tumf_ratio < 1.0
+    for kind in ("sign-coin", "hale-oracle"):  # signs flipped, |B| untouched
+        fd = per[kind].fulldisk
+        assert fd.mean_abs_cc == pytest.approx(1.0) and fd.footprint_abs_ratio == pytest.approx(1.0)
+        assert fd.mean_tumf_ratio == pytest.approx(1.0) and fd.mean_cc < 0.9
+    coin = per["sign-coin"].hale
+    low, high = result.summary.ci.to_dict()["predictions"]["sign-coin"]["hale"]["hale"]["footprint_polarity_agreement"]
+    assert low <= 0.5 <= high
+    # all regions: the coins are per region and regions persist over frames, so only some dozen
+    # independent draws stand behind the share; a wide band around 0.5 is what they allow
+    n_h, n_a = coin.hale.n_footprint_determined, coin.anti_hale.n_footprint_determined
+    pooled = (coin.hale.footprint_polarity_agreement * n_h + coin.anti_hale.footprint_polarity_agreement * n_a) / (n_h + n_a)
+    assert 0.2 <= pooled <= 0.8
+
+
+def test_fulldisk_table_has_the_new_columns(synth, tmp_path):
+    *_, result = synth
+    for column in ("abs_cc", "abs_cc_binned", "footprint_abs_ratio"):
+        assert column in result.fulldisk.columns
+    result.write(tmp_path / "audit")
+    from euv2mag.audit import AuditResult
+
+    back = AuditResult.read(tmp_path / "audit")
+    assert back.summary.predictions["zero"].fulldisk.footprint_abs_ratio == 0.0
+
+
+def test_sign_coin_is_the_same_for_a_region_in_every_frame(synth):
+    d, *_ = synth
+    from euv2mag.audit.baselines import _coin
+
+    assert all(_coin(0, r) == _coin(0, r) for r in range(20))
+    assert 5 <= sum(_coin(0, r) for r in range(40)) <= 35
+    assert [_coin(0, r) for r in range(40)] != [_coin(1, r) for r in range(40)]
+
+
+def test_bad_kinds_are_one_line_before_writing(synth, tmp_path, capsys):
+    d, *_ = synth
+    for bad in ("clip-0", "clip-x", "coin", "clip--5"):
+        with pytest.raises(UserError, match="unknown baseline"):
+            parse_kind(bad)
+    status = main(["baselines", str(d / "s.zarr"), "--split", str(d / "split.json"), "--out", str(tmp_path / "o"),
+                   "--kinds", "zero", "wobble"])
+    err = capsys.readouterr().err
+    assert status == 2 and "'wobble'" in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "zero.zarr").exists()
+    with pytest.raises(UserError, match="twice"):
+        write_baselines(d / "s.zarr", tmp_path / "o", kinds=["zero", "zero"], split=d / "split.json")
+    with pytest.raises(UserError, match="split"):
+        write_baselines(d / "s.zarr", tmp_path / "o", kinds=["zero"])
+    assert not (tmp_path / "o" / "zero.zarr").exists()
+
+
+def test_region_baselines_need_the_generator_regions(synth, tmp_path, capsys):
+    d, *_ = synth
+    truth = FrameStore(d / "s.zarr")
+    plain = tmp_path / "plain.zarr"
+    with StoreWriter.open(plain, n_frames=3, shape=truth.shape, arrays=["mag"], kind="prepared", params={}) as w:
+        for i in range(3):
+            w.write_frame(i, truth.geometry(i), mag=truth.read("mag", i))
+        w.finish()
+    out = tmp_path / "o"
+    status = main(["baselines", str(plain), "--indices", "all", "--out", str(out), "--kinds", "zero", "hale-oracle"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "--kinds hale-oracle" in err and "plain.zarr" in err and "frame_regions" in err
+    assert not (out / "zero.zarr").exists()
+    status = main(["baselines", str(plain), "--indices", "all", "--out", str(out), "--kinds", "zero", "clip-50"])
+    assert status == 0 and FrameStore(out / "clip-50.zarr").n_frames == 3

@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .errors import UserError
 
-__all__ = ["Column", "TableFile"]
+__all__ = ["Column", "TableFile", "JsonFile"]
 
 _DTYPES = ("int64", "float64", "bool", "str", "Int64", "boolean")
 
@@ -246,3 +246,33 @@ def columns(spec: Sequence[tuple]) -> tuple[Column, ...]:
 
 
 __all__.append("columns")
+
+
+class JsonFile:
+    """Mixin: the one writer and reader of a JSON result file (``FILENAME``) of a typed summary.
+
+    The class defines ``FILENAME``, ``to_dict()`` and ``from_dict(obj, *, path=None)`` (which
+    checks the keys and raises a one-line :class:`~euv2mag.errors.UserError` naming ``path``).
+    """
+
+    FILENAME: str = ""
+
+    def write(self, folder) -> Path:
+        """Write ``folder/FILENAME`` atomically (NaN as ``null``) and return its path."""
+        from ._io import atomic_write_json
+
+        return atomic_write_json(Path(folder) / self.FILENAME, self.to_dict())
+
+    @classmethod
+    def read(cls, path):
+        """Read ``FILENAME`` (the file, or the folder holding it).
+
+        Raises
+        ------
+        UserError
+            If the file is missing, not JSON, or lacks a key (one line naming the file).
+        """
+        from ._io import read_json_file
+
+        obj, path = read_json_file(path, cls.FILENAME)
+        return cls.from_dict(obj, path=path)

@@ -26,7 +26,7 @@ from typing import ClassVar, Mapping, Sequence
 import numpy as np
 
 from ..errors import UserError
-from ..tables import TableFile, columns
+from ..tables import JsonFile, TableFile, columns
 from .leakage import (
     SAME_FACE_DEG,
     SYNODIC_CARRINGTON_DAYS,
@@ -216,7 +216,7 @@ class LeakageParams:
 
 # ---------------------------------------------------------------------------------- leakage.json
 @dataclasses.dataclass(frozen=True)
-class LeakageSummary:
+class LeakageSummary(JsonFile):
     """The content of ``leakage.json``, key for key (also one row of ``leakage_comparison.csv``).
 
     Parameters
@@ -325,26 +325,6 @@ class LeakageSummary:
                             "(written by another version of euv2mag?)", path=path)
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in obj.items() if k in names})
-
-    def write(self, folder: str | os.PathLike) -> Path:
-        """Write ``folder/leakage.json`` atomically and return its path."""
-        from .._io import atomic_write_json
-
-        return atomic_write_json(Path(folder) / self.FILENAME, self.to_dict())
-
-    @classmethod
-    def read(cls, path: str | os.PathLike) -> "LeakageSummary":
-        """Read ``leakage.json`` (the file, or the folder holding it).
-
-        Raises
-        ------
-        UserError
-            If the file is missing, not JSON, or lacks a key (one line naming the file).
-        """
-        from .._io import read_json_file
-
-        obj, path = read_json_file(path, cls.FILENAME)
-        return cls.from_dict(obj, path=path)
 
 
 # ---------------------------------------------------------------------------------- results

@@ -54,7 +54,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..geometry import DiskGeometry
-from ..tables import TableFile, columns
+from ..tables import JsonFile, TableFile, columns
 from .fulldisk import disk_pixels, series_metrics
 
 __all__ = [
@@ -325,7 +325,7 @@ def saturation_of_map(mag_g: np.ndarray, geometry: DiskGeometry, params: Saturat
 
 
 @dataclasses.dataclass(frozen=True)
-class SaturationSummary:
+class SaturationSummary(JsonFile):
     """The content of ``saturation.json``, key for key.
 
     Parameters
@@ -386,26 +386,6 @@ class SaturationSummary:
         return cls(n_maps=int(obj["n_maps"]), limits=dict(obj["limits"]), per_map=dict(obj["per_map"]),
                    definitions=dict(obj["definitions"]), inputs=tuple(str(p) for p in obj["inputs"]),
                    amf=obj.get("amf"))
-
-    def write(self, folder: str | os.PathLike) -> Path:
-        """Write ``folder/saturation.json`` atomically (NaN as ``null``) and return its path."""
-        from .._io import atomic_write_json
-
-        return atomic_write_json(Path(folder) / self.FILENAME, self.to_dict())
-
-    @classmethod
-    def read(cls, path: str | os.PathLike) -> "SaturationSummary":
-        """Read ``saturation.json`` (the file, or the folder holding it).
-
-        Raises
-        ------
-        UserError
-            If the file is missing, not JSON, or lacks a key (one line naming the file).
-        """
-        from .._io import read_json_file
-
-        obj, path = read_json_file(path, cls.FILENAME)
-        return cls.from_dict(obj, path=path)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -71,8 +71,10 @@ INTERMIXED = {
                 ["regions", "a.fits", "--out", "reg", "b.fits", "--no-png"]),
     "audit": (["audit", "--truth", "t.zarr", "--pred", "p0.zarr", "--pred", "p1.zarr", "--out", "aud", "--n-boot", "200"],
               ["audit", "--out", "aud", "--pred", "p0.zarr", "--n-boot", "200", "--truth", "t.zarr", "--pred", "p1.zarr"]),
-    "baselines": (["baselines", "t.zarr", "--split", "x.json", "--out", "b", "--kinds", "zero", "clip-50", "--seed", "2"],
-                  ["baselines", "--split", "x.json", "t.zarr", "--out", "b", "--seed", "2", "--kinds", "zero", "clip-50"]),
+    "baselines": (["baselines", "t.zarr", "--split", "x.json", "--out", "b", "--kinds", "zero", "persistence-7",
+                   "--seed", "2", "--history-tolerance-days", "0.25", "--rotation-model", "snodgrass"],
+                  ["baselines", "--split", "x.json", "--history-tolerance-days", "0.25", "t.zarr", "--out", "b",
+                   "--seed", "2", "--rotation-model", "snodgrass", "--kinds", "zero", "persistence-7"]),
     "report": (["report", "study", "--out", "r.html"], ["report", "--out", "r.html", "study"]),
     "demo": (["demo", "--out", "d", "--quick", "--seeds", "0", "1"], ["demo", "--seeds", "0", "1", "--quick", "--out", "d"]),
 }

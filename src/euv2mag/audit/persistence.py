@@ -24,7 +24,9 @@ Rotation and reprojection
     propagation (:func:`sunpy.coordinates.propagate_with_solar_surface`, the sidereal
     differential-rotation law ``rotation_model``, default ``howard``, the synthetic Sun's
     default) and reproject's adaptive, anti-aliased, flux-conserving resampling
-    (:func:`reproject.reproject_adaptive` with ``conserve_flux=True``, DeForest 2004).  Each
+    (:func:`reproject.reproject_adaptive` with ``conserve_flux=True``, DeForest 2004, with the
+    Hann kernel: an unmoved image comes back exactly, so ``persistence-0`` is the truth on
+    ``mu >= mu_min``, where reproject's default Gaussian kernel would blur it by ~1 px).  Each
     frame's WCS is a helioprojective TAN grid built from its
     :class:`~euv2mag.geometry.DiskGeometry` (:func:`euv2mag.data.maps.wcs_header`), the
     observer at the frame's time.  (prepare's flux-conserving rebinning,

@@ -33,7 +33,8 @@ def _shift_deg(days: float, lat: float) -> float:
 
 def _geometry(days: float) -> DiskGeometry:
     time = str(T0 + np.timedelta64(int(round(days * 86400)), "s"))
-    return DiskGeometry((N, N), default_rsun_px(N), 960.0 / default_rsun_px(N), 3.0, (200.0 - 13.2 * days) % 360, time=time)
+    rsun = default_rsun_px(N)
+    return DiskGeometry((N, N), rsun, 960.0 / rsun, 3.0, (200.0 - 13.2 * days) % 360, time=time)
 
 
 def _blob(g: DiskGeometry, lat: float, lon: float, sign: float) -> np.ndarray:

@@ -260,7 +260,8 @@ def rotate_map(history_g: np.ndarray, history, target, *, mu_min: float = HISTOR
         warnings.simplefilter("ignore")
         with propagate_with_solar_surface(rotation_model=rotation_model):
             carried, _ = reproject_adaptive((flux, frame_wcs(history)), frame_wcs(target), shape_out=target.shape,
-                                            conserve_flux=True, kernel="hann", boundary_mode="constant", boundary_fill_value=0.0,
+                                            conserve_flux=True, kernel="hann", boundary_mode="constant",
+                                            boundary_fill_value=0.0,
                                             bad_value_mode="constant", bad_fill_value=0.0)
     mu_t = target.mu
     covered = np.isfinite(mu_t) & (_source_mu(target, history, rotation_model) >= mu_min) & np.isfinite(carried)

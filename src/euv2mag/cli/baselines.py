@@ -5,7 +5,8 @@ from __future__ import annotations
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "baselines",
-        help="write baseline prediction stores (zero, clip-L, sign-coin, hale-oracle, persistence-D) made from the truth",
+        help="write baseline prediction stores (zero, clip-L, sign-coin, hale-oracle, persistence-D) made from "
+        "the truth",
         description="Write one prediction store DIR/<kind>.zarr (array 'pred', G, with the truth frames' time "
         "and geometry) per baseline, for euv2mag audit to score beside a model: zero (0 G on the disk), "
         "clip-L (the truth clipped to +-L G), sign-coin (each truth region negated with probability 1/2, "
@@ -44,6 +45,7 @@ def run(args) -> int:
                             rotation_model=args.rotation_model, mu_min=args.mu_min)
     for path in paths:
         missing = FrameStore(path).attrs.get("n_without_history")
-        note = f" ({missing} frames without a history frame are 0 G; see {path.name[:-5]}.history.csv)" if missing else ""
+        note = (f" ({missing} frames without a history frame are 0 G; see {path.name[:-5]}.history.csv)"
+                if missing else "")
         print(f"wrote {path}{note}")
     return 0

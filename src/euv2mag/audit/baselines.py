@@ -58,8 +58,7 @@ from ..errors import UserError
 from ..geometry import RSUN_MM
 
 __all__ = ["KINDS", "FOOTPRINT_PLAGE_FACTOR", "NEEDS_HISTORY", "parse_kind", "region_footprints", "zero_map",
-           "clip_map",
-           "flip_regions", "baseline_map", "write_baselines"]
+           "clip_map", "flip_regions", "baseline_map", "write_baselines"]
 
 #: The default baselines of :func:`write_baselines` (``clip-L`` takes any L > 0 in G).
 KINDS = ("zero", "clip-100", "sign-coin", "hale-oracle")

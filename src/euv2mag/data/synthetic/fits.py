@@ -36,7 +36,7 @@ from ..._io import atomic_path
 from ...geometry import RSUN_MM, DiskGeometry
 from .euv import EXPTIME_S
 
-__all__ = ["fits_names", "fits_offsets", "write_fits_pair"]
+__all__ = ["fits_names", "fits_offsets", "write_fits_pair", "observer_header"]
 
 
 def fits_names(time_iso: str) -> tuple[str, str]:
@@ -61,7 +61,8 @@ def _shift(image: np.ndarray, dx: int, dy: int, fill: float) -> np.ndarray:
     return out
 
 
-def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, time_obs: str, date_obs: str):
+def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, time_obs: str, date_obs: str,
+            hgln_deg: float = 0.0):
     from astropy.io import fits
 
     h = fits.Header()
@@ -81,11 +82,24 @@ def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, t
     h["DSUN_OBS"] = (geometry.dsun_m, "observer-Sun distance, m")
     h["CRLN_OBS"] = (geometry.l0_deg, "Carrington longitude of disk centre, deg")
     h["CRLT_OBS"] = (geometry.b0_deg, "Carrington latitude of disk centre, deg")
-    h["HGLN_OBS"] = (0.0, "Stonyhurst longitude of observer, deg")
+    h["HGLN_OBS"] = (float(hgln_deg), "Stonyhurst longitude of observer, deg")
     h["HGLT_OBS"] = (geometry.b0_deg, "Stonyhurst latitude of observer, deg")
     h["QUALITY"] = 0
     h["LVL_NUM"] = 1.0
     h["ORIGIN"] = "euv2mag synthetic Sun"
+    return h
+
+
+def observer_header(geometry: DiskGeometry, hgln_deg: float):
+    """The WCS and observer keywords of a frame seen from Stonyhurst longitude ``hgln_deg``.
+
+    As the files of :func:`write_fits_pair` (disk centred at ``geometry.center_px``, no roll),
+    with ``HGLN_OBS = hgln_deg``: a header sunpy places the frame's pixels with, for any
+    observer of :mod:`euv2mag.data.synthetic.observers`.
+    """
+    cx, cy = geometry.center_px
+    h = _header(geometry, (cx + 1, cy + 1), 0.0, geometry.time, geometry.time, hgln_deg)
+    h["NAXIS"], h["NAXIS1"], h["NAXIS2"] = 2, geometry.shape[1], geometry.shape[0]
     return h
 
 

@@ -133,3 +133,30 @@ def test_views_are_one_sun(views):
     ge, gf = earth.geometry(0), far.geometry(0)
     assert (gf.l0_deg - ge.l0_deg) % 360.0 == pytest.approx(180.0, abs=0.05)
     assert gf.b0_deg == pytest.approx(-ge.b0_deg, abs=0.3)  # the opposite side of the ecliptic tilt
+
+
+def test_farside_fits_files_prepare_back_into_the_observer_store(tmp_path):
+    """synth --fits-dir from STEREO-A and a 150 deg observer writes EUVI-like and EUI/FSI-like
+    304 A files; prepare --euv reads them back into that observer's frames and geometry."""
+    from euv2mag.data.prepare import prepare_store
+
+    params = SynthParams(start="2012-05-01", end="2012-05-02", cadence="1d", size=64, seed=1)
+    views = synthesize_views(tmp_path / "sun.zarr", params, ["stereo-a", "hgln=150"], fits_dir=tmp_path / "fits")
+    names = sorted(p.name for p in (tmp_path / "fits").iterdir())
+    assert names == ["eui_fsi304_20120501_000000.fits", "eui_fsi304_20120502_000000.fits",
+                     "euvi_304_A_20120501_000000.fits", "euvi_304_A_20120502_000000.fits"]
+    for label, pattern in (("stereo-a", "euvi_*"), ("hgln=150", "eui_*")):
+        truth = FrameStore(views[label]["store"])
+        files = sorted(str(p) for p in (tmp_path / "fits").glob(pattern))
+        out = tmp_path / f"prep_{pattern[:3]}.zarr"
+        result = prepare_store(out, euv_paths=files, size=64, progress=False)
+        assert result["frames"] == 2 and result["skipped"] == 0
+        prepared = FrameStore(out)
+        for i in range(2):
+            a, b = truth.read("euv", i), prepared.read("euv", i)
+            assert np.array_equal(np.isnan(a), np.isnan(b))
+            np.testing.assert_allclose(b, a, rtol=2e-5, equal_nan=True)  # float32 rebinning round-off
+            gt, gp = truth.geometry(i), prepared.geometry(i)
+            assert (gp.b0_deg, gp.l0_deg) == pytest.approx((gt.b0_deg, gt.l0_deg), abs=1e-9)
+            assert gp.dsun_m == pytest.approx(gt.dsun_m) and gp.cdelt_arcsec == pytest.approx(gt.cdelt_arcsec)
+        assert [f["euv_instrument"] for f in prepared.attrs["provenance"]["frames"]] == ["euvi" if label == "stereo-a" else "eui"] * 2

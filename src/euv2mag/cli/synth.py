@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--noise", type=str, default="6.0",
                    help="magnetogram noise in G at 4096^2, scaled by size/4096 (default 6)")
     p.add_argument("--fits-dir", default=None,
-                   help="also write each frame as level-1-like AIA 304 and HMI FITS files in this folder (Earth observer)")
+                   help="also write each frame as level-1-like FITS files in this folder: AIA 304 + HMI seen from Earth, "
+                   "EUVI-like 304 from STEREO, EUI/FSI-like 304 from other observers")
     p.add_argument("--observer", nargs="+", default=["earth"], metavar="WHERE",
                    help="where the Sun is seen from: earth (default), stereo-a, stereo-b, hgln=DEG[,hglt=DEG][,dsun=AU] "
                    "or ephemeris=FILE.csv (time,hgln_deg,hglt_deg,dsun_au); several make one store each, "

@@ -45,7 +45,8 @@ def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progre
         Where the Sun is seen from (:func:`~euv2mag.data.synthetic.observers.parse_observer`
         text or an :class:`~euv2mag.data.synthetic.observers.Observer`); default Earth.
     fits_dir : str or Path, optional
-        Folder for the level-1-like AIA 304 / HMI FITS pairs (:mod:`euv2mag.data.synthetic.fits`).
+        Folder for the level-1-like FITS files (:mod:`euv2mag.data.synthetic.fits`): AIA 304 / HMI
+        pairs seen from Earth, EUVI-like (STEREO) or EUI/FSI-like (other observers) 304 A files.
     progress : bool, optional
         Show a progress bar (default: the package's progress setting).
     on_frame : callable, optional
@@ -75,9 +76,6 @@ def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progre
 
     observer = Observer() if observer is None else observer if isinstance(observer, Observer) else parse_observer(observer)
     times = frame_times(params)
-    if fits_dir is not None and observer.kind != "earth":
-        raise UserError(f"writes SDO-like AIA/HMI files, which only an Earth observer has (observer {observer.label})",
-                        parameter="fits_dir")
     if fits_dir is not None:  # checked before the store is created: a bad folder leaves nothing
         from ..._io import ensure_dir
 
@@ -93,7 +91,7 @@ def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progre
     )
     try:
         with writer:  # the writer lock is released however the block ends
-            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame)
+            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame, observer)
     except UserError:
         if fresh:  # a run refused for bad input leaves no store it created; interruptions resume
             import shutil
@@ -102,19 +100,22 @@ def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progre
         raise
 
 
-def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> dict:
+def _fill(writer, params, times, geometries, fits_dir, progress, on_frame, observer) -> dict:
     """Render and write the pending frames, then the truth tables; the summary of :func:`synthesize`."""
     import time
 
     from ...progress import progress_bar
 
     pending = writer.pending()
+    hgln = None
     if fits_dir is not None:
-        from .fits import fits_names
+        from .fits import view_fits_names
+        from .observers import observer_positions
 
+        hgln = observer_positions(observer, times)[0]
         pending = sorted(set(pending) | {
             i for i, g in enumerate(geometries)
-            if not all((fits_dir / name).exists() for name in fits_names(g.time))
+            if not all((fits_dir / name).exists() for name in view_fits_names(observer, g.time))
         })
     t_render = t_write = 0.0
     with progress_bar("synth", len(pending), enabled=progress) as advance:
@@ -125,9 +126,10 @@ def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> di
             writer.write_frame(i, geometries[i], euv=frame["euv"], mag=frame["mag"])
             t2 = time.perf_counter()
             if fits_dir is not None:
-                from .fits import write_fits_pair
+                from .fits import write_view_fits
 
-                write_fits_pair(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"])
+                write_view_fits(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"], observer,
+                                float(hgln[i]))
             t3 = time.perf_counter()
             t_render += (t1 - t0) + (t3 - t2)
             t_write += t2 - t1
@@ -174,7 +176,7 @@ def synthesize_views(out, params: SynthParams, observers=("earth",), *, fits_dir
         ``--observer`` texts (:func:`~euv2mag.data.synthetic.observers.parse_observer`); all
         are parsed (and ephemeris files read) before anything is written.
     fits_dir : str or Path, optional
-        FITS pairs (Earth observer only).
+        The FITS files of every view (:func:`synthesize`; names differ per instrument).
 
     Returns
     -------

@@ -192,8 +192,8 @@ def plan_launch(devices: int = 1, num_nodes: int = 1, device: str = "auto") -> L
         if env["world_size"] != world or env["local_world_size"] != devices:
             raise UserError(
                 f"torchrun started {env['world_size']} processes ({env['local_world_size']} per node) but "
-                f"devices x num_nodes = {devices} x {num_nodes}; give torchrun --nproc-per-node {devices} "
-                f"--nnodes {num_nodes}", parameter="devices")
+                f"devices x num_nodes = {devices} x {num_nodes}; give torchrun's --nproc-per-node and --nnodes "
+                f"as --devices and --num-nodes", parameter="devices")
         return LaunchPlan("torchrun" if world > 1 else "single", world, devices, kind)
     if num_nodes > 1:
         raise UserError("training on several nodes needs torchrun on every node (see the docs, 'Multi-device training')",

@@ -6,8 +6,9 @@ run on a bare CPU install without a heavy dependency.
 
 One iteration takes ``batch`` samples ``s = it * batch + j`` (``j = 0 .. batch-1``; KPL19: batch
 1, ``s = it``): frame ``order[s % n]`` of epoch ``s // n`` (a permutation per epoch drawn from
-``(seed, epoch)``), with the jitter draw and the dropout masks keyed by ``s``
-(:func:`sample_seed`).  Each frame goes through the networks alone (BatchNorm statistics of that
+``(seed, epoch)``), with the jitter draw keyed by ``s``; at ``batch > 1`` the dropout masks are
+keyed by ``s`` too (:func:`sample_seed`), at batch 1 they come from the run's torch RNG stream
+(restored on resume), as in runs made before batches existed, which therefore reproduce.  Each frame goes through the networks alone (BatchNorm statistics of that
 frame, as at batch 1) and the losses are averaged over the batch; with several processes
 (:mod:`euv2mag.model.distributed`) each takes ``batch / W`` consecutive samples and DDP averages
 the gradients, so the layout changes only float rounding.  Then
@@ -205,7 +206,8 @@ def sample_seed(seed: int, sample: int) -> int:
     """Seed of the dropout draws of training sample ``sample`` (``it * batch + j``) of run ``seed``.
 
     Keyed by the sample, not drawn from one running stream, so that a frame gets the same dropout
-    masks whichever process trains it (and a resumed run needs no RNG state for them).
+    masks whichever process trains it.  Used at ``batch > 1``; batch-1 runs keep the global torch
+    RNG stream they always drew from (their results stay reproducible).
     """
     return int(np.random.SeedSequence([int(seed), 2, int(sample)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
@@ -542,7 +544,8 @@ def train_seed(
                 x = torch.stack(xs).to(device).contiguous(memory_format=memory_format)
                 y = torch.stack(ys).to(device).contiguous(memory_format=memory_format)
                 mask = torch.stack(ms).to(device) if ms else None
-                losses = trainer.step(x, y, mask, seeds=seeds)
+                # batch 1 keeps its single dropout stream (earlier runs reproduce); larger batches key it
+                losses = trainer.step(x, y, mask, seeds=seeds if cfg.batch > 1 else None)
                 for key in LOSS_COLUMNS:
                     window[key] += losses[key]
                 window["n"] += 1

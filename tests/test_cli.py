@@ -75,6 +75,8 @@ INTERMIXED = {
                    "--seed", "2", "--history-tolerance-days", "0.25", "--rotation-model", "snodgrass"],
                   ["baselines", "--split", "x.json", "--history-tolerance-days", "0.25", "t.zarr", "--out", "b",
                    "--seed", "2", "--rotation-model", "snodgrass", "--kinds", "zero", "persistence-7"]),
+    "synchronic": (["synchronic", "e.zarr", "f.zarr:3", "--time", "2014-02-01", "--out", "m.fits"],
+                   ["synchronic", "e.zarr", "--time", "2014-02-01", "f.zarr:3", "--out", "m.fits"]),
     "report": (["report", "study", "--out", "r.html"], ["report", "--out", "r.html", "study"]),
     "demo": (["demo", "--out", "d", "--quick", "--seeds", "0", "1"], ["demo", "--seeds", "0", "1", "--quick", "--out", "d"]),
 }

@@ -64,6 +64,7 @@ COMMANDS = (
     "regions",
     "audit",
     "baselines",
+    "synchronic",
     "report",
     "demo",
 )

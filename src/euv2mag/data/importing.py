@@ -408,7 +408,7 @@ def import_predictions(
     out : path-like
         The prediction store to write (``kind="prediction"``, array ``pred`` in G).
     tolerance_s : float
-        Largest |file time - truth frame time| (s) of a match.
+        Largest absolute difference (s) between a file's time and its truth frame's time.
     png_limit_g : float, optional
         ``L`` of the 8-bit scaling (G of pixel value 255; :func:`png_to_gauss`); required when
         PNG/JPEG files are given.

@@ -179,16 +179,20 @@ def test_unusable_files_go_to_the_skip_list_with_their_reason(truth, tmp_path):
     small = write_png(tmp_path / f"small_{stamp(TIMES[1])}.png", np.zeros((64, 64)), 100)
     unnamed = write_png(tmp_path / "kpl19.png", np.zeros((SIZE, SIZE)), 100)
     second = write_other_fits(tmp_path / "second.fits", "2016-07-07T01:00:50.000")
-    files = [good, late, notime, nowcs, volt, small, unnamed, second]
+    named = write_other_fits(tmp_path / f"named_{stamp(TIMES[1])}.fits", TIMES[1], header_time=False)
+    files = [good, late, notime, nowcs, volt, small, unnamed, second, named]
     result = import_predictions(files, truth, tmp_path / "p.zarr", png_limit_g=100, progress=False)
-    assert (result["frames"], result["skipped"]) == (1, 7)
+    assert (result["frames"], result["skipped"]) == (2, 7)
+    store = FrameStore(tmp_path / "p.zarr")
+    assert list(store.table("imported")["file"]) == [str(good), str(named)]  # a time from the name
+    assert disk_cc(store.read("pred", 1), FrameStore(truth).read("mag", 1))[0] > 0.99
     rows = pd.read_csv(result["skip_report"]).set_index("file")["reason"]
     expected = {late: "no truth frame within 60 s", notime: "no observation time", nowcs: "has no WCS",
                 volt: "not a magnetic field unit", small: "is 64x64 px, the truth frames are 128x128",
                 unnamed: "no time in its file name", second: f"is matched by {good}"}
     for path, text in expected.items():
         assert text in rows[str(path)], (path, rows[str(path)])
-    assert len(FrameStore(tmp_path / "p.zarr").table("skipped")) == 7
+    assert len(store.table("skipped")) == 7
 
     with pytest.raises(UserError, match="no truth frame within 60 s") as exc:
         import_predictions([good, late], truth, tmp_path / "strict.zarr", strict=True, progress=False)

@@ -283,6 +283,7 @@ def _fits_candidate(path, pattern: TimePattern) -> _Candidate:
         time = time_from_name(path, pattern)
         if time is None:
             raise UserError("has no observation time (no T_OBS/DATE-OBS, none in the file name)", path=path)
+        header["DATE-OBS"] = (time, "from the file name (euv2mag import)")  # the map's obstime
     return _Candidate(str(path), "fits", time, index, header, scale)
 
 

@@ -80,11 +80,12 @@ def test_fits_from_another_program_is_regridded_onto_the_truth_and_audited(truth
 
     files = [write_other_fits(tmp_path / "a.fits", "2016-07-07T01:00:28.000"),  # 20 s after the truth frame
              write_other_fits(tmp_path / "b.fits", "2016-07-07T13:00:00.000", crota2=-71.0, cdelt=9.0, bunit="T")]
-    result = import_predictions(files, truth, tmp_path / "pred.zarr", tolerance_s=60, progress=False)
+    result = import_predictions(files, truth, tmp_path / "pred.zarr", tolerance_s=60, copy_inputs=True, progress=False)
     assert (result["frames"], result["skipped"], result["resumed_complete"]) == (2, 0, False)
     pred, ref = FrameStore(tmp_path / "pred.zarr"), FrameStore(truth)
     assert pred.kind == "prediction" and pred.complete and list(pred.times) == list(ref.times)
     assert pred.image_arrays == ("mag", "pred")
+    np.testing.assert_array_equal(pred.read("mag", 1), ref.read("mag", 1))  # the truth, copied
     for k in range(2):
         p, t = pred.read("pred", k), ref.read("mag", k)
         rho = ref.geometry(k).rho
@@ -115,7 +116,7 @@ def test_the_files_that_made_the_truth_import_to_the_truth_itself(truth):
 
     folder = truth.parent
     out = folder / "same.zarr"
-    import_predictions(sorted(folder.glob("hmi_*.fits")), truth, out, tolerance_s=0, copy_inputs=False, progress=False)
+    import_predictions(sorted(folder.glob("hmi_*.fits")), truth, out, tolerance_s=0, progress=False)
     pred, ref = FrameStore(out), FrameStore(truth)
     assert pred.image_arrays == ("pred",)
     for k in range(2):

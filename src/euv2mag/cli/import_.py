@@ -29,7 +29,8 @@ def add_parser(subparsers) -> None:
                    "regular expression with named groups year, month, day[, hour, minute, second]; default finds "
                    "YYYYMMDD_HHMM[SS] and YYYY-MM-DDTHH:MM[:SS]")
     p.add_argument("--strict", action="store_true", help="stop with an error at the first file that would be skipped")
-    p.add_argument("--no-copy-inputs", action="store_true", help="do not copy the truth's 'mag' and 'euv' into the store")
+    p.add_argument("--copy-inputs", action="store_true",
+                   help="also copy the truth's 'mag' and 'euv' of the same frames into the store (as predict does)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -63,7 +64,7 @@ def run(args) -> int:
     files = expand_paths(args.files, parameter="files", accept=is_importable_name, what="FITS, PNG or JPEG files")
     result = import_predictions(
         files, args.like, args.out, tolerance_s=tolerance, png_limit_g=limit, time_pattern=args.time_pattern,
-        strict=args.strict, copy_inputs=not args.no_copy_inputs, progress=False if args.no_progress else None,
+        strict=args.strict, copy_inputs=args.copy_inputs, progress=False if args.no_progress else None,
     )
     if result["resumed_complete"]:
         print(f"{result['store']}: already complete ({result['frames']} frames); nothing to do")

@@ -42,8 +42,9 @@ Steps
 4. Frames are written to a hidden staging store ``.OUT.zarr.staging`` (resumable: re-running
    with the same files and options continues there) and published as ``OUT.zarr`` by
    :func:`~euv2mag.data.prepare.publish_staged`, as in ``prepare``, so ``OUT.zarr`` only ever
-   appears complete.  By default the truth's ``mag`` (and ``euv``) of the same frames are copied
-   in, as ``euv2mag predict`` does.
+   appears complete.  With ``copy_inputs`` the truth's ``mag`` (and ``euv``) of the same frames
+   are copied in, as ``euv2mag predict`` does by default; here the default is not to, since the
+   truth store is at hand (``audit --truth``) and the copy would only duplicate it.
 
 Times from file names
 ---------------------
@@ -395,7 +396,7 @@ def import_predictions(
     png_limit_g: float | None = None,
     time_pattern: str | None = None,
     strict: bool = False,
-    copy_inputs: bool = True,
+    copy_inputs: bool = False,
     progress: bool | None = None,
 ) -> dict:
     """Import FITS/PNG/JPEG magnetograms as a prediction store on the frames of ``like`` (module docstring).

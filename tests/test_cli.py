@@ -56,6 +56,8 @@ INTERMIXED = {
     "synth": (["synth", "o.zarr", "--size", "32", "--seed", "3"], ["synth", "--size", "32", "o.zarr", "--seed", "3"]),
     "prepare": (["prepare", "o.zarr", "--hmi", "a.fits", "b.fits", "--size", "64"],
                 ["prepare", "--size", "64", "o.zarr", "--hmi", "a.fits", "b.fits"]),
+    "import": (["import", "a.fits", "b.png", "--like", "t.zarr", "--out", "p.zarr", "--png-limit", "100"],
+               ["import", "a.fits", "--like", "t.zarr", "b.png", "--png-limit", "100", "--out", "p.zarr"]),
     "info": (["info", "s.zarr", "--json"], ["info", "--json", "s.zarr"]),
     "split": (["split", "s.zarr", "out.json", "--scheme", "kpl19", "--seed", "2"],
               ["split", "s.zarr", "--scheme", "kpl19", "out.json", "--seed", "2"]),
@@ -141,6 +143,8 @@ def test_user_error_names_the_parameter_for_python_callers():
         ("audit", ["--truth", "t.zarr", "--pred", "p.zarr", "--out", "a"], "n_boot", "--n-boot"),
         ("audit", ["--truth", "t.zarr", "--pred", "p.zarr", "--out", "a"], "not_an_option", "not_an_option"),
         ("info", ["s.zarr"], "store", "store"),
+        ("import", ["a.png", "--like", "t.zarr", "--out", "p.zarr"], "png_limit_g", "--png-limit"),
+        ("import", ["a.png", "--like", "t.zarr", "--out", "p.zarr"], "tolerance_s", "--tolerance"),
         ("leakage", ["s.zarr", "--split", "x.json", "--out", "l"], "source", "STORE_OR_TIMES"),
     ],
 )
@@ -152,7 +156,9 @@ def test_the_command_line_names_the_parameter_by_its_flag(monkeypatch, capsys, c
     def fail(args):
         raise UserError("must be >= 1", path="in.zarr", parameter=parameter)
 
-    monkeypatch.setattr(importlib.import_module(f"euv2mag.cli.{command}"), "run", fail)
+    from euv2mag.cli import command_module
+
+    monkeypatch.setattr(importlib.import_module(command_module(command)), "run", fail)
     assert main([command, *argv]) == 2
     assert capsys.readouterr().err == f"euv2mag {command}: error: {shown}: in.zarr: must be >= 1\n"
 

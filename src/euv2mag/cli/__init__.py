@@ -1,6 +1,7 @@
 """The ``euv2mag`` command line: one command with sub-commands.
 
-Each sub-command lives in its own module ``euv2mag.cli.<name>`` with two functions:
+Each sub-command lives in its own module ``euv2mag.cli.<name>`` (``import_`` for ``import``, a
+Python keyword: :func:`command_module`) with two functions:
 ``add_parser(subparsers)`` (which must ``set_defaults(func=run)``) and ``run(args) -> int``.
 Modules import heavy libraries (torch, sunpy, matplotlib) inside ``run`` so that
 ``euv2mag --help`` stays fast.
@@ -43,7 +44,7 @@ from ._parse import flag_of as _flag
 from ._parse import parse_args
 from ._types import bounded, nonnegative_float, nonnegative_int, positive_float, positive_int, power_of_two  # noqa: F401
 
-__all__ = ["main", "build_parser", "parse_args", "COMMANDS", "BROKEN_PIPE_STATUS", "DISK_FULL_ERRNOS"]
+__all__ = ["main", "build_parser", "command_module", "parse_args", "COMMANDS", "BROKEN_PIPE_STATUS", "DISK_FULL_ERRNOS"]
 
 #: ``errno`` values of a full disk or an exhausted quota, reported as one line (exit status 2).
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -55,6 +56,7 @@ BROKEN_PIPE_STATUS = 141
 COMMANDS = (
     "synth",
     "prepare",
+    "import",
     "info",
     "split",
     "train",
@@ -70,6 +72,13 @@ COMMANDS = (
 )
 
 
+def command_module(name: str) -> str:
+    """Module of sub-command ``name``: ``euv2mag.cli.<name>``, with ``_`` appended to a Python keyword (``import_``)."""
+    import keyword
+
+    return f"{__name__}.{name}_" if keyword.iskeyword(name) else f"{__name__}.{name}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``euv2mag`` parser with one sub-parser per installed command of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
@@ -80,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"{__name__}.{name}")
+            module = importlib.import_module(command_module(name))
         except ModuleNotFoundError as exc:  # a sub-command not built into this installation
-            if exc.name == f"{__name__}.{name}":
+            if exc.name == command_module(name):
                 continue
             raise
         module.add_parser(sub)

@@ -43,13 +43,13 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in ``"60s"``, ``"2min"``, ``"1.5h"`` or a bare number of seconds."""
+def parse_duration(text: str, option: str = "--pair-tolerance") -> float:
+    """Seconds in ``"60s"``, ``"2min"``, ``"1.5h"`` or a bare number of seconds (errors name ``option``)."""
     from ..errors import UserError
 
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*", str(text))
     if not match or match.group(2) not in ("", *_UNITS):
-        raise UserError(f"--pair-tolerance: expected a duration like 60s or 2min, got {text!r}")
+        raise UserError(f"{option}: expected a duration like 60s or 2min, got {text!r}")
     return float(match.group(1)) * _UNITS.get(match.group(2) or "s", 1.0)
 
 

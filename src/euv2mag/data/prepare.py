@@ -63,7 +63,8 @@ from ..errors import UserError
 from ..geometry import default_rsun_px
 from .fits import AIA_WAVELENGTH, FrameHeader, is_fits_name, prepare_header, read_header
 
-__all__ = ["Frame", "expand_paths", "collect_frames", "pair_frames", "choose_candidates", "prepare_store", "skip_report_path", "SKIP_COLUMNS"]
+__all__ = ["Frame", "expand_paths", "collect_frames", "pair_frames", "choose_candidates", "prepare_store", "publish_staged",
+           "skip_report_path", "SKIP_COLUMNS"]
 
 SKIP_COLUMNS = ("file", "instrument", "time", "reason")
 
@@ -94,7 +95,7 @@ def skip_report_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.name + ".skipped.csv")
 
 
-def expand_paths(items, *, parameter: str) -> list[str]:
+def expand_paths(items, *, parameter: str, accept=is_fits_name, what: str = "FITS files") -> list[str]:
     """Files named by ``items``: files, folders (their FITS files) and glob patterns.
 
     Parameters
@@ -104,6 +105,10 @@ def expand_paths(items, *, parameter: str) -> list[str]:
     parameter : str
         Name of the argument ``items`` came from (e.g. ``"hmi_paths"``), named by the errors
         (:class:`~euv2mag.errors.UserError` ``parameter``).
+    accept : callable, optional
+        Which files of a folder are taken (default: FITS names, :func:`~euv2mag.data.fits.is_fits_name`).
+    what : str
+        What ``accept`` takes, for the error about a folder holding none (default ``"FITS files"``).
 
     Returns
     -------
@@ -119,9 +124,9 @@ def expand_paths(items, *, parameter: str) -> list[str]:
     for item in items or ():
         path = Path(item)
         if path.is_dir():
-            found = sorted(str(p) for p in path.iterdir() if p.is_file() and is_fits_name(p))
+            found = sorted(str(p) for p in path.iterdir() if p.is_file() and accept(p))
             if not found:
-                raise UserError("folder holds no FITS files", path=path, parameter=parameter)
+                raise UserError(f"folder holds no {what}", path=path, parameter=parameter)
             out.extend(found)
         elif path.exists():
             out.append(str(path))
@@ -282,11 +287,11 @@ def _inputs_digest(frames: list[Frame]) -> str:
     return h.hexdigest()
 
 
-def _write_skip_csv(out: Path, rows: list[dict]) -> Path:
+def _write_skip_csv(out: Path, rows: list[dict], columns=SKIP_COLUMNS) -> Path:
     import pandas as pd
 
     path = skip_report_path(out)
-    frame = pd.DataFrame(rows, columns=list(SKIP_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(columns))
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return path
@@ -475,36 +480,72 @@ def prepare_store(
                 _remove(staging)
                 _write_skip_csv(out, skipped)
                 raise UserError(_no_frames_message(skipped, out), path=out)
-            skip_table = _skip_table(skipped)
-            if not failed and (not out.exists() or _is_vacant(out)):
-                writer.write_table("skipped", skip_table)
-                writer.finish(n_skipped=len(skipped))
-                if out.exists():  # only the lock file of a killed copy into OUT (its flock is dead)
-                    _remove(out)
-                os.replace(staging, out)
-                # the held lock file moved with the folder: remove it from the finished store now
-                # (the lock's own clean-up looks for it under the staging path and finds nothing)
-                with contextlib.suppress(OSError):
-                    (out / LOCK_NAME).unlink()
-            else:
-                source = FrameStore(staging, require_complete=False)
-                final = StoreWriter.open(
-                    out, n_frames=len(good), shape=shape, arrays=arrays, kind="prepared", params=params,
-                    provenance={**provenance, "frames": [provenance["frames"][i] for i in good]},
-                )
-                with final:
-                    todo = set(final.pending())
-                    for k, i in enumerate(good):
-                        if k in todo:
-                            final.write_frame(k, source.geometry(i), **{name: source.read(name, i) for name in arrays})
-                    final.write_table("skipped", skip_table)
-                    final.finish(n_skipped=len(skipped))
-                _remove(staging)
+            publish_staged(
+                writer, staging, out, good, shape=shape, arrays=arrays, kind="prepared", params=params,
+                provenance={**provenance, "frames": [provenance["frames"][i] for i in good]},
+                tables={"skipped": _skip_table(skipped)}, attrs={"n_skipped": len(skipped)},
+            )
     finally:
         with contextlib.suppress(OSError):
             staging.rmdir()  # the lock's folder when nothing was staged (OUT was complete, or renamed)
     report = _write_skip_csv(out, skipped)
     return {"store": str(out), "frames": len(good), "skipped": len(skipped), "skip_report": str(report), "resumed_complete": False}
+
+
+def publish_staged(writer, staging: Path, out: Path, good: list[int], *, shape, arrays, kind: str, params: dict,
+                   provenance: dict, tables: dict, attrs: dict) -> None:
+    """Turn a fully written staging store into ``out``, keeping only the frames ``good``.
+
+    The caller holds the writer lock of ``staging`` and wrote it with ``writer`` (opened with
+    ``lock=False``); every frame of ``good`` is done there.  When ``good`` is every frame and
+    ``out`` is free, the staging folder is finished (``tables`` written, ``attrs`` recorded) and
+    renamed to ``out``: the store appears complete at once.  Otherwise the ``good`` frames are
+    copied, in order, into a new store ``out`` (locked, resumable) with ``provenance`` and
+    ``tables`` (both must describe the ``good`` frames only), and the staging folder is removed.
+
+    Parameters
+    ----------
+    writer : StoreWriter
+        The staging store's writer.
+    staging, out : Path
+        The staging store and the final store.
+    good : list of int
+        Staging frames to keep, in order.
+    shape, arrays, kind, params
+        As for :meth:`~euv2mag.data.store.StoreWriter.open` (those of the staging store).
+    provenance : dict
+        Provenance of the ``good`` frames (used when frames are copied).
+    tables : dict
+        Tables to store (name -> DataFrame or dict of columns).
+    attrs : dict
+        Extra attributes recorded by :meth:`~euv2mag.data.store.StoreWriter.finish`.
+    """
+    from .store import FrameStore, StoreWriter, _is_vacant
+
+    if len(good) == writer.n_frames and (not out.exists() or _is_vacant(out)):
+        for name, table in tables.items():
+            writer.write_table(name, table)
+        writer.finish(**attrs)
+        if out.exists():  # only the lock file of a killed copy into OUT (its flock is dead)
+            _remove(out)
+        os.replace(staging, out)
+        # the held lock file moved with the folder: remove it from the finished store now
+        # (the lock's own clean-up looks for it under the staging path and finds nothing)
+        with contextlib.suppress(OSError):
+            (out / LOCK_NAME).unlink()
+        return
+    source = FrameStore(staging, require_complete=False)
+    final = StoreWriter.open(out, n_frames=len(good), shape=shape, arrays=arrays, kind=kind, params=params,
+                             provenance=provenance)
+    with final:
+        todo = set(final.pending())
+        for k, i in enumerate(good):
+            if k in todo:
+                final.write_frame(k, source.geometry(i), **{name: source.read(name, i) for name in arrays})
+        for name, table in tables.items():
+            final.write_table(name, table)
+        final.finish(**attrs)
+    _remove(staging)
 
 
 def _stored_params(params: dict) -> dict:
@@ -516,10 +557,10 @@ def _stored_params(params: dict) -> dict:
     return json.loads(json.dumps(_json_safe(params)))
 
 
-def _skip_table(rows: list[dict]):
+def _skip_table(rows: list[dict], columns=SKIP_COLUMNS):
     import pandas as pd
 
-    return pd.DataFrame(rows, columns=list(SKIP_COLUMNS)).astype(str)
+    return pd.DataFrame(rows, columns=list(columns)).astype(str)
 
 
 def _failure_rows(frame: Frame, exc: UserError) -> list[dict]:

@@ -7,6 +7,8 @@ stays light (astropy/sunpy, Zarr and torch load only when a name that needs them
 - the synthetic Sun (:mod:`~euv2mag.data.synthetic`): :class:`SynthParams`, :func:`synthesize`;
 - real data (:mod:`~euv2mag.data.fits`, :mod:`~euv2mag.data.prepare`): :func:`prepare_hmi`,
   :func:`prepare_aia`, :func:`read_cea_patch`, :func:`prepare_store`;
+- downloads (:mod:`~euv2mag.data.download`): :func:`euv2mag.data.download.download` with a
+  :class:`FidoClient` or any :class:`ArchiveClient`;
 - map and frame inputs (:mod:`~euv2mag.data.maps`, :mod:`~euv2mag.data.frame_source`):
   :func:`expand_map_inputs`, :func:`read_frame_source`;
 - splits (:mod:`~euv2mag.data.splits`): :class:`Split`, :func:`make_split`, :func:`write_split`,
@@ -36,6 +38,8 @@ _SOURCES = {
     "read_map": "fits",
     "read_cea_patch": "fits",
     "prepare_store": "prepare",
+    "FidoClient": "download",
+    "ArchiveClient": "download",
     "MapInput": "maps",
     "expand_map_inputs": "maps",
     "FrameSource": "frame_source",

@@ -48,6 +48,7 @@ from ..geometry import DiskGeometry, default_rsun_px
 __all__ = [
     "FrameHeader",
     "read_header",
+    "verify_fits",
     "check_header",
     "read_map",
     "prepare_map",
@@ -287,6 +288,19 @@ def check_header(header, *, expect: str, path, wavelength: int | None = AIA_WAVE
         if not (math.isfinite(exptime) and exptime > 0):
             raise UserError(f"has EXPTIME={exptime!r}; cannot normalise to DN/s", path=path)
     return _obs_time(header, path)
+
+
+def verify_fits(path) -> None:
+    """Check that ``path`` is a complete FITS file holding a 2-D image (e.g. after a download).
+
+    Raises
+    ------
+    UserError
+        The file is missing, not FITS, unreadable, has no 2-D image, or is shorter than its
+        header announces (truncated).
+    """
+    with _open(path) as hdul:
+        _check_size(hdul, _image_hdu(hdul, path), path)
 
 
 def read_header(path, *, expect: str, wavelength: int | None = AIA_WAVELENGTH, quality_ignore: int | None = None) -> FrameHeader:

@@ -7,6 +7,7 @@ stays light (astropy/sunpy, Zarr and torch load only when a name that needs them
 - the synthetic Sun (:mod:`~euv2mag.data.synthetic`): :class:`SynthParams`, :func:`synthesize`;
 - real data (:mod:`~euv2mag.data.fits`, :mod:`~euv2mag.data.prepare`): :func:`prepare_hmi`,
   :func:`prepare_aia`, :func:`read_cea_patch`, :func:`prepare_store`;
+- SDOML v2 Zarr stores as a source (:mod:`~euv2mag.data.sdoml`): :func:`read_sdoml_headers`;
 - downloads (:mod:`~euv2mag.data.download`): :func:`euv2mag.data.download.download` with a
   :class:`FidoClient` or any :class:`ArchiveClient`;
 - map and frame inputs (:mod:`~euv2mag.data.maps`, :mod:`~euv2mag.data.frame_source`):
@@ -38,6 +39,8 @@ _SOURCES = {
     "read_map": "fits",
     "read_cea_patch": "fits",
     "prepare_store": "prepare",
+    "read_sdoml_headers": "sdoml",
+    "SDOML_LAYOUT": "sdoml",
     "FidoClient": "download",
     "ArchiveClient": "download",
     "MapInput": "maps",

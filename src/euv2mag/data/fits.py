@@ -114,9 +114,15 @@ class FrameHeader:
     time : str
         Observation time (ISO 8601, UTC) from ``T_OBS`` (else ``DATE-OBS``).
     hdu : int
-        Index of the image HDU.
+        Index of the image HDU (for an SDOML frame: the frame's index along the array's time
+        axis).
     header : astropy.io.fits.Header
         The image header.
+    source : {"fits", "sdoml"}
+        Where the image is: a FITS file (``path``), or frame ``hdu`` of the SDOML Zarr array
+        ``array`` (:mod:`euv2mag.data.sdoml`; ``path`` is then ``ARRAY[i]``, for messages).
+    array : str or None
+        The SDOML array (folder) of an ``"sdoml"`` frame.
     """
 
     path: str
@@ -124,6 +130,8 @@ class FrameHeader:
     time: str
     hdu: int
     header: object
+    source: str = "fits"
+    array: str | None = None
 
 
 def _open(path):
@@ -581,6 +589,7 @@ def prepare_map(
     path=None,
     rotation_tolerance_px: float = ROTATION_TOLERANCE_PX,
     mask_off_disk: bool = True,
+    per_second: bool = False,
 ) -> tuple[np.ndarray, DiskGeometry]:
     """North-up, centred, rescaled ``size x size`` image of one map and its geometry.
 
@@ -597,6 +606,8 @@ def prepare_map(
         Source file named in error messages.
     rotation_tolerance_px, mask_off_disk
         See :func:`prepare_array`.
+    per_second : bool
+        The AIA data are already in DN/s (e.g. SDOML): do not divide by ``EXPTIME``.
 
     Returns
     -------
@@ -622,7 +633,7 @@ def prepare_map(
     out = prepare_array(
         data, center_in, matrix, size, rsun_px, rotation_tolerance_px=rotation_tolerance_px, mask_off_disk=mask_off_disk
     )
-    if _instrument(meta) == "aia":
+    if _instrument(meta) == "aia" and not per_second:
         out /= np.float32(float(meta["exptime"]))
     if not np.isfinite(out).any():
         raise UserError("image has no finite pixel on the solar disk (NaN-only or off-pointed)", path=path)
@@ -643,13 +654,22 @@ def _prepare_file(path, expect, size, rsun_px, **kwargs):
 
 
 def prepare_header(head: FrameHeader, size: int = 1024, rsun_px: float | None = None) -> tuple[np.ndarray, DiskGeometry]:
-    """Read the image of an already validated file (:func:`read_header`) and prepare it."""
+    """Read the image of an already validated file (:func:`read_header`) or SDOML frame and prepare it.
+
+    An SDOML AIA frame is already in DN/s (:mod:`euv2mag.data.sdoml`), so it is not divided
+    by ``EXPTIME`` again.
+    """
     path = head.path
-    data = _read_data(path, head.hdu)
+    if head.source == "sdoml":
+        from .sdoml import read_sdoml_frame
+
+        data = read_sdoml_frame(head)
+    else:
+        data = _read_data(path, head.hdu)
     if not np.isfinite(data).any():
         raise UserError("image is NaN-only", path=path)
     smap = _make_map(data, head.header, path)
-    return prepare_map(smap, size, rsun_px, path=path)
+    return prepare_map(smap, size, rsun_px, path=path, per_second=head.source == "sdoml")
 
 
 def prepare_hmi(path, size: int = 1024, rsun_px: float | None = None, *, quality_ignore: int | None = None) -> tuple[np.ndarray, DiskGeometry]:

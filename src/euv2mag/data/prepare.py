@@ -1,5 +1,8 @@
 """``euv2mag prepare``: turn AIA 304 A and HMI LOS level-1 files into a dataset store.
 
+Inputs are FITS files, or SDOML v2 Zarr stores (:mod:`euv2mag.data.sdoml`), whose frames go
+through the same validation, pairing and resampling as FITS files.
+
 Steps
 -----
 1. Every input file's header is read and validated (:func:`euv2mag.data.fits.read_header`).
@@ -98,7 +101,8 @@ def expand_paths(items, *, parameter: str) -> list[str]:
     Returns
     -------
     list of str
-        The files, each once, in the order given (folders and patterns sorted).
+        The files, each once, in the order given (folders and patterns sorted).  A Zarr folder
+        (an SDOML store, :mod:`euv2mag.data.sdoml`) is kept as one item.
 
     Raises
     ------
@@ -106,9 +110,13 @@ def expand_paths(items, *, parameter: str) -> list[str]:
         A path that does not exist and matches nothing.
     """
     out: list[str] = []
+    from .sdoml import is_zarr_path
+
     for item in items or ():
         path = Path(item)
-        if path.is_dir():
+        if is_zarr_path(path):  # an SDOML store, year group or channel array (euv2mag.data.sdoml)
+            out.append(str(path))
+        elif path.is_dir():
             found = sorted(str(p) for p in path.iterdir() if p.is_file() and is_fits_name(p))
             if not found:
                 raise UserError("folder holds no FITS files", path=path, parameter=parameter)
@@ -133,9 +141,20 @@ def expand_paths(items, *, parameter: str) -> list[str]:
 
 
 def collect_frames(paths: list[str], instrument: str, *, quality_ignore=None, wavelength=AIA_WAVELENGTH):
-    """Validate the headers of ``paths``; return ``(headers, skipped_rows)``."""
+    """Validate the headers of ``paths``; return ``(headers, skipped_rows)``.
+
+    A Zarr folder among ``paths`` is read as an SDOML store (one header per frame,
+    :func:`euv2mag.data.sdoml.read_sdoml_headers`); its store-level problems raise.
+    """
+    from .sdoml import is_zarr_path, read_sdoml_headers
+
     heads, skipped = [], []
     for path in paths:
+        if is_zarr_path(path):
+            more, bad = read_sdoml_headers(path, instrument, wavelength=wavelength, quality_ignore=quality_ignore)
+            heads += more
+            skipped += bad
+            continue
         try:
             heads.append(read_header(path, expect=instrument, wavelength=wavelength, quality_ignore=quality_ignore))
         except UserError as exc:
@@ -263,7 +282,11 @@ def _inputs_digest(frames: list[Frame]) -> str:
     h = hashlib.sha1()
     for frame in frames:
         for head in (frame.aia, frame.hmi):
-            if head is not None:
+            if head is None:
+                continue
+            if head.source == "sdoml":
+                h.update(f"{os.path.realpath(head.array)}|{head.hdu}|{head.time}\n".encode())
+            else:
                 h.update(f"{os.path.realpath(head.path)}|{os.path.getsize(head.path)}|{head.time}\n".encode())
     return h.hexdigest()
 
@@ -367,6 +390,9 @@ def prepare_store(
     aia_heads, skipped = collect_frames(list(aia_paths), "aia", quality_ignore=quality_ignore)
     hmi_heads, more = collect_frames(list(hmi_paths), "hmi", quality_ignore=quality_ignore)
     skipped += more
+    if degradation and any(h.source == "sdoml" for h in aia_heads):
+        raise UserError("SDOML AIA images are already degradation-corrected; drop the degradation correction",
+                        parameter="degradation")
     if aia_paths and hmi_paths and not (aia_heads and hmi_heads):
         # both instruments were asked for but one has no valid file: nothing can pair
         frames, unpaired = [], [_skip(h, "no valid file of the other instrument to pair with") for h in aia_heads + hmi_heads]

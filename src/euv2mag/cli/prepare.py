@@ -20,8 +20,8 @@ def add_parser(subparsers) -> None:
         "NaN off the disk. Skipped files are listed in OUT.zarr.skipped.csv. OUT may be given first or last.",
     )
     p.add_argument("out", nargs="?", help="output Zarr store (e.g. prepared.zarr)")
-    p.add_argument("--aia", nargs="+", default=[], metavar="PATH", help="AIA 304 A level-1 files, folders or glob patterns")
-    p.add_argument("--hmi", nargs="+", default=[], metavar="PATH", help="HMI LOS magnetogram files, folders or glob patterns")
+    p.add_argument("--aia", nargs="+", default=[], metavar="PATH", help="AIA 304 A level-1 files, folders, glob patterns or SDOML v2 Zarr stores")
+    p.add_argument("--hmi", nargs="+", default=[], metavar="PATH", help="HMI LOS magnetogram files, folders, glob patterns or SDOML v2 Zarr stores (Bz)")
     p.add_argument("--size", default="1024", help="output side N in pixels, a power of two >= 32 (default 1024)")
     p.add_argument("--rsun-px", default=None, help="solar radius in output pixels (default 392/1024 * N)")
     p.add_argument("--pair-tolerance", default="60s", help="largest AIA-HMI time difference of a pair, e.g. 60s, 2min (default 60s)")

@@ -153,6 +153,27 @@ def test_interrupted_mid_file_leaves_nothing_half_written_and_resumes(tmp_path):
     assert (result["present"], result["downloaded"], len(archive.fetched)) == (2, 5, 5)
 
 
+def test_a_killed_run_leaves_temporaries_that_the_next_run_removes(tmp_path):
+    """SIGKILL mid-fetch leaves a hidden partial file (no Python clean-up runs): the re-run removes it."""
+    out = tmp_path / "raw"
+    _get(tmp_path, LocalArchive({"aia": TIMES["aia"][:1], "hmi": []}), hmi=False)
+    (out / ".aia304_20110101T120000.fits.x1y2.partial").write_bytes(b"SIMPLE  =    half")
+    (out / ".fetch-abc").mkdir()
+    archive = LocalArchive(TIMES)
+    result = _get(tmp_path, archive)
+    assert _leftovers(out) == [] and (result["present"], result["downloaded"]) == (1, 6)
+
+
+def test_search_failure_is_one_line(tmp_path):
+    class Down(LocalArchive):
+        def search(self, *args, **kw):
+            raise ConnectionError("Max retries exceeded with url: jsoc.stanford.edu")
+
+    with pytest.raises(UserError, match=r"^the AIA archive search failed \(Max retries exceeded with url: jsoc.stanford.edu\); re-run"):
+        _get(tmp_path, Down(TIMES))
+    assert _leftovers(tmp_path / "raw") == []
+
+
 def test_bad_fetches_are_failed_rows_and_retried(tmp_path):
     archive = LocalArchive(TIMES, cut={"2011-01-01T12:00:31"}, fail={"2011-01-02T12:00:00"})
     result = _get(tmp_path, archive)

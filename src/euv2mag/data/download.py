@@ -44,6 +44,7 @@ to the archives there).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import os
 from pathlib import Path
@@ -306,8 +307,11 @@ class FidoClient:
         from astropy.time import Time
         from sunpy.net import Fido
 
-        result = Fido.search(*fido_query(instrument, start, end, cadence_s=cadence_s, wavelength=wavelength,
-                                         source=self.source, email=self.email))
+        query = fido_query(instrument, start, end, cadence_s=cadence_s, wavelength=wavelength, source=self.source, email=self.email)
+        try:
+            result = Fido.search(*query)
+        except Exception as exc:  # noqa: BLE001 - drms, zeep and HTTP errors of many types
+            raise OSError(f"{type(exc).__name__}: {exc}") from None
         records = []
         for block, table in enumerate(result):
             column = "T_REC" if "T_REC" in table.colnames else "Start Time"
@@ -331,7 +335,10 @@ class FidoClient:
 
         result, block, row = record.key
         with tempfile.TemporaryDirectory(dir=Path(path).parent, prefix=".fetch-") as tmp:
-            files = Fido.fetch(result[block, row], path=str(Path(tmp) / "{file}"), progress=False)
+            try:
+                files = Fido.fetch(result[block, row], path=str(Path(tmp) / "{file}"), progress=False)
+            except Exception as exc:  # noqa: BLE001 - drms export and HTTP errors of many types
+                raise OSError(f"{type(exc).__name__}: {exc}") from None
             if getattr(files, "errors", None) or len(files) != 1:
                 raise OSError(f"fetch failed: {getattr(files, 'errors', '')}")
             os.replace(files[0], path)
@@ -421,6 +428,7 @@ def download(start, end, cadence_s: float, out, *, aia: int | None = 304, hmi: b
     rows: dict = {}
     counts = {"downloaded": 0, "present": 0, "missing": 0, "failed": 0}
     with writer_lock(out, what="download folder"):
+        _remove_leftovers(out)
         previous = _load_manifest(out)
         todo: list[tuple[str, str]] = []
         for instrument in instruments:
@@ -439,7 +447,12 @@ def download(start, end, cadence_s: float, out, *, aia: int | None = 304, hmi: b
             if wanted:
                 # one search from the first to the last step still to fetch, widened by the tolerance
                 first, last = _shift(wanted[0], -tolerance_s), _shift(wanted[-1], tolerance_s)
-                records = client.search(instrument, first, last, cadence_s=float(cadence_s), wavelength=wavelength)
+                try:
+                    records = client.search(instrument, first, last, cadence_s=float(cadence_s), wavelength=wavelength)
+                except (OSError, ConnectionError, TimeoutError) as exc:
+                    _write_manifest(out, rows, previous)
+                    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+                    raise UserError(f"the {instrument.upper()} archive search failed ({text}); re-run to resume") from None
                 by_instrument[instrument] = dict(zip(wanted, nearest_records(wanted, records, tolerance_s)))
         fetched = 0
         try:
@@ -479,6 +492,8 @@ def _fetch_one(client, record: Record, path: Path) -> dict:
     except _Incomplete as exc:
         return {"status": "failed", "message": f"fetched file {exc}"}
     except (OSError, ConnectionError, TimeoutError) as exc:
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            raise  # a full disk stops the run (one line from the command line); re-running resumes
         text = " ".join(str(exc).split())[:200] or type(exc).__name__
         return {"status": "failed", "message": f"fetch failed: {text}"}
     return {"status": "downloaded", "bytes": size, "sha256": digest}
@@ -486,6 +501,18 @@ def _fetch_one(client, record: Record, path: Path) -> dict:
 
 class _Incomplete(Exception):
     pass
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Remove temporary files of a run killed mid-fetch (``.NAME.partial``, ``.fetch-*``)."""
+    import shutil
+
+    for path in out.iterdir():
+        if path.name.startswith(".") and (path.name.endswith(".partial") or path.name.startswith(".fetch-")):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _write_manifest(out: Path, rows: dict, previous: dict) -> None:

@@ -27,9 +27,9 @@ class LocalArchive:
         self.cut, self.fail, self.interrupt_at = set(cut), set(fail), interrupt_at
         self.searches, self.fetched = [], []
 
-    def search(self, instrument, start, end, *, cadence_s, wavelength):
-        self.searches.append((instrument, start, end, cadence_s, wavelength))
-        lo, hi = np.datetime64(start), np.datetime64(end)
+    def search(self, instrument, start, end, *, cadence_s, wavelength, tolerance_s):
+        self.searches.append((instrument, start, end, cadence_s, wavelength, tolerance_s))
+        lo, hi = np.datetime64(start) - np.timedelta64(int(tolerance_s), "s"), np.datetime64(end) + np.timedelta64(int(tolerance_s), "s")
         return [dl.Record(instrument, t, key=t) for t in self.times[instrument] if lo <= np.datetime64(t) <= hi]
 
     def fetch(self, record, path):
@@ -96,8 +96,8 @@ def test_download_writes_files_and_manifest_then_resumes_without_fetching(tmp_pa
     out = tmp_path / "raw"
     # steps 00/12 h of two days; HMI's 2011-01-02T00:10:30 is 10.5 min from its step: missing
     assert (result["downloaded"], result["missing"], result["failed"], result["present"]) == (7, 1, 0, 0)
-    # one search per instrument, over the period widened by the 360 s tolerance
-    assert archive.searches[0] == ("aia", "2010-12-31T23:54:00", "2011-01-02T12:06:00", 43200.0, 304)
+    # one search per instrument, over the period
+    assert archive.searches[0] == ("aia", "2011-01-01T00:00:00", "2011-01-02T12:00:00", 43200.0, 304, 360.0)
     table = dl.MANIFEST.read(out)
     assert list(table.columns) == list(dl.MANIFEST.names) and len(table) == 8
     row = table[(table.instrument == "hmi") & (table.time == "2011-01-01T12:00:00")].iloc[0]
@@ -132,12 +132,14 @@ def test_truncated_or_changed_files_are_fetched_again(tmp_path):
     assert (result["downloaded"], result["present"]) == (2, 5)
     for path in (cut, flipped):
         assert dl.sha256_file(path) == first.loc[path.name, "sha256"]
-    # without a manifest, files that open as complete FITS are kept, a truncated one is not
+    # without a manifest, files that open as complete FITS are kept, a truncated one is not;
+    # when its fetch fails, the truncated file is gone rather than left for prepare
     dl.MANIFEST.path(out).unlink()
     cut.write_bytes(cut.read_bytes()[:5000])
-    archive = LocalArchive(TIMES)
+    archive = LocalArchive(TIMES, fail={"2011-01-01T00:00:07"})
     result = _get(tmp_path, archive)
-    assert archive.fetched == [("aia", "2011-01-01T00:00:07")] and result["present"] == 6
+    assert archive.fetched == [("aia", "2011-01-01T00:00:07")] and (result["present"], result["failed"]) == (6, 1)
+    assert not cut.exists()
 
 
 def test_interrupted_mid_file_leaves_nothing_half_written_and_resumes(tmp_path):

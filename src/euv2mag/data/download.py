@@ -30,8 +30,10 @@ Archive clients
 ---------------
 The archive is reached through a *client* with two methods (:class:`ArchiveClient`):
 
-``search(instrument, start, end, *, cadence_s, wavelength) -> list[Record]``
-    The records of ``instrument`` between ``start`` and ``end`` (ISO 8601 UTC strings).
+``search(instrument, start, end, *, cadence_s, wavelength, tolerance_s) -> list[Record]``
+    Records of ``instrument`` near the steps ``start + k * cadence_s`` up to ``end`` (ISO 8601
+    UTC strings): at least the nearest one within ``tolerance_s`` of each step when there is
+    one (more are fine: :func:`download` picks the nearest per step).
 ``fetch(record, path) -> None``
     Write the record's FITS file to ``path``.
 
@@ -125,7 +127,8 @@ class Record:
 class ArchiveClient(Protocol):
     """What :func:`download` needs from an archive (see the module docstring)."""
 
-    def search(self, instrument: str, start: str, end: str, *, cadence_s: float, wavelength: int) -> list[Record]: ...
+    def search(self, instrument: str, start: str, end: str, *, cadence_s: float, wavelength: int,
+               tolerance_s: float) -> list[Record]: ...
 
     def fetch(self, record: Record, path: Path) -> None: ...
 
@@ -244,6 +247,12 @@ def fido_query(instrument: str, start: str, end: str, *, cadence_s: float, wavel
                source: str = "jsoc", email: str | None = None) -> tuple:
     """The :mod:`sunpy.net.attrs` of the search for one instrument and period.
 
+    For the JSOC, ``a.Time(start, end)`` with ``a.Sample(cadence)`` becomes the DRMS record set
+    ``SERIES[start-end@cadence]``, which steps through the series' ``T_REC`` slots: one record
+    per step, in the slot of the step (12 s slots for AIA, 720 s for HMI).  The VSO's sampling
+    returns the first record in each ``cadence`` window instead, so the caller widens the
+    window by the tolerance (:meth:`FidoClient.search`).
+
     Parameters
     ----------
     instrument : {"aia", "hmi"}
@@ -303,10 +312,12 @@ class FidoClient:
         if source not in ("jsoc", "vso"):
             raise UserError(f"must be 'jsoc' or 'vso', got {source!r}", parameter="source")
 
-    def search(self, instrument, start, end, *, cadence_s, wavelength):
+    def search(self, instrument, start, end, *, cadence_s, wavelength, tolerance_s=DEFAULT_TOLERANCE_S):
         from astropy.time import Time
         from sunpy.net import Fido
 
+        if self.source == "vso":  # first record of each window: start the windows a tolerance early
+            start, end = _shift(start, -tolerance_s), _shift(end, tolerance_s)
         query = fido_query(instrument, start, end, cadence_s=cadence_s, wavelength=wavelength, source=self.source, email=self.email)
         try:
             result = Fido.search(*query)
@@ -440,15 +451,17 @@ def download(start, end, cadence_s: float, out, *, aia: int | None = 304, hmi: b
                     rows[(step, instrument)] = {"time": step, "instrument": instrument, "record_time": old.get("record_time") or "",
                                                 "file": name, **kept, "status": "present", "message": ""}
                 else:
+                    if (out / name).is_file() and _verify(out / name) is not None:
+                        (out / name).unlink()  # truncated or corrupt: never leave it for prepare
                     todo.append((step, instrument))
         by_instrument: dict = {}
         for instrument in instruments:
             wanted = [s for s, i in todo if i == instrument]
             if wanted:
-                # one search from the first to the last step still to fetch, widened by the tolerance
-                first, last = _shift(wanted[0], -tolerance_s), _shift(wanted[-1], tolerance_s)
+                # one search from the first to the last step still to fetch
                 try:
-                    records = client.search(instrument, first, last, cadence_s=float(cadence_s), wavelength=wavelength)
+                    records = client.search(instrument, wanted[0], wanted[-1], cadence_s=float(cadence_s),
+                                            wavelength=wavelength, tolerance_s=float(tolerance_s))
                 except (OSError, ConnectionError, TimeoutError) as exc:
                     _write_manifest(out, rows, previous)
                     text = " ".join(str(exc).split())[:200] or type(exc).__name__

@@ -96,6 +96,18 @@ def test_missing_attribute_is_one_line_and_nothing_is_written(tmp_path, capsys):
         prepare_store(out, aia_paths=[hmi], size=N, progress=False)
 
 
+def test_cadence_selection_builds_only_the_chosen_frames(tmp_path):
+    from euv2mag.data.sdoml import read_sdoml_headers
+
+    aia = write_sdoml(tmp_path / "aia.zarr", "aia")
+    heads, skipped = read_sdoml_headers(aia, "aia", cadence_s=12 * 3600)
+    assert [h.hdu for h in heads] == [0, 1] and skipped == []
+    heads, _ = read_sdoml_headers(aia, "aia", cadence_s=24 * 3600)  # one step: the first frame only
+    assert [h.time for h in heads] == ["2016-07-07T01:00:19.000"]
+    with pytest.raises(UserError, match="sdoml_cadence_s: must be at least 1 s"):
+        prepare_store(tmp_path / "o.zarr", aia_paths=[aia], size=N, sdoml_cadence_s=0, progress=False)
+
+
 def test_a_frame_with_a_null_value_is_skipped_and_degradation_is_refused(tmp_path):
     aia = write_sdoml(tmp_path / "aia.zarr", "aia", null=("CRLT_OBS", 1))
     result = prepare_store(tmp_path / "out.zarr", aia_paths=[aia], size=N, progress=False)

@@ -36,6 +36,7 @@ def add_parser(subparsers) -> None:
         help="QUALITY bits (e.g. 0x10400) that do not skip a frame; default: HMI 0x10400 (sub-optimal but "
         "usable observables), AIA 0; 0 = skip any QUALITY != 0",
     )
+    p.add_argument("--sdoml-cadence", default=None, help="from SDOML Zarr inputs take one frame per step, e.g. 12h (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -48,6 +49,15 @@ def parse_duration(text: str) -> float:
     if not match or match.group(2) not in ("", *_UNITS):
         raise UserError(f"--pair-tolerance: expected a duration like 60s or 2min, got {text!r}")
     return float(match.group(1)) * _UNITS.get(match.group(2) or "s", 1.0)
+
+
+def _sdoml_cadence(text: str) -> float:
+    from ..errors import UserError
+
+    try:
+        return parse_duration(text)
+    except UserError:
+        raise UserError(f"--sdoml-cadence: expected a duration like 12h or 6min, got {text!r}") from None
 
 
 def _options(args):
@@ -110,6 +120,7 @@ def run(args) -> int:
         strict=args.strict,
         degradation=args.degradation,
         quality_ignore=quality,
+        sdoml_cadence_s=None if args.sdoml_cadence is None else _sdoml_cadence(args.sdoml_cadence),
         progress=False if args.no_progress else None,
     )
     if result["resumed_complete"]:

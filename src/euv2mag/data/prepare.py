@@ -140,18 +140,20 @@ def expand_paths(items, *, parameter: str) -> list[str]:
     return unique
 
 
-def collect_frames(paths: list[str], instrument: str, *, quality_ignore=None, wavelength=AIA_WAVELENGTH):
+def collect_frames(paths: list[str], instrument: str, *, quality_ignore=None, wavelength=AIA_WAVELENGTH, sdoml_cadence_s=None):
     """Validate the headers of ``paths``; return ``(headers, skipped_rows)``.
 
-    A Zarr folder among ``paths`` is read as an SDOML store (one header per frame,
-    :func:`euv2mag.data.sdoml.read_sdoml_headers`); its store-level problems raise.
+    A Zarr folder among ``paths`` is read as an SDOML store (one header per frame, or per step of
+    ``sdoml_cadence_s`` seconds, :func:`euv2mag.data.sdoml.read_sdoml_headers`); its store-level
+    problems raise.
     """
     from .sdoml import is_zarr_path, read_sdoml_headers
 
     heads, skipped = [], []
     for path in paths:
         if is_zarr_path(path):
-            more, bad = read_sdoml_headers(path, instrument, wavelength=wavelength, quality_ignore=quality_ignore)
+            more, bad = read_sdoml_headers(path, instrument, wavelength=wavelength, quality_ignore=quality_ignore,
+                                           cadence_s=sdoml_cadence_s)
             heads += more
             skipped += bad
             continue
@@ -359,9 +361,13 @@ def prepare_store(
     strict: bool = False,
     degradation: str | None = None,
     quality_ignore: int | None = None,
+    sdoml_cadence_s: float | None = None,
     progress: bool | None = None,
 ) -> dict:
     """Prepare AIA/HMI files into the store ``out`` (see the module docstring).
+
+    ``sdoml_cadence_s`` (s) takes from SDOML inputs only the frame nearest each step of that
+    cadence (:func:`euv2mag.data.sdoml.select_cadence`); FITS inputs are unaffected.
 
     Returns
     -------
@@ -387,8 +393,10 @@ def prepare_store(
     if out.exists() and not (out / ".zgroup").exists():
         raise UserError("exists and is not an euv2mag store; choose another output", path=out)
 
-    aia_heads, skipped = collect_frames(list(aia_paths), "aia", quality_ignore=quality_ignore)
-    hmi_heads, more = collect_frames(list(hmi_paths), "hmi", quality_ignore=quality_ignore)
+    if sdoml_cadence_s is not None and not (np.isfinite(sdoml_cadence_s) and sdoml_cadence_s >= 1):
+        raise UserError(f"must be at least 1 s, got {sdoml_cadence_s!r}", parameter="sdoml_cadence_s")
+    aia_heads, skipped = collect_frames(list(aia_paths), "aia", quality_ignore=quality_ignore, sdoml_cadence_s=sdoml_cadence_s)
+    hmi_heads, more = collect_frames(list(hmi_paths), "hmi", quality_ignore=quality_ignore, sdoml_cadence_s=sdoml_cadence_s)
     skipped += more
     if degradation and any(h.source == "sdoml" for h in aia_heads):
         raise UserError("SDOML AIA images are already degradation-corrected; drop the degradation correction",
@@ -420,6 +428,8 @@ def prepare_store(
         "arrays": list(arrays),
         "inputs_sha1": _inputs_digest(frames),
     }
+    if sdoml_cadence_s is not None:  # only then, so stores made before the option still resume
+        params["sdoml_cadence_s"] = float(sdoml_cadence_s)
     if not frames:
         _write_skip_csv(out, skipped)
         raise UserError(_no_frames_message(skipped, out), path=out)

@@ -59,7 +59,7 @@ import numpy as np
 from ..errors import UserError
 from .fits import AIA_WAVELENGTH, GEOMETRY_KEYS, FrameHeader, check_header
 
-__all__ = ["SDOML_LAYOUT", "HMI_CHANNELS", "is_zarr_path", "channel_name", "sdoml_arrays", "read_sdoml_headers",
+__all__ = ["SDOML_LAYOUT", "HMI_CHANNELS", "is_zarr_path", "channel_name", "sdoml_arrays", "read_sdoml_headers", "select_cadence",
            "read_sdoml_frame", "required_attributes"]
 
 #: The layout this module reads.
@@ -179,8 +179,47 @@ def _header(values: dict, i: int, shape: tuple[int, int], instrument: str):
     return header
 
 
+def select_cadence(times: list, cadence_s: float, tolerance_s: float) -> list[int]:
+    """Indices of the frames nearest the steps ``t0 + k * cadence_s`` (``t0`` = the earliest time).
+
+    Parameters
+    ----------
+    times : list
+        The ``T_OBS`` values of the frames (unreadable or missing ones are never selected).
+    cadence_s, tolerance_s : float
+        Step, and the largest step-to-frame distance, in seconds.
+
+    Returns
+    -------
+    list of int
+        Sorted, distinct frame indices.
+
+    Examples
+    --------
+    >>> select_cadence(["2011-01-01T00:00:07", "2011-01-01T00:06:07", "2011-01-01T12:01:00", None], 43200, 360)
+    [0, 2]
+    """
+    from .download import Record, nearest_records, time_steps
+
+    from .fits import _obs_time
+
+    good = {}
+    for i, value in enumerate(times):
+        try:
+            good[i] = _obs_time({"T_OBS": value}, None)  # the same reading of T_OBS as the headers'
+        except (UserError, TypeError, ValueError):
+            continue
+    if not good:
+        return []
+    first, last = min(good.values()), max(good.values())
+    records = [Record("sdoml", t, key=i) for i, t in good.items()]
+    chosen = nearest_records(time_steps(first, last, cadence_s), records, tolerance_s)
+    return sorted({r.key for r in chosen if r is not None})
+
+
 def read_sdoml_headers(path, instrument: str, *, wavelength: int | None = AIA_WAVELENGTH,
-                       quality_ignore: int | None = None) -> tuple[list[FrameHeader], list[dict]]:
+                       quality_ignore: int | None = None, cadence_s: float | None = None,
+                       tolerance_s: float = 360.0) -> tuple[list[FrameHeader], list[dict]]:
     """Validated per-frame headers of the channel arrays under ``path``, and skip-report rows.
 
     Parameters
@@ -192,6 +231,12 @@ def read_sdoml_headers(path, instrument: str, *, wavelength: int | None = AIA_WA
         AIA channel in Angstrom (default 304).
     quality_ignore : int, optional
         As :func:`euv2mag.data.fits.check_header`.
+    cadence_s : float, optional
+        Take only the frame nearest each step of this cadence (s), within ``tolerance_s``
+        (:func:`select_cadence`, steps from the array's earliest ``T_OBS``); None: every frame.
+        Only the selected frames' headers are built.
+    tolerance_s : float
+        See ``cadence_s``.
 
     Returns
     -------
@@ -214,7 +259,8 @@ def read_sdoml_headers(path, instrument: str, *, wavelength: int | None = AIA_WA
             raise UserError(f"SDOML array has shape {node.shape}; expected (time, ny, nx)", path=array)
         n = node.shape[0]
         values = _frame_values(dict(node.attrs), n, array, instrument)
-        for i in range(n):
+        indices = range(n) if cadence_s is None else select_cadence(values["T_OBS"], cadence_s, tolerance_s)
+        for i in indices:
             label = f"{array}[{i}]"
             header = _header(values, i, node.shape[1:], instrument)
             try:

@@ -55,6 +55,7 @@ BROKEN_PIPE_STATUS = 141
 #: Sub-commands in the order ``--help`` lists them.
 COMMANDS = (
     "synth",
+    "download",
     "prepare",
     "import",
     "info",

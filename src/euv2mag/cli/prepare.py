@@ -20,8 +20,8 @@ def add_parser(subparsers) -> None:
         "NaN off the disk. Skipped files are listed in OUT.zarr.skipped.csv. OUT may be given first or last.",
     )
     p.add_argument("out", nargs="?", help="output Zarr store (e.g. prepared.zarr)")
-    p.add_argument("--aia", nargs="+", default=[], metavar="PATH", help="AIA 304 A level-1 files, folders or glob patterns")
-    p.add_argument("--hmi", nargs="+", default=[], metavar="PATH", help="HMI LOS magnetogram files, folders or glob patterns")
+    p.add_argument("--aia", nargs="+", default=[], metavar="PATH", help="AIA 304 A level-1 files, folders, glob patterns or SDOML v2 Zarr stores")
+    p.add_argument("--hmi", nargs="+", default=[], metavar="PATH", help="HMI LOS magnetogram files, folders, glob patterns or SDOML v2 Zarr stores (Bz)")
     p.add_argument("--euv", nargs="+", default=[], metavar="PATH",
                    help="304 A full-disk EUV files of any imager euv2mag reads (SDO/AIA, STEREO/EUVI, Solar Orbiter/EUI-FSI); "
                    "only AIA pairs with --hmi, EUVI/EUI make EUV-only stores (e.g. farside inputs)")
@@ -39,6 +39,7 @@ def add_parser(subparsers) -> None:
         help="QUALITY bits (e.g. 0x10400) that do not skip a frame; default: HMI 0x10400 (sub-optimal but "
         "usable observables), AIA 0; 0 = skip any QUALITY != 0",
     )
+    p.add_argument("--sdoml-cadence", default=None, help="from SDOML Zarr inputs take one frame per step, e.g. 12h (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -51,6 +52,15 @@ def parse_duration(text: str, option: str = "--pair-tolerance") -> float:
     if not match or match.group(2) not in ("", *_UNITS):
         raise UserError(f"{option}: expected a duration like 60s or 2min, got {text!r}")
     return float(match.group(1)) * _UNITS.get(match.group(2) or "s", 1.0)
+
+
+def _sdoml_cadence(text: str) -> float:
+    from ..errors import UserError
+
+    try:
+        return parse_duration(text)
+    except UserError:
+        raise UserError(f"--sdoml-cadence: expected a duration like 12h or 6min, got {text!r}") from None
 
 
 def _options(args):
@@ -115,6 +125,7 @@ def run(args) -> int:
         strict=args.strict,
         degradation=args.degradation,
         quality_ignore=quality,
+        sdoml_cadence_s=None if args.sdoml_cadence is None else _sdoml_cadence(args.sdoml_cadence),
         progress=False if args.no_progress else None,
     )
     if result["resumed_complete"]:

@@ -8,6 +8,9 @@ stays light (astropy/sunpy, Zarr and torch load only when a name that needs them
 - real data (:mod:`~euv2mag.data.fits`, :mod:`~euv2mag.data.prepare`): :func:`prepare_hmi`,
   :func:`prepare_aia`, :func:`read_cea_patch`, :func:`prepare_store`;
 - predictions made elsewhere (:mod:`~euv2mag.data.importing`): :func:`import_predictions`;
+- SDOML v2 Zarr stores as a source (:mod:`~euv2mag.data.sdoml`): :func:`read_sdoml_headers`;
+- downloads (:mod:`~euv2mag.data.download`): :func:`euv2mag.data.download.download` with a
+  :class:`FidoClient` or any :class:`ArchiveClient`;
 - map and frame inputs (:mod:`~euv2mag.data.maps`, :mod:`~euv2mag.data.frame_source`):
   :func:`expand_map_inputs`, :func:`read_frame_source`;
 - splits (:mod:`~euv2mag.data.splits`): :class:`Split`, :func:`make_split`, :func:`write_split`,
@@ -39,6 +42,10 @@ _SOURCES = {
     "read_cea_patch": "fits",
     "prepare_store": "prepare",
     "import_predictions": "importing",
+    "read_sdoml_headers": "sdoml",
+    "SDOML_LAYOUT": "sdoml",
+    "FidoClient": "download",
+    "ArchiveClient": "download",
     "MapInput": "maps",
     "expand_map_inputs": "maps",
     "FrameSource": "frame_source",

@@ -71,6 +71,7 @@ from ..geometry import RSUN_MM, DiskGeometry, default_rsun_px
 __all__ = [
     "FrameHeader",
     "read_header",
+    "verify_fits",
     "check_header",
     "read_map",
     "prepare_map",
@@ -158,9 +159,15 @@ class FrameHeader:
         Observation time (ISO 8601, UTC): ``T_OBS`` (SDO) or ``DATE-AVG`` (EUVI, EUI), else
         ``DATE-OBS``.
     hdu : int
-        Index of the image HDU.
+        Index of the image HDU (for an SDOML frame: the frame's index along the array's time
+        axis).
     header : astropy.io.fits.Header
         The image header.
+    source : {"fits", "sdoml"}
+        Where the image is: a FITS file (``path``), or frame ``hdu`` of the SDOML Zarr array
+        ``array`` (:mod:`euv2mag.data.sdoml`; ``path`` is then ``ARRAY[i]``, for messages).
+    array : str or None
+        The SDOML array (folder) of an ``"sdoml"`` frame.
     """
 
     path: str
@@ -168,6 +175,8 @@ class FrameHeader:
     time: str
     hdu: int
     header: object
+    source: str = "fits"
+    array: str | None = None
 
 
 def _open(path):
@@ -358,6 +367,19 @@ def check_header(header, *, expect: str, path, wavelength: int | None = EUV_WAVE
         if not (math.isfinite(exptime) and exptime > 0):
             raise UserError(f"has {key}={exptime!r}; cannot normalise to DN/s", path=path)
     return _obs_time(header, path, keys["time"])
+
+
+def verify_fits(path) -> None:
+    """Check that ``path`` is a complete FITS file holding a 2-D image (e.g. after a download).
+
+    Raises
+    ------
+    UserError
+        The file is missing, not FITS, unreadable, has no 2-D image, or is shorter than its
+        header announces (truncated).
+    """
+    with _open(path) as hdul:
+        _check_size(hdul, _image_hdu(hdul, path), path)
 
 
 def read_header(path, *, expect: str, wavelength: int | None = EUV_WAVELENGTH, quality_ignore: int | None = None) -> FrameHeader:
@@ -656,6 +678,7 @@ def prepare_map(
     path=None,
     rotation_tolerance_px: float = ROTATION_TOLERANCE_PX,
     mask_off_disk: bool = True,
+    per_second: bool = False,
 ) -> tuple[np.ndarray, DiskGeometry]:
     """North-up, centred, rescaled ``size x size`` image of one map and its geometry.
 
@@ -672,6 +695,8 @@ def prepare_map(
         Source file named in error messages.
     rotation_tolerance_px, mask_off_disk
         See :func:`prepare_array`.
+    per_second : bool
+        The AIA data are already in DN/s (e.g. SDOML): do not divide by ``EXPTIME``.
 
     Returns
     -------
@@ -699,7 +724,7 @@ def prepare_map(
     out = prepare_array(
         data, center_in, matrix, size, rsun_px, rotation_tolerance_px=rotation_tolerance_px, mask_off_disk=mask_off_disk
     )
-    if instrument in EUV_INSTRUMENTS:
+    if instrument in EUV_INSTRUMENTS and not per_second:
         out /= np.float32(float(meta[INSTRUMENT_KEYWORDS[instrument]["exposure"].lower()]))
     if not np.isfinite(out).any():
         raise UserError("image has no finite pixel on the solar disk (NaN-only or off-pointed)", path=path)
@@ -744,13 +769,22 @@ def _prepare_file(path, expect, size, rsun_px, **kwargs):
 
 
 def prepare_header(head: FrameHeader, size: int = 1024, rsun_px: float | None = None) -> tuple[np.ndarray, DiskGeometry]:
-    """Read the image of an already validated file (:func:`read_header`) and prepare it."""
+    """Read the image of an already validated file (:func:`read_header`) or SDOML frame and prepare it.
+
+    An SDOML AIA frame is already in DN/s (:mod:`euv2mag.data.sdoml`), so it is not divided
+    by ``EXPTIME`` again.
+    """
     path = head.path
-    data = _read_data(path, head.hdu)
+    if head.source == "sdoml":
+        from .sdoml import read_sdoml_frame
+
+        data = read_sdoml_frame(head)
+    else:
+        data = _read_data(path, head.hdu)
     if not np.isfinite(data).any():
         raise UserError("image is NaN-only", path=path)
     smap = _make_map(data, head.header, path)
-    return prepare_map(smap, size, rsun_px, path=path)
+    return prepare_map(smap, size, rsun_px, path=path, per_second=head.source == "sdoml")
 
 
 def prepare_hmi(path, size: int = 1024, rsun_px: float | None = None, *, quality_ignore: int | None = None) -> tuple[np.ndarray, DiskGeometry]:

@@ -6,6 +6,9 @@ euv2mag reads (``euv_paths``, ``--euv``: AIA, STEREO/EUVI, Solar Orbiter/EUI-FSI
 magnetograms (the same observer, SDO); EUVI and EUI images make EUV-only stores, e.g. the
 farside input of a trained model.
 
+Inputs are FITS files, or SDOML v2 Zarr stores (:mod:`euv2mag.data.sdoml`), whose frames go
+through the same validation, pairing and resampling as FITS files.
+
 Steps
 -----
 1. Every input file's header is read and validated (:func:`euv2mag.data.fits.read_header`).
@@ -113,7 +116,8 @@ def expand_paths(items, *, parameter: str, accept=is_fits_name, what: str = "FIT
     Returns
     -------
     list of str
-        The files, each once, in the order given (folders and patterns sorted).
+        The files, each once, in the order given (folders and patterns sorted).  A Zarr folder
+        (an SDOML store, :mod:`euv2mag.data.sdoml`) is kept as one item.
 
     Raises
     ------
@@ -121,9 +125,13 @@ def expand_paths(items, *, parameter: str, accept=is_fits_name, what: str = "FIT
         A path that does not exist and matches nothing.
     """
     out: list[str] = []
+    from .sdoml import is_zarr_path
+
     for item in items or ():
         path = Path(item)
-        if path.is_dir():
+        if is_zarr_path(path):  # an SDOML store, year group or channel array (euv2mag.data.sdoml)
+            out.append(str(path))
+        elif path.is_dir():
             found = sorted(str(p) for p in path.iterdir() if p.is_file() and accept(p))
             if not found:
                 raise UserError(f"folder holds no {what}", path=path, parameter=parameter)
@@ -147,10 +155,23 @@ def expand_paths(items, *, parameter: str, accept=is_fits_name, what: str = "FIT
     return unique
 
 
-def collect_frames(paths: list[str], instrument: str, *, quality_ignore=None, wavelength=AIA_WAVELENGTH):
-    """Validate the headers of ``paths``; return ``(headers, skipped_rows)``."""
+def collect_frames(paths: list[str], instrument: str, *, quality_ignore=None, wavelength=AIA_WAVELENGTH, sdoml_cadence_s=None):
+    """Validate the headers of ``paths``; return ``(headers, skipped_rows)``.
+
+    A Zarr folder among ``paths`` is read as an SDOML store (one header per frame, or per step of
+    ``sdoml_cadence_s`` seconds, :func:`euv2mag.data.sdoml.read_sdoml_headers`); its store-level
+    problems raise.
+    """
+    from .sdoml import is_zarr_path, read_sdoml_headers
+
     heads, skipped = [], []
     for path in paths:
+        if is_zarr_path(path):
+            more, bad = read_sdoml_headers(path, "aia" if instrument == "euv" else instrument, wavelength=wavelength, quality_ignore=quality_ignore,
+                                           cadence_s=sdoml_cadence_s)
+            heads += more
+            skipped += bad
+            continue
         try:
             heads.append(read_header(path, expect=instrument, wavelength=wavelength, quality_ignore=quality_ignore))
         except UserError as exc:
@@ -282,7 +303,11 @@ def _inputs_digest(frames: list[Frame]) -> str:
     h = hashlib.sha1()
     for frame in frames:
         for head in (frame.euv, frame.hmi):
-            if head is not None:
+            if head is None:
+                continue
+            if head.source == "sdoml":
+                h.update(f"{os.path.realpath(head.array)}|{head.hdu}|{head.time}\n".encode())
+            else:
                 h.update(f"{os.path.realpath(head.path)}|{os.path.getsize(head.path)}|{head.time}\n".encode())
     return h.hexdigest()
 
@@ -356,6 +381,7 @@ def prepare_store(
     strict: bool = False,
     degradation: str | None = None,
     quality_ignore: int | None = None,
+    sdoml_cadence_s: float | None = None,
     progress: bool | None = None,
 ) -> dict:
     """Prepare EUV/HMI files into the store ``out`` (see the module docstring).
@@ -363,6 +389,9 @@ def prepare_store(
     ``aia_paths`` must be SDO/AIA files; ``euv_paths`` may be AIA, STEREO/EUVI or Solar
     Orbiter/EUI-FSI 304 A files (both lists go to the store's ``euv`` array).  ``degradation``
     (aiapy) corrects AIA only and is refused for a store with EUVI/EUI images.
+
+    ``sdoml_cadence_s`` (s) takes from SDOML inputs only the frame nearest each step of that
+    cadence (:func:`euv2mag.data.sdoml.select_cadence`); FITS inputs are unaffected.
 
     Returns
     -------
@@ -388,16 +417,21 @@ def prepare_store(
     if out.exists() and not (out / ".zgroup").exists():
         raise UserError("exists and is not an euv2mag store; choose another output", path=out)
 
-    aia_heads, skipped = collect_frames(list(aia_paths), "aia", quality_ignore=quality_ignore)
-    euv_heads, more = collect_frames(list(euv_paths), "euv", quality_ignore=quality_ignore)
+    if sdoml_cadence_s is not None and not (np.isfinite(sdoml_cadence_s) and sdoml_cadence_s >= 1):
+        raise UserError(f"must be at least 1 s, got {sdoml_cadence_s!r}", parameter="sdoml_cadence_s")
+    aia_heads, skipped = collect_frames(list(aia_paths), "aia", quality_ignore=quality_ignore, sdoml_cadence_s=sdoml_cadence_s)
+    euv_heads, more = collect_frames(list(euv_paths), "euv", quality_ignore=quality_ignore, sdoml_cadence_s=sdoml_cadence_s)
     aia_heads += euv_heads
     skipped += more
     euv_given = bool(aia_paths or euv_paths)
     if degradation and any(h.instrument != "aia" for h in aia_heads):
         raise UserError("the AIA degradation correction (aiapy) does not apply to EUVI or EUI images; leave it out "
                         "for a store with them", parameter="degradation")
-    hmi_heads, more = collect_frames(list(hmi_paths), "hmi", quality_ignore=quality_ignore)
+    hmi_heads, more = collect_frames(list(hmi_paths), "hmi", quality_ignore=quality_ignore, sdoml_cadence_s=sdoml_cadence_s)
     skipped += more
+    if degradation and any(h.source == "sdoml" for h in aia_heads):
+        raise UserError("SDOML AIA images are already degradation-corrected; drop the degradation correction",
+                        parameter="degradation")
     if euv_given and hmi_paths and not (aia_heads and hmi_heads):
         # both instruments were asked for but one has no valid file: nothing can pair
         frames, unpaired = [], [_skip(h, "no valid file of the other instrument to pair with") for h in aia_heads + hmi_heads]
@@ -425,6 +459,8 @@ def prepare_store(
         "arrays": list(arrays),
         "inputs_sha1": _inputs_digest(frames),
     }
+    if sdoml_cadence_s is not None:  # only then, so stores made before the option still resume
+        params["sdoml_cadence_s"] = float(sdoml_cadence_s)
     if not frames:
         _write_skip_csv(out, skipped)
         raise UserError(_no_frames_message(skipped, out), path=out)

@@ -74,7 +74,7 @@ def test_sdoml_prepares_into_the_same_store_as_fits(tmp_path, capsys):
             np.testing.assert_allclose(y, x, rtol=2e-6, atol=1e-4 if name == "mag" else 1e-6, equal_nan=True)
     assert a.geometry(1) == b.geometry(1)
     frames = b.attrs["provenance"]["frames"]
-    assert frames[1]["aia"].endswith("sdomlv2_small.zarr/2016/304A[1]") and frames[0]["hmi"].endswith("2016/Bz[0]")
+    assert frames[1]["euv"].endswith("sdomlv2_small.zarr/2016/304A[1]") and frames[0]["hmi"].endswith("2016/Bz[0]")
     # the year group or the array itself may be given too: the same arrays
     from euv2mag.data.sdoml import sdoml_arrays
 

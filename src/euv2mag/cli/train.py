@@ -38,6 +38,7 @@ _FIELDS = {
     "euv_vmin": "euv_vmin",
     "euv_vmax": "euv_vmax",
     "euv_asinh_a": "euv_asinh_a",
+    "coord_channels": "coord_channels",
     "iters": "iters",
     "val_every": "val_every",
     "ckpt_every": "ckpt_every",
@@ -108,6 +109,8 @@ def add_parser(subparsers) -> None:
     d.add_argument("--euv-vmin", type=float, help="EUV lower limit in DN/s (default 0)")
     d.add_argument("--euv-vmax", type=float, help="EUV upper limit in DN/s (default 8800)")
     d.add_argument("--euv-asinh-a", type=float, help="asinh softening of the EUV stretch (default 0.001)")
+    d.add_argument("--coord-channels", action=argparse.BooleanOptionalAction, default=None,
+                   help="add sin(latitude) and mu input channels (default off; KPL19: off)")
     h = p.add_argument_group("hardware")
     h.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision (default fp32; fp16 CUDA only)")
     h.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")

@@ -30,7 +30,7 @@ __all__ = ["TrainConfig", "variant_defaults", "layered_config", "ARCHITECTURE_KE
 VARIANTS = ("kpl19", "cc")
 
 #: Fields that define the network weights' shapes; a checkpoint must agree on all of them.
-ARCHITECTURE_KEYS = ("size", "in_channels", "out_channels", "ngf", "ndf", "n_layers_d", "head")
+ARCHITECTURE_KEYS = ("size", "in_channels", "coord_channels", "out_channels", "ngf", "ndf", "n_layers_d", "head")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +49,14 @@ class TrainConfig:
         PatchGAN depth (3: 70x70 receptive field).
     in_channels, out_channels : int
         EUV and magnetogram channels (1 each).
+    coord_channels : bool
+        Give the generator (and the discriminator, which sees the generator's input) two more
+        input channels computed from each frame's geometry: sin(heliographic latitude) and
+        mu = cos(heliocentric angle), both 0 off the disk
+        (:func:`euv2mag.data.torch_dataset.coordinate_channels`).  With them a rule that depends
+        on the hemisphere (Hale's law) or on the distance from the limb is learnable by a
+        translation-equivariant network; KPL19: no.  The network input has
+        :attr:`input_channels` channels.
     head : {"auto", "tanh", "identity"}
         Generator output activation; ``auto``: tanh for a clipped scaling, identity otherwise.
     dropout, n_dropout : float, int
@@ -108,6 +116,7 @@ class TrainConfig:
     ndf: int = 64
     n_layers_d: int = 3
     in_channels: int = 1
+    coord_channels: bool = False
     out_channels: int = 1
     head: str = "auto"
     dropout: float = 0.5
@@ -207,6 +216,11 @@ class TrainConfig:
         self.euv_scaling
 
     # ------------------------------------------------------------------ derived objects
+    @property
+    def input_channels(self) -> int:
+        """Channels of the generator's input: the EUV channels plus 2 coordinate channels if set."""
+        return self.in_channels + (2 if self.coord_channels else 0)
+
     @property
     def mag_scaling(self) -> MagScaling:
         return MagScaling(

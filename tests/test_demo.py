@@ -1,6 +1,7 @@
 """``euv2mag demo``: the whole study on the synthetic Sun (the ``--quick`` preset), resume, options."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -25,6 +26,10 @@ def test_presets_and_overrides():
     assert (quick.size, quick.iters, quick.seeds) == (64, 120, (0, 1, 2))
     assert (default.variant, default.coord_channels, default.precision) == ("cc", True, "fp32")
     assert demo_options(quick=True, coord_channels=False).coord_channels is False
+    extended = demo_options(extended=True)
+    assert extended.iters == 15000 and dataclasses.replace(extended, iters=default.iters) == default
+    with pytest.raises(UserError, match="--quick or --extended"):
+        demo_options(quick=True, extended=True)
     assert demo_options(quick=True, size=32, seeds=[5]).seeds == (5,)
     assert demo_options(quick=True, size=32).size == 32 and demo_options(quick=True, size=32).iters == 120
 

@@ -269,3 +269,20 @@ def test_coordinate_channels_follow_the_jitter_and_reach_the_networks(store64, t
     # a checkpoint written before the option existed (no coord_channels key) loads as without them
     old = TrainConfig.from_dict({k: v for k, v in TrainConfig(**TINY).resolved(64).to_dict().items() if k != "coord_channels"})
     assert old.coord_channels is False and old.input_channels == 1
+
+
+def test_linear_lr_schedule_decays_over_the_second_half(store64, tmp_path):
+    from euv2mag.model.config import lr_factor
+
+    assert [lr_factor("linear", i, 10) for i in (0, 5, 6, 9)] == [1.0, 1.0, 0.8, 0.2]
+    common = dict(**TINY, iters=4, val_every=4, ckpt_every=4, log_every=4)
+    lin = train_seed(store64, [0, 1], [], TrainConfig(**common, lr_schedule="linear"), 0, tmp_path / "lin", progress=False)
+    const = train_seed(store64, [0, 1], [], TrainConfig(**common), 0, tmp_path / "const", progress=False)
+    ck_lin, ck_const = load_checkpoint(lin.run_dir / "last.ckpt"), load_checkpoint(const.run_dir / "last.ckpt")
+    for opt in ("opt_G", "opt_D"):  # the last step (iteration 3 of 4) ran at 2 (4 - 3) / 4 = 0.5 lr
+        assert ck_lin[opt]["param_groups"][0]["lr"] == pytest.approx(1e-4, rel=1e-12)
+        assert ck_const[opt]["param_groups"][0]["lr"] == pytest.approx(2e-4, rel=1e-12)
+    # identical for the first half, different after it
+    assert not _states_equal(ck_lin["G"], ck_const["G"])
+    with pytest.raises(UserError, match="lr_schedule"):
+        TrainConfig(lr_schedule="cosine")

@@ -89,11 +89,21 @@ class DemoOptions:
 
 #: ``--quick``: a first look in about 3 minutes on 2 CPU cores.
 QUICK = dict(size=64, start="2012-06-01", end="2013-11-30", cadence="96h", iters=120, ngf=8, ndf=8, saturation_frames=40)
+#: ``--extended``: the default study with longer training, sized for 60 minutes on 2 CPU cores.
+EXTENDED = dict(iters=15000)
 
 
-def demo_options(*, quick: bool = False, **overrides) -> DemoOptions:
-    """Demo options: the default preset, or ``quick``, with explicit overrides (None = keep)."""
-    base = dict(QUICK) if quick else {}
+def demo_options(*, quick: bool = False, extended: bool = False, **overrides) -> DemoOptions:
+    """Demo options: the default preset, ``quick`` or ``extended``, with explicit overrides (None = keep).
+
+    Raises
+    ------
+    UserError
+        Both ``quick`` and ``extended``.
+    """
+    if quick and extended:
+        raise UserError("choose --quick or --extended, not both")
+    base = dict(QUICK) if quick else dict(EXTENDED) if extended else {}
     base.update({k: v for k, v in overrides.items() if v is not None})
     if "seeds" in base:
         base["seeds"] = tuple(int(s) for s in base["seeds"])

@@ -19,6 +19,8 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--out", required=True, help="study folder (created; re-running resumes)")
     p.add_argument("--quick", action="store_true", help="a small first look (64 px, 1.5 years, short training)")
+    p.add_argument("--extended", action="store_true",
+                   help="the default study with longer training (sized for 60 minutes on 2 CPU cores)")
     p.add_argument("--size", type=power_of_two, help="image side in px (default 128; quick 64)")
     p.add_argument("--iters", type=positive_int, help="training iterations per run (default 3000; quick 120)")
     p.add_argument("--ngf", type=positive_int, help="generator base filters (default 16; quick 8; KPL19 64)")
@@ -40,7 +42,7 @@ def run(args) -> int:
     from ..demo import demo_options, run_demo
 
     options = demo_options(
-        quick=args.quick, size=args.size, iters=args.iters, ngf=args.ngf, ndf=args.ndf, seeds=args.seeds,
+        quick=args.quick, extended=args.extended, size=args.size, iters=args.iters, ngf=args.ngf, ndf=args.ndf, seeds=args.seeds,
         start=args.start, end=args.end, cadence=args.cadence, polarity_leak=args.polarity_leak, device=args.device,
         variant=args.variant, coord_channels=args.coord_channels, precision=args.precision,
     )

@@ -26,6 +26,7 @@ _FIELDS = {
     "cc_scales": "cc_scales",
     "loss_mask_disk": "loss_mask_disk",
     "lr": "lr",
+    "lr_schedule": "lr_schedule",
     "jitter": "jitter_px",
     "pad": "pad",
     "two_forward": "two_forward",
@@ -92,6 +93,8 @@ def add_parser(subparsers) -> None:
     m.add_argument("--loss-mask-disk", action=argparse.BooleanOptionalAction, default=None,
                    help="L1/CC losses inside the solar disk only (kpl19: off, cc: on)")
     m.add_argument("--lr", type=nonnegative_float, help="Adam learning rate (default 2e-4)")
+    m.add_argument("--lr-schedule", choices=("constant", "linear"),
+                   help="constant (default, KPL19) or linear: decay to 0 over the second half")
     m.add_argument("--two-forward", action="store_true", default=None,
                    help="KPL19's separate generator forward for the D and the G step")
     m.add_argument("--inference-mode", choices=("kpl19", "eval"),

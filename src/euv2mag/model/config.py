@@ -25,7 +25,7 @@ from .._io import atomic_write_text
 from ..errors import UserError
 from ..scaling import EuvScaling, MagScaling
 
-__all__ = ["TrainConfig", "variant_defaults", "layered_config", "ARCHITECTURE_KEYS", "VARIANTS"]
+__all__ = ["TrainConfig", "variant_defaults", "layered_config", "lr_factor", "ARCHITECTURE_KEYS", "VARIANTS"]
 
 VARIANTS = ("kpl19", "cc")
 
@@ -73,6 +73,10 @@ class TrainConfig:
         Compute the L1 and CC losses inside the solar disk only (KPL19: no, whole image).
     lr, beta1, beta2, adam_eps : float
         Adam settings of both optimisers (2e-4, 0.5, 0.999, 1e-7 as Keras).
+    lr_schedule : {"constant", "linear"}
+        Learning rate against iteration: ``constant`` (KPL19) or ``linear``, pix2pix's policy:
+        ``lr`` for the first half of ``iters``, then a linear decay to 0 at the last iteration
+        (:func:`lr_factor`).  A pure function of the iteration, so a resumed run follows it.
     jitter_px : int
         Random shift range in px; -1 = ``round(15 size / 1024)`` (KPL19's 15 px at 1024).
     pad : {"zero-field", "kpl19"}
@@ -132,6 +136,7 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     adam_eps: float = 1e-7
+    lr_schedule: str = "constant"
     jitter_px: int = -1
     pad: str = "zero-field"
     two_forward: bool = False
@@ -189,6 +194,7 @@ class TrainConfig:
             "best_metric": ("val_cc", "val_l1_g", "val_tumf_rel_err"),
             "inference_mode": ("kpl19", "eval"),
             "precision": ("fp32", "bf16", "fp16"),
+            "lr_schedule": ("constant", "linear"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -293,6 +299,26 @@ class TrainConfig:
         if not path.is_file():
             raise UserError("no such configuration file", path=path)
         return cls.from_toml(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def lr_factor(schedule: str, iteration: int, iters: int) -> float:
+    """The learning rate of iteration ``iteration`` (0-based) as a fraction of ``lr``.
+
+    ``constant``: 1.  ``linear``: 1 for the first half of ``iters``, then
+    ``2 (iters - iteration) / iters``, falling linearly to ``2 / iters`` at the last iteration.
+
+    Examples
+    --------
+    >>> [round(lr_factor("linear", i, 8), 3) for i in range(8)]
+    [1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    >>> lr_factor("constant", 7, 8)
+    1.0
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return min(1.0, 2.0 * (iters - iteration) / iters)
+    raise UserError(f"lr_schedule must be constant or linear, got {schedule!r}")
 
 
 def variant_defaults(variant: str) -> dict:

@@ -62,7 +62,7 @@ from .checkpoint import (
     restore_training_state,
     save_checkpoint,
 )
-from .config import TrainConfig
+from .config import TrainConfig, lr_factor
 from .losses import cc_loss, gan_loss, l1_loss
 from .metrics import LOSS_COLUMNS, MAXIMISE, format_value, read_metrics, validation_metrics, write_metrics
 from .pix2pix import build_discriminator, build_generator, set_inference_mode
@@ -441,6 +441,11 @@ def train_seed(
             for it in range(start, end):
                 epoch, pos = divmod(it, n)
                 k = int(np.random.default_rng([int(seed), 1, epoch]).permutation(n)[pos])
+                if cfg.lr_schedule != "constant":
+                    lr = cfg.lr * lr_factor(cfg.lr_schedule, it, cfg.iters)
+                    for opt in (opt_G, opt_D):
+                        for group in (opt.param_groups if opt is not None else ()):
+                            group["lr"] = lr
                 x, y = dataset[(k, it)]
                 x = x[None].to(device).contiguous(memory_format=memory_format)
                 y = y[None].to(device).contiguous(memory_format=memory_format)

@@ -26,11 +26,11 @@ this size: the ``cc`` variant (CC loss inside the disk, asinh ±3000 G scaling) 
 coordinate input channels (sin latitude and mu, :func:`euv2mag.data.torch_dataset.coordinate_channels`).
 The faithful KPL19 configuration (±100 G, BCE-GAN + 100 L1) learns the field's location but
 collapses toward 0 G at this width and length; it stays in the study as the reference run (the
-learning-curve measurements behind this choice are in the README).  The control trains the main
+learning-curve measurements behind this choice are in docs/demo.rst).  The control trains the main
 configuration: a control that cannot learn could not tell missing information from a failure to learn.
 
-Presets (measured on 2 CPU cores; see the README): the default is sized for 15 minutes,
-``quick`` for 3.  The network width (``ngf``/``ndf``) is reduced from KPL19's 64 to fit a CPU; all
+Presets (sized for 2 CPU cores; timings in docs/demo.rst): the default for 15 minutes,
+``quick`` for 3, ``extended`` (15000 iterations per run) for 60.  The network width (``ngf``/``ndf``) is reduced from KPL19's 64 to fit a CPU; all
 other KPL19 network settings (U-Net depth log2(size), PatchGAN, Adam 2e-4, batch 1, jitter, dropout
 at inference) are kept.  On a GPU use e.g. ``--size 256 --iters 20000 --ngf 64``.
 """

@@ -68,7 +68,7 @@ def validation_metrics(pred_g: Sequence[np.ndarray], obs_g: Sequence[np.ndarray]
     -------
     dict
         ``val_l1_g``: mean |pred - obs| in G on the disk (r < R, finite obs); ``val_cc``: pixel
-        Pearson CC on the disk; ``val_abs_cc``: Pearson CC of |pred| and |obs| on the disk (the
+        Pearson CC on the disk; ``val_abs_cc``: Pearson CC of ``|pred|`` and ``|obs|`` on the disk (the
         sign-blind CC, as the audit's ``abs_cc`` but on r < R: a model
         that finds where the field is but not its sign scores high here and near 0 in
         ``val_cc``); ``val_tumf_rel_err``: |TUMF_pred - TUMF_obs| / TUMF_obs;

@@ -20,7 +20,7 @@ from euv2mag.model.config import TrainConfig
 from euv2mag.report.layout import StudyLayout
 
 
-def test_presets_and_overrides():
+def test_presets_and_overrides(tmp_path):
     default, quick = demo_options(), demo_options(quick=True)
     assert default == DemoOptions()
     assert (quick.size, quick.iters, quick.seeds) == (64, 120, (0, 1, 2))
@@ -30,6 +30,8 @@ def test_presets_and_overrides():
     assert extended.iters == 15000 and dataclasses.replace(extended, iters=default.iters) == default
     with pytest.raises(UserError, match="--quick or --extended"):
         demo_options(quick=True, extended=True)
+    assert main(["demo", "--out", str(tmp_path / "d"), "--quick", "--extended"]) == 2
+    assert not (tmp_path / "d").exists()
     assert demo_options(quick=True, size=32, seeds=[5]).seeds == (5,)
     assert demo_options(quick=True, size=32).size == 32 and demo_options(quick=True, size=32).iters == 120
 

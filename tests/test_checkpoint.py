@@ -56,7 +56,8 @@ def _equal(a, b) -> bool:
 def test_format_keys_are_those_of_existing_checkpoints(tmp_path):
     """The format string and the keys (in order) are what runs before the checkpoint module wrote.
 
-    ``num_threads`` was added after (optional when read: older files resume unchecked).
+    ``num_threads`` and ``world_size`` were added after (optional when read: older files resume
+    unchecked, as written by one process).
     """
     assert CHECKPOINT_FORMAT == "euv2mag-pix2pix-1"
     cfg = TrainConfig(**SMALL).resolved(32)
@@ -65,9 +66,10 @@ def test_format_keys_are_those_of_existing_checkpoints(tmp_path):
     assert list(weights) == ["format", "config", "seed", "iteration", "G", "D"]
     full = make_checkpoint(cfg, 4, 7, g, d, opt_g=opt_g, opt_d=opt_d, best={"metric": "val_cc"}, window={"n": 2})
     assert list(full) == ["format", "config", "seed", "iteration", "G", "D", "opt_G", "opt_D", "rng", "best", "window",
-                          "num_threads"]
+                          "num_threads", "world_size"]
     assert list(make_checkpoint(cfg, 4, 7, g, opt_g=opt_g)) == ["format", "config", "seed", "iteration", "G", "opt_G",
-                                                                 "rng", "best", "window", "num_threads"]
+                                                                 "rng", "best", "window", "num_threads",
+                                                                 "world_size"]
     assert full["seed"] == 4 and full["iteration"] == 7 and full["config"] == cfg.to_dict()
 
     path = save_checkpoint(tmp_path / "last.ckpt", full)
@@ -170,3 +172,27 @@ def test_every_public_model_name_resolves():
     from euv2mag.model import predict, train  # submodules still import as usual
 
     assert train.train_runs is model.train_runs and predict.predict_run is model.predict_run
+
+
+def test_thread_check_only_within_the_same_process_layout(tmp_path):
+    """A CPU resume with another thread count is refused for the run's own layout (bit-identity is
+    at stake) but allowed for a checkpoint of a multi-process run (equal up to rounding anyway)."""
+    cfg = TrainConfig(**SMALL).resolved(32)
+    g, d, opt_g, opt_d = _networks(cfg)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        for world in (1, 2):
+            save_checkpoint(tmp_path / f"w{world}.ckpt",
+                            make_checkpoint(cfg, 0, 1, g, d, opt_g=opt_g, opt_d=opt_d, world_size=world))
+        torch.set_num_threads(2)
+        with pytest.raises(UserError, match="the run used 1 CPU threads, this process has 2"):
+            restore_training_state(load_checkpoint(tmp_path / "w1.ckpt"), tmp_path / "w1.ckpt", g, d, opt_g, opt_d)
+        with pytest.raises(UserError, match="the run used 1 CPU threads"):
+            restore_training_state(load_checkpoint(tmp_path / "w2.ckpt"), tmp_path / "w2.ckpt", g, d, opt_g, opt_d,
+                                   world_size=2)
+        ckpt = load_checkpoint(tmp_path / "w2.ckpt")
+        assert ckpt["world_size"] == 2
+        restore_training_state(ckpt, tmp_path / "w2.ckpt", g, d, opt_g, opt_d, world_size=1)
+    finally:
+        torch.set_num_threads(before)

@@ -19,6 +19,16 @@ model's scores can be set beside those of:
     The truth with every anti-Hale region (generator flag ``hale_conforming`` false) negated
     inside its footprint: a model that knows Hale's law perfectly and nothing else about
     polarity (footprint polarity 1 on Hale-conforming regions, 0 on anti-Hale ones).
+``persistence-D`` (any ``D >= 0`` in days, e.g. ``persistence-7``)
+    The truth frame D days earlier, carried to the frame time by differential rotation (sunpy's
+    solar-surface propagation) and reprojected onto the frame's grid with reproject's
+    flux-conserving adaptive resampling, the field taken as radial; regions that emerged since
+    are absent by construction, the band rotated in over the east limb since is 0 G: the prior
+    of history-based models (Jeong et al. 2022, ApJS 262, 50).  The history frame is the truth
+    frame nearest to ``t - D`` within a tolerance (default half the store's median cadence); a
+    frame without one is 0 G on the disk and listed with the reason in the store's table
+    ``history`` and in ``<kind>.history.csv`` beside the store.  Details, approximations and
+    choices: :mod:`euv2mag.audit.persistence`.
 
 Footprints (``sign-coin``, ``hale-oracle``; synthetic truth only, ``tables/frame_regions``)
     For each row of the frame, the disk pixels whose great-circle distance from the region's
@@ -36,6 +46,7 @@ All map functions are pure functions of arrays and a :class:`~euv2mag.geometry.D
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -46,8 +57,8 @@ import numpy as np
 from ..errors import UserError
 from ..geometry import RSUN_MM
 
-__all__ = ["KINDS", "FOOTPRINT_PLAGE_FACTOR", "parse_kind", "region_footprints", "zero_map", "clip_map",
-           "flip_regions", "baseline_map", "write_baselines"]
+__all__ = ["KINDS", "FOOTPRINT_PLAGE_FACTOR", "NEEDS_HISTORY", "parse_kind", "region_footprints", "zero_map",
+           "clip_map", "flip_regions", "baseline_map", "write_baselines"]
 
 #: The default baselines of :func:`write_baselines` (``clip-L`` takes any L > 0 in G).
 KINDS = ("zero", "clip-100", "sign-coin", "hale-oracle")
@@ -57,29 +68,40 @@ FOOTPRINT_PLAGE_FACTOR = 1.5
 _REGION_COLUMNS = ("frame", "region_id", "lat_deg", "stonyhurst_lon_deg", "hale_conforming", "separation_mm",
                    "plage_radius_mm")
 _NEEDS_REGIONS = ("sign-coin", "hale-oracle")
+#: Baseline names (as :func:`parse_kind` gives them) made from another truth frame than the predicted one.
+NEEDS_HISTORY = ("persistence",)
+_CHOICES = ("zero, clip-L (L > 0 in G, e.g. clip-100), sign-coin, hale-oracle, persistence-D (D >= 0 days, "
+            "e.g. persistence-7)")
 
 
 def parse_kind(kind: str) -> tuple[str, float]:
-    """``(name, clip level in G)`` of a baseline name; the level is NaN but for ``clip-L``.
+    """``(name, value)`` of a baseline name: the clip level in G of ``clip-L``, the age in days of
+    ``persistence-D``, NaN for the others.
+
+    Examples
+    --------
+    >>> parse_kind("clip-100"), parse_kind("persistence-7"), parse_kind("zero")
+    (('clip', 100.0), ('persistence', 7.0), ('zero', nan))
 
     Raises
     ------
     UserError
-        An unknown name, or a clip level that is not a positive finite number (one line).
+        An unknown name, a clip level that is not a positive finite number, or an age that is
+        not a finite number >= 0 (one line).
     """
     kind = str(kind).strip()
     if kind in ("zero", "sign-coin", "hale-oracle"):
         return kind, math.nan
-    match = re.fullmatch(r"clip-(.+)", kind)
+    match = re.fullmatch(r"(clip|persistence)-(.+)", kind)
     if match:
         try:
-            level = float(match.group(1))
+            value = float(match.group(2))
         except ValueError:
-            level = math.nan
-        if math.isfinite(level) and level > 0:
-            return "clip", level
-    raise UserError(f"unknown baseline {kind!r}; choose from zero, clip-L (L > 0 in G, e.g. clip-100), sign-coin, "
-                    "hale-oracle", parameter="kinds")
+            value = math.nan
+        name = match.group(1)
+        if math.isfinite(value) and (value > 0 or (name == "persistence" and value == 0)):
+            return name, value
+    raise UserError(f"unknown baseline {kind!r}; choose from {_CHOICES}", parameter="kinds")
 
 
 def region_footprints(geometry, regions) -> np.ndarray:
@@ -167,8 +189,17 @@ def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed
         The frame's ``frame_regions`` rows; needed by ``sign-coin`` and ``hale-oracle``.
     seed : int
         Seed of the ``sign-coin`` draws.
+
+    Raises
+    ------
+    UserError
+        For ``persistence-D``, which needs a history frame (:func:`write_baselines`,
+        :func:`euv2mag.audit.persistence.rotate_map`).
     """
     name, level = parse_kind(kind)
+    if name in NEEDS_HISTORY:
+        raise UserError(f"baseline {kind!r} is made from an earlier truth frame, not from the frame itself; "
+                        "use write_baselines or euv2mag.audit.persistence.rotate_map", parameter="kinds")
     if name == "zero":
         return zero_map(geometry)
     if name == "clip":
@@ -184,7 +215,8 @@ def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed
 
 
 def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = "test", split=None,
-                    seed: int = 0, progress: bool | None = None) -> list[Path]:
+                    seed: int = 0, history_tolerance_days: float | None = None, rotation_model: str | None = None,
+                    mu_min: float | None = None, progress: bool | None = None) -> list[Path]:
     """Write one prediction store ``out/<kind>.zarr`` per baseline for frames of a truth store.
 
     Parameters
@@ -202,6 +234,15 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
         Split JSON of the truth store.
     seed : int
         Seed of the ``sign-coin`` draws.
+    history_tolerance_days : float, optional
+        ``persistence-D``: largest distance of the history frame from ``t - D``, days (default
+        half the median spacing of the truth store's frames).
+    rotation_model : str, optional
+        ``persistence-D``: sunpy's differential-rotation law (default: the synthetic truth's
+        own ``rotation_model``, else ``howard``).
+    mu_min : float, optional
+        ``persistence-D``: smallest ``mu`` of a history pixel that is carried (default
+        :data:`euv2mag.audit.persistence.HISTORY_MU_MIN`).
     progress : bool, optional
         Show a progress bar (default: unless ``EUV2MAG_NO_PROGRESS`` is set).
 
@@ -210,18 +251,21 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
     list of Path
         The stores written, in the order of ``kinds``.  Each has the array ``pred`` and the
         truth frames' time and geometry, plus ``tables/source_frames`` (``index``,
-        ``source_index``, ``time``); re-running replaces them.
+        ``source_index``, ``time``); a ``persistence-D`` store also the table ``history``
+        (:data:`euv2mag.audit.persistence.HISTORY`), written as ``out/<kind>.history.csv`` too.
+        Re-running replaces them.
 
     Raises
     ------
     UserError
         An unknown or repeated baseline, a truth without ``mag``, bad indices or split, a region
-        baseline on a truth without ``tables/frame_regions``, or an output that is not a store;
-        all checked before anything is written.
+        baseline on a truth without ``tables/frame_regions``, bad persistence options, or an
+        output that is not a store; all checked before anything is written.
     """
     from ..data.store import FrameStore, StoreWriter, _is_vacant
-    from ..model.predict import resolve_indices
+    from ..data.splits import resolve_indices
     from ..progress import progress_bar
+    from .persistence import PersistenceParams, default_tolerance_days, history_frames, history_table_file
 
     kinds = [str(k).strip() for k in kinds]
     if not kinds:
@@ -243,6 +287,15 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
                             "which this store lacks", path=store.path)
         by_frame = {int(f): g.reset_index(drop=True) for f, g in table.groupby("frame")}
         empty = table.iloc[:0]
+    persistence = {}
+    for kind in kinds:
+        name, days = parse_kind(kind)
+        if name == "persistence":
+            model = rotation_model or _store_rotation_model(store)
+            tol = default_tolerance_days(store.times) if history_tolerance_days is None else history_tolerance_days
+            extra = {} if mu_min is None else {"mu_min": mu_min}
+            pp = PersistenceParams(days, tolerance_days=tol, rotation_model=model, **extra)
+            persistence[kind] = (pp, *history_frames(store.times, idx, pp.days, pp.tolerance_days))
     out = Path(out)
     targets = [out / f"{kind}.zarr" for kind in kinds]
     for target in targets:
@@ -253,16 +306,59 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
         for kind, target in zip(kinds, targets):
             params = {"baseline": kind, "seed": int(seed), "source_store": str(Path(store.path).resolve()),
                       "source_indices": idx, "arrays": ["pred"]}
+            if kind in persistence:
+                params["persistence"] = dataclasses.asdict(persistence[kind][0])
             with StoreWriter.open(target, n_frames=len(idx), shape=store.shape, arrays=["pred"], kind="prediction",
                                   params=params, provenance={"baseline": kind, "source_store": params["source_store"]},
                                   overwrite=True) as writer:
+                history_rows = []
                 for i, src in enumerate(idx):
-                    regions = by_frame.get(src, empty) if by_frame is not None else None
                     geom = store.geometry(src)
-                    writer.write_frame(i, geom, pred=baseline_map(kind, store.read("mag", src), geom, regions, seed=seed))
+                    if kind in persistence:
+                        pred, row = _persistence_frame(store, src, geom, *persistence[kind], i)
+                        history_rows.append(row)
+                    else:
+                        regions = by_frame.get(src, empty) if by_frame is not None else None
+                        pred = baseline_map(kind, store.read("mag", src), geom, regions, seed=seed)
+                    writer.write_frame(i, geom, pred=pred)
                     advance()
                 writer.write_table("source_frames", {"index": np.arange(len(idx)), "source_index": np.asarray(idx),
                                                      "time": [str(store.times[i]) for i in idx]})
-                writer.finish(baseline=kind)
+                extra = {}
+                if kind in persistence:
+                    spec = history_table_file(kind)
+                    table = spec.frame(history_rows)
+                    writer.write_table("history", table)
+                    spec.write(table, out)
+                    extra["n_without_history"] = int((table["history_index"] < 0).sum())
+                writer.finish(baseline=kind, **extra)
             written.append(target)
     return written
+
+
+def _store_rotation_model(store) -> str:
+    """The synthetic truth's differential-rotation law (``params.rotation_model``), else ``howard``."""
+    from .persistence import ROTATION_MODELS
+
+    params = store.attrs.get("params")
+    model = params.get("rotation_model") if isinstance(params, dict) else None
+    return model if model in ROTATION_MODELS else "howard"
+
+
+def _persistence_frame(store, src: int, geometry, params, history_index, age_days, k: int):
+    """``persistence-D`` map of truth frame ``src`` (the ``k``-th frame written) and its ``history`` row."""
+    from .persistence import rotate_map
+
+    j = int(history_index[k])
+    row = {"index": k, "source_index": int(src), "time": str(store.times[src]), "history_index": j,
+           "history_time": "", "age_days": math.nan, "covered_fraction": 0.0, "reason": ""}
+    disk = geometry.rho <= 1.0
+    if j < 0:
+        row["reason"] = (f"no truth frame within {params.tolerance_days * 24:g} h of {params.days:g} d before "
+                         f"{store.times[src]}")
+        return zero_map(geometry), row
+    pred, covered = rotate_map(store.read("mag", j), store.geometry(j), geometry, mu_min=params.mu_min,
+                               rotation_model=params.rotation_model)
+    row.update(history_time=str(store.times[j]), age_days=float(age_days[k]),
+               covered_fraction=float(covered.sum() / max(1, disk.sum())))
+    return pred, row

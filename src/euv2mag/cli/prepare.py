@@ -1,4 +1,4 @@
-"""``euv2mag prepare``: AIA 304 A / HMI LOS level-1 FITS files -> a prepared dataset store.
+"""``euv2mag prepare``: EUV 304 A (AIA, EUVI, EUI/FSI) / HMI LOS level-1 FITS files -> a prepared store.
 
 See :mod:`euv2mag.data.prepare` for the steps and the skip report, and
 :mod:`euv2mag.data.fits` for what happens to each image.
@@ -22,6 +22,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("out", nargs="?", help="output Zarr store (e.g. prepared.zarr)")
     p.add_argument("--aia", nargs="+", default=[], metavar="PATH", help="AIA 304 A level-1 files, folders or glob patterns")
     p.add_argument("--hmi", nargs="+", default=[], metavar="PATH", help="HMI LOS magnetogram files, folders or glob patterns")
+    p.add_argument("--euv", nargs="+", default=[], metavar="PATH",
+                   help="304 A full-disk EUV files of any imager euv2mag reads (SDO/AIA, STEREO/EUVI, Solar Orbiter/EUI-FSI); "
+                   "only AIA pairs with --hmi, EUVI/EUI make EUV-only stores (e.g. farside inputs)")
     p.add_argument("--size", default="1024", help="output side N in pixels, a power of two >= 32 (default 1024)")
     p.add_argument("--rsun-px", default=None, help="solar radius in output pixels (default 392/1024 * N)")
     p.add_argument("--pair-tolerance", default="60s", help="largest AIA-HMI time difference of a pair, e.g. 60s, 2min (default 60s)")
@@ -58,7 +61,7 @@ def _options(args):
     out = args.out
     if out is None:
         # `--hmi a.fits b.fits OUT.zarr`: argparse gives OUT to the file list
-        for name in ("hmi", "aia"):
+        for name in ("hmi", "aia", "euv"):
             values = getattr(args, name)
             if values and str(values[-1]).rstrip("/").endswith(".zarr"):
                 out = values.pop()
@@ -96,13 +99,15 @@ def run(args) -> int:
     from ..errors import UserError
 
     out, size, rsun_px, tolerance, quality = _options(args)
-    if not args.aia and not args.hmi:
-        raise UserError("give --aia and/or --hmi files")
+    if not args.aia and not args.euv and not args.hmi:
+        raise UserError("give --aia (or --euv) and/or --hmi files")
     aia = expand_paths(args.aia, parameter="aia")  # its errors name the option with dest "aia": --aia
+    euv = expand_paths(args.euv, parameter="euv")
     hmi = expand_paths(args.hmi, parameter="hmi")
     result = prepare_store(
         out,
         aia_paths=aia,
+        euv_paths=euv,
         hmi_paths=hmi,
         size=size,
         rsun_px=rsun_px,

@@ -27,12 +27,17 @@ def add_parser(subparsers) -> None:
     p.add_argument("--noise", type=str, default="6.0",
                    help="magnetogram noise in G at 4096^2, scaled by size/4096 (default 6)")
     p.add_argument("--fits-dir", default=None,
-                   help="also write each frame as level-1-like AIA 304 and HMI FITS files in this folder")
+                   help="also write each frame as level-1-like FITS files in this folder: AIA 304 + HMI seen from Earth, "
+                   "EUVI-like 304 from STEREO, EUI/FSI-like 304 from other observers")
+    p.add_argument("--observer", nargs="+", default=["earth"], metavar="WHERE",
+                   help="where the Sun is seen from: earth (default), stereo-a, stereo-b, hgln=DEG[,hglt=DEG][,dsun=AU] "
+                   "or ephemeris=FILE.csv (time,hgln_deg,hglt_deg,dsun_au); several make one store each, "
+                   "OUT_<observer>.zarr, of the same Sun")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..data.synthetic import SynthParams, synthesize
+    from ..data.synthetic import SynthParams, synthesize_views
 
     from ..errors import UserError
 
@@ -54,9 +59,11 @@ def run(args) -> int:
         anti_hale_fraction=number(args.anti_hale_fraction, "--anti-hale-fraction"),
         rate_scale=number(args.rate_scale, "--rate-scale"), noise_g=number(args.noise, "--noise"),
     )
-    summary = synthesize(args.out, params, fits_dir=args.fits_dir)
-    total = summary["render_s"] + summary["write_s"]
-    rate = summary["written"] / total if total > 0 else float("nan")
-    print(f"{args.out}: {summary['frames']} frames ({summary['written']} written now, {rate:.2f} frames/s), "
-          f"{summary['regions']} active regions in the truth table")
+    views = synthesize_views(args.out, params, args.observer, fits_dir=args.fits_dir)
+    for label, summary in views.items():
+        total = summary["render_s"] + summary["write_s"]
+        rate = summary["written"] / total if total > 0 else float("nan")
+        seen = "" if label == "earth" else f" seen from {label}"
+        print(f"{summary['store']}: {summary['frames']} frames{seen} ({summary['written']} written now, {rate:.2f} frames/s), "
+              f"{summary['regions']} active regions in the truth table")
     return 0

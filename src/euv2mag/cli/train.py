@@ -8,6 +8,7 @@ and the explicit options below.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from . import nonnegative_float, nonnegative_int, positive_int
 
@@ -41,6 +42,7 @@ _FIELDS = {
     "euv_asinh_a": "euv_asinh_a",
     "coord_channels": "coord_channels",
     "iters": "iters",
+    "batch": "batch",
     "val_every": "val_every",
     "ckpt_every": "ckpt_every",
     "log_every": "log_every",
@@ -74,6 +76,9 @@ def add_parser(subparsers) -> None:
                    help="preset: kpl19 (default, faithful) or cc (CC loss x5 inside the disk, asinh +-3000 G)")
     g = p.add_argument_group("schedule")
     g.add_argument("--iters", type=positive_int, help="training iterations (default 1000)")
+    g.add_argument("--batch", type=positive_int,
+                   help="global batch: frames per step over all devices, each with its own BatchNorm statistics "
+                        "(default: one per device)")
     g.add_argument("--val-every", type=positive_int, help="validate every N iterations (default 100)")
     g.add_argument("--ckpt-every", type=positive_int, help="checkpoint every N iterations (default 100)")
     g.add_argument("--keep-ckpts", type=nonnegative_int,
@@ -121,6 +126,10 @@ def add_parser(subparsers) -> None:
                    help="keep denormal floats on the CPU (default: flushed to zero, much faster)")
     h.add_argument("--no-fused-adam", dest="fused_adam", action="store_false", default=None,
                    help="use the multi-tensor instead of the fused Adam kernel")
+    h.add_argument("--devices", type=positive_int, default=1,
+                   help="training processes per node with DDP: GPUs (NCCL) or CPU processes (gloo); default 1")
+    h.add_argument("--num-nodes", type=positive_int, default=1,
+                   help="nodes, each launched with torchrun --nnodes M --nproc-per-node N (default 1)")
     p.set_defaults(func=run)
 
 
@@ -130,7 +139,10 @@ def run(args) -> int:
 
     options = {field: getattr(args, dest) for dest, field in _FIELDS.items() if getattr(args, dest, None) is not None}
     cfg = layered_config(args.variant, args.config, options)
-    results = train_runs(args.store, args.split, args.out, args.seeds, cfg, resume=args.resume, device=args.device)
+    if "batch" not in options and cfg.batch == 1:  # default: one frame per device (the lr stays as set)
+        cfg = dataclasses.replace(cfg, batch=args.devices * args.num_nodes)
+    results = train_runs(args.store, args.split, args.out, args.seeds, cfg, resume=args.resume, device=args.device,
+                         devices=args.devices, num_nodes=args.num_nodes)
     for r in results:
         best = r.best or {}
         extra = f"; best {best.get('metric')} {best.get('value'):.4g} at iteration {best.get('iteration')}" if best else ""

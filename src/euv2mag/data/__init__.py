@@ -10,7 +10,8 @@ stays light (astropy/sunpy, Zarr and torch load only when a name that needs them
 - map and frame inputs (:mod:`~euv2mag.data.maps`, :mod:`~euv2mag.data.frame_source`):
   :func:`expand_map_inputs`, :func:`read_frame_source`;
 - splits (:mod:`~euv2mag.data.splits`): :class:`Split`, :func:`make_split`, :func:`write_split`,
-  :func:`load_split`, :func:`bind_split`, :func:`check_split_times`;
+  :func:`load_split`, :func:`bind_split`, :func:`check_split_times`,
+  :func:`resolve_indices`;
 - training pairs (:mod:`~euv2mag.data.torch_dataset`, needs torch): :class:`PairDataset`.
 
 Examples
@@ -47,6 +48,7 @@ _SOURCES = {
     "load_split": "splits",
     "check_split_times": "splits",
     "bind_split": "splits",
+    "resolve_indices": "splits",
     "PairDataset": "torch_dataset",
 }
 

@@ -1,10 +1,27 @@
-"""Read SDO/AIA and SDO/HMI level-1 FITS files and map them onto the euv2mag disk grid.
+"""Read full-disk level-1 FITS files (SDO/HMI magnetograms; SDO/AIA, STEREO/EUVI and Solar
+Orbiter/EUI-FSI 304 A images) and map them onto the euv2mag disk grid.
 
 What one frame goes through (:func:`prepare_map`)
 -------------------------------------------------
-1. The header is checked (:func:`check_header`): instrument, AIA wavelength, the geometry
-   keywords ``CTYPE1/2, CRPIX1/2, CDELT1/2, RSUN_OBS, DSUN_OBS, CRLN_OBS, CRLT_OBS`` and an
-   observation time (``T_OBS`` or ``DATE-OBS``), ``QUALITY == 0``, ``EXPTIME > 0`` for AIA.
+1. The header is checked (:func:`check_header`): instrument, wavelength (304 A for every EUV
+   imager), the geometry keywords, an observation time, ``QUALITY`` and a positive exposure
+   time for EUV images.  The keywords differ between instruments (:data:`INSTRUMENT_KEYWORDS`):
+
+   ==========  =============================  ========================  ==============  ===============
+   imager      apparent radius (arcsec)       observer position         time            exposure
+   ==========  =============================  ========================  ==============  ===============
+   HMI, AIA    ``RSUN_OBS``                   ``CRLN_OBS, CRLT_OBS``    ``T_OBS``       AIA ``EXPTIME``
+   EUVI        ``RSUN``                       ``HGLN_OBS, HGLT_OBS``    ``DATE-AVG``    ``EXPTIME``
+   EUI/FSI     ``RSUN_ARC`` (``RSUN_OBS``)    ``HGLN_OBS, HGLT_OBS``    ``DATE-AVG``    ``XPOSURE``
+   ==========  =============================  ========================  ==============  ===============
+
+   all with ``CTYPE1/2`` (helioprojective), ``CRPIX1/2``, ``CDELT1/2`` and ``DSUN_OBS``; the
+   time falls back on ``DATE-OBS``.  The roll is ``CROTA2`` (HMI, AIA), ``CROTA`` (SECCHI,
+   EUI) or the ``PCi_j`` matrix when present; sunpy's instrument map classes
+   (``AIAMap``, ``HMIMap``, ``EUVIMap``, ``EUIMap``) read each convention, and everything
+   below uses the map's WCS, apparent radius (``rsun_obs``), observer coordinate and exposure
+   time, not the raw keywords.  EUI's HRI telescopes and SECCHI's coronagraphs are refused
+   (not full-disk EUV imagers).
 2. The file is read into a :mod:`sunpy` map (compressed image HDUs included, e.g. the
    Rice-compressed ``CompImageHDU`` of HMI in HDU 1).  The map's own WCS (astropy) gives the
    pixel position of the Sun's centre and the linear map from helioprojective offsets to input
@@ -22,10 +39,15 @@ What one frame goes through (:func:`prepare_map`)
      for the rotation) and block-averaged ``k x k``.
 
    NaN input pixels are left out of each average (normalised by the covered area).
-4. Off-disk pixels (``r > rsun_px``) become NaN; AIA is divided by ``EXPTIME`` (DN/s).
-5. The frame's :class:`~euv2mag.geometry.DiskGeometry` records the time (``T_OBS``, UTC, the
-   time sunpy's ``HMIMap``/``AIAMap.reference_date`` uses), ``rsun_px``, the new plate scale
-   ``RSUN_OBS / rsun_px``, ``b0_deg = CRLT_OBS``, ``l0_deg = CRLN_OBS`` and ``dsun_m = DSUN_OBS``.
+4. Off-disk pixels (``r > rsun_px``) become NaN; EUV images are divided by their exposure
+   time (DN/s).  No cross-calibration between EUV instruments is applied here: an EUVI or
+   EUI image keeps its own DN/s scale.
+5. The frame's :class:`~euv2mag.geometry.DiskGeometry` records the time (``T_OBS`` for SDO, the
+   time sunpy's ``HMIMap``/``AIAMap.reference_date`` uses; ``DATE-AVG`` for EUVI and EUI, the
+   mid-exposure time at the spacecraft), ``rsun_px``, the new plate scale
+   ``rsun_obs / rsun_px``, ``b0_deg`` = the observer's heliographic latitude (``CRLT_OBS``,
+   ``HGLT_OBS``), ``l0_deg`` = its Carrington longitude (``CRLN_OBS``, or computed by sunpy from
+   ``HGLN_OBS`` and the time) and ``dsun_m = DSUN_OBS``.
 
 SHARP-like CEA patches (already on an equal-area grid, ``CDELT1`` in deg) are read as they are
 by :func:`read_cea_patch`, with the header values their parameters need.
@@ -34,6 +56,7 @@ Every problem with a file raises :class:`~euv2mag.errors.UserError` naming the f
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -43,7 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..geometry import DiskGeometry, default_rsun_px
+from ..geometry import RSUN_MM, DiskGeometry, default_rsun_px
 
 __all__ = [
     "FrameHeader",
@@ -54,10 +77,14 @@ __all__ = [
     "prepare_array",
     "prepare_hmi",
     "prepare_aia",
+    "prepare_euv",
     "prepare_header",
     "disk_transform",
     "area_weights",
     "AIA_WAVELENGTH",
+    "EUV_WAVELENGTH",
+    "EUV_INSTRUMENTS",
+    "INSTRUMENT_KEYWORDS",
     "GEOMETRY_KEYS",
     "DEFAULT_QUALITY_IGNORE",
     "FITS_SUFFIXES",
@@ -70,10 +97,27 @@ __all__ = [
     "DEFAULT_DSUN_OBS_M",
 ]
 
-#: The AIA channel euv2mag uses, in Angstrom.
-AIA_WAVELENGTH = 304
-#: Header keywords without which a frame has no usable geometry.
+#: The EUV channel euv2mag uses, in Angstrom (AIA, EUVI and EUI/FSI all have a 304 A channel).
+EUV_WAVELENGTH = 304
+#: The same, under its historical name.
+AIA_WAVELENGTH = EUV_WAVELENGTH
+#: Full-disk EUV imagers read as input images (``expect="euv"`` accepts any of them).
+EUV_INSTRUMENTS = ("aia", "euvi", "eui")
+#: Header keywords without which an HMI or AIA frame has no usable geometry.
 GEOMETRY_KEYS = ("CTYPE1", "CTYPE2", "CRPIX1", "CRPIX2", "CDELT1", "CDELT2", "RSUN_OBS", "DSUN_OBS", "CRLN_OBS", "CRLT_OBS")
+#: Per instrument: ``radius`` (apparent solar radius in arcsec; any one of them), ``observer``
+#: (observer position; any one of the pairs), ``time`` (observation time, first found) and
+#: ``exposure`` (s; EUV only) keywords.  All need ``CTYPE1/2, CRPIX1/2, CDELT1/2, DSUN_OBS``.
+INSTRUMENT_KEYWORDS = {
+    "hmi": {"radius": ("RSUN_OBS",), "observer": (("CRLN_OBS", "CRLT_OBS"),), "time": ("T_OBS", "DATE-OBS", "DATE_OBS"), "exposure": None},
+    "aia": {"radius": ("RSUN_OBS",), "observer": (("CRLN_OBS", "CRLT_OBS"),), "time": ("T_OBS", "DATE-OBS", "DATE_OBS"), "exposure": "EXPTIME"},
+    "euvi": {"radius": ("RSUN", "RSUN_OBS"), "observer": (("HGLN_OBS", "HGLT_OBS"), ("CRLN_OBS", "CRLT_OBS")),
+             "time": ("DATE-AVG", "DATE-OBS", "DATE_OBS"), "exposure": "EXPTIME"},
+    "eui": {"radius": ("RSUN_ARC", "RSUN_OBS"), "observer": (("HGLN_OBS", "HGLT_OBS"), ("CRLN_OBS", "CRLT_OBS")),
+            "time": ("DATE-AVG", "DATE-OBS", "DATE_OBS"), "exposure": "XPOSURE"},
+}
+_RSUN_M = RSUN_MM * 1e6
+_NAMES = {"hmi": "HMI", "aia": "AIA", "euvi": "EUVI", "eui": "EUI/FSI", "euv": "EUV (AIA, EUVI or EUI/FSI)"}
 #: Default largest limb displacement (output pixels) of a residual rotation that the fast
 #: flip path may ignore (HMI's CROTA2 = 180.013 deg moves the limb by 0.09 px at 1024^2).
 ROTATION_TOLERANCE_PX = 0.1
@@ -81,7 +125,7 @@ ROTATION_TOLERANCE_PX = 0.1
 #: sub-optimal conditions" bits that leave a magnetogram usable: QUAL_LOWINTERPNUM (0x10000,
 #: fewer temporal averaging points) and QUAL_NOCOSMICRAY (0x400, cosmic-ray lists unread).
 #: Every other bit skips the frame.  Pass ``quality_ignore=0`` for the strict ``QUALITY == 0``.
-DEFAULT_QUALITY_IGNORE = {"hmi": 0x10000 | 0x400, "aia": 0}
+DEFAULT_QUALITY_IGNORE = {"hmi": 0x10000 | 0x400, "aia": 0, "euvi": 0, "eui": 0}
 #: File-name endings taken as FITS (case-insensitive), compressed ones included.
 FITS_SUFFIXES = (".fits", ".fts", ".fit", ".fits.gz", ".fits.fz")
 
@@ -109,9 +153,10 @@ class FrameHeader:
     path : str
         The file.
     instrument : str
-        ``"hmi"`` or ``"aia"``.
+        ``"hmi"``, ``"aia"``, ``"euvi"`` or ``"eui"``.
     time : str
-        Observation time (ISO 8601, UTC) from ``T_OBS`` (else ``DATE-OBS``).
+        Observation time (ISO 8601, UTC): ``T_OBS`` (SDO) or ``DATE-AVG`` (EUVI, EUI), else
+        ``DATE-OBS``.
     hdu : int
         Index of the image HDU.
     header : astropy.io.fits.Header
@@ -174,10 +219,10 @@ def _check_size(hdul, index: int, path) -> None:
         raise UserError(f"is truncated ({size} bytes, the header announces {needed})", path=path)
 
 
-def _obs_time(header, path) -> str:
+def _obs_time(header, path, keys=("T_OBS", "DATE-OBS", "DATE_OBS")) -> str:
     from astropy.time import Time
 
-    for key in ("T_OBS", "DATE-OBS", "DATE_OBS"):
+    for key in keys:
         value = header.get(key)
         if value in (None, ""):
             continue
@@ -196,31 +241,44 @@ def _obs_time(header, path) -> str:
             return Time(text, scale=scale).utc.isot
         except ValueError:
             raise UserError(f"has an unreadable observation time {key}={value!r}", path=path) from None
-    raise UserError("header lacks an observation time (T_OBS or DATE-OBS)", path=path)
+    raise UserError(f"header lacks an observation time ({' or '.join(keys[:2])})", path=path)
 
 
 def _instrument(header) -> str:
+    """``"hmi"``, ``"aia"``, ``"euvi"``, ``"eui"`` (FSI), or a description of something else."""
     text = " ".join(str(header.get(k, "")) for k in ("TELESCOP", "INSTRUME", "ORIGIN", "CONTENT")).upper()
+    detector = str(header.get("DETECTOR", "")).strip().upper()
     if "HMI" in text:
         return "hmi"
     if "AIA" in text:
         return "aia"
+    if "SECCHI" in text:
+        return "euvi" if detector == "EUVI" else f"SECCHI/{detector or '?'}"
+    if "EUI" in text.split() or "SOLO/EUI" in text:
+        return "eui" if detector.startswith("FSI") else f"EUI/{detector or '?'}"
     return ""
 
 
-def check_header(header, *, expect: str, path, wavelength: int | None = AIA_WAVELENGTH, quality_ignore: int | None = None) -> str:
+def _header_instrument(header) -> str:
+    """The instrument of ``header`` (``""`` when unknown), for map classes built from metadata."""
+    found = _instrument(header)
+    return found if found in INSTRUMENT_KEYWORDS else ""
+
+
+def check_header(header, *, expect: str, path, wavelength: int | None = EUV_WAVELENGTH, quality_ignore: int | None = None) -> str:
     """Validate a level-1 header for use by euv2mag and return its observation time.
 
     Parameters
     ----------
     header : astropy.io.fits.Header
         Image header.
-    expect : {"hmi", "aia"}
-        Instrument the file must come from.
+    expect : {"hmi", "aia", "euv"}
+        Instrument the file must come from; ``"euv"`` accepts any of :data:`EUV_INSTRUMENTS`
+        (AIA, STEREO/EUVI, Solar Orbiter/EUI-FSI).
     path : path-like
         The file (for messages).
     wavelength : int or None
-        Required AIA ``WAVELNTH`` in Angstrom (None: any).
+        Required EUV ``WAVELNTH`` in Angstrom (None: any).
     quality_ignore : int, optional
         QUALITY bits that do not make the frame bad (default
         :data:`DEFAULT_QUALITY_IGNORE` of the instrument; 0 = require ``QUALITY == 0``;
@@ -236,28 +294,38 @@ def check_header(header, *, expect: str, path, wavelength: int | None = AIA_WAVE
     UserError
         Naming the file and the first problem found.
     """
-    if expect not in ("hmi", "aia"):
-        raise ValueError(f"expect must be 'hmi' or 'aia', not {expect!r}")
+    if expect not in ("hmi", "aia", "euv"):
+        raise ValueError(f"expect must be 'hmi', 'aia' or 'euv', not {expect!r}")
     found = _instrument(header)
-    if found != expect:
-        what = found.upper() if found else f"TELESCOP={header.get('TELESCOP')!r}"
-        raise UserError(f"is not an {expect.upper()} file ({what})", path=path)
-    if expect == "hmi":
+    accepted = EUV_INSTRUMENTS if expect == "euv" else (expect,)
+    if found not in accepted:
+        if found.startswith(("SECCHI/", "EUI/")):
+            raise UserError(f"is {found}, not a full-disk EUV imager (EUVI or EUI/FSI)", path=path)
+        what = _NAMES.get(found, found.upper()) if found else f"TELESCOP={header.get('TELESCOP')!r}"
+        article = "an" if _NAMES[expect][0] in "AEHIOU" else "a"
+        raise UserError(f"is not {article} {_NAMES[expect]} file ({what})", path=path)
+    keys = INSTRUMENT_KEYWORDS[found]
+    if found == "hmi":
         content = str(header.get("CONTENT", "MAGNETOGRAM")).upper()
         if "MAGNETOGRAM" not in content:
             raise UserError(f"is not a line-of-sight magnetogram (CONTENT={header.get('CONTENT')!r})", path=path)
-    if expect == "aia" and wavelength is not None:
+    if found != "hmi" and wavelength is not None:
         wave = header.get("WAVELNTH")
         try:
             wave_value = float(wave)
         except (TypeError, ValueError):
-            raise UserError(f"has no usable WAVELNTH ({wave!r}); euv2mag needs AIA {wavelength} A", path=path) from None
+            raise UserError(f"has no usable WAVELNTH ({wave!r}); euv2mag needs {_NAMES[found]} {wavelength} A", path=path) from None
         if abs(wave_value - wavelength) > 0.5:
-            raise UserError(f"is AIA {wave_value:g} A, not {wavelength} A", path=path)
-    missing = [k for k in GEOMETRY_KEYS if header.get(k) in (None, "")]
+            raise UserError(f"is {_NAMES[found]} {wave_value:g} A, not {wavelength} A", path=path)
+    required = ["CTYPE1", "CTYPE2", "CRPIX1", "CRPIX2", "CDELT1", "CDELT2", "DSUN_OBS"]
+    present = lambda k: header.get(k) not in (None, "")  # noqa: E731
+    radius = next((k for k in keys["radius"] if present(k)), keys["radius"][0])
+    observer = next((pair for pair in keys["observer"] if all(map(present, pair))), keys["observer"][0])
+    numeric = ["CRPIX1", "CRPIX2", "CDELT1", "CDELT2", "DSUN_OBS", radius, *observer]
+    missing = [k for k in (*required, radius, *observer) if not present(k)]
     if missing:
-        raise UserError(f"header lacks geometry keyword(s) {', '.join(missing)}", path=path)
-    for key in GEOMETRY_KEYS[2:]:
+        raise UserError(f"header lacks geometry keyword(s) {', '.join(dict.fromkeys(missing))}", path=path)
+    for key in numeric:
         try:
             value = float(header[key])
         except (TypeError, ValueError):
@@ -267,30 +335,36 @@ def check_header(header, *, expect: str, path, wavelength: int | None = AIA_WAVE
     for key in ("CTYPE1", "CTYPE2"):
         if not str(header[key]).upper().startswith(("HPLN", "HPLT", "SOLAR")):
             raise UserError(f"has {key}={header[key]!r}; euv2mag needs helioprojective (HPLN/HPLT) coordinates", path=path)
-    for key in ("CDELT1", "CDELT2", "RSUN_OBS", "DSUN_OBS"):
-        if float(header[key]) == 0 or (key in ("RSUN_OBS", "DSUN_OBS") and float(header[key]) < 0):
+    for key in ("CDELT1", "CDELT2", radius, "DSUN_OBS"):
+        if float(header[key]) == 0 or (key in (radius, "DSUN_OBS") and float(header[key]) < 0):
             raise UserError(f"has an impossible {key}={header[key]!r}", path=path)
-    ignore = DEFAULT_QUALITY_IGNORE[expect] if quality_ignore is None else int(quality_ignore)
+    if float(header["DSUN_OBS"]) <= _RSUN_M:
+        raise UserError(f"has DSUN_OBS={header['DSUN_OBS']!r} m: the observer would be inside the Sun", path=path)
+    ignore = DEFAULT_QUALITY_IGNORE[found] if quality_ignore is None else int(quality_ignore)
     quality = header.get("QUALITY", 0)
     try:
         quality = int(str(quality), 0) if isinstance(quality, str) else int(quality)
     except (TypeError, ValueError):
         raise UserError(f"has an unreadable QUALITY={quality!r}", path=path) from None
     if quality & 0xFFFFFFFF & ~ignore:
-       raise UserError(f"is flagged bad (QUALITY={quality:#x})", path=path)
-    if expect == "aia":
-        exptime = header.get("EXPTIME")
+        raise UserError(f"is flagged bad (QUALITY={quality:#x})", path=path)
+    if keys["exposure"] is not None:
+        key = keys["exposure"]
+        exptime = header.get(key)
         try:
             exptime = float(exptime)
         except (TypeError, ValueError):
-            raise UserError(f"has no usable EXPTIME ({exptime!r})", path=path) from None
+            raise UserError(f"has no usable {key} ({exptime!r})", path=path) from None
         if not (math.isfinite(exptime) and exptime > 0):
-            raise UserError(f"has EXPTIME={exptime!r}; cannot normalise to DN/s", path=path)
-    return _obs_time(header, path)
+            raise UserError(f"has {key}={exptime!r}; cannot normalise to DN/s", path=path)
+    return _obs_time(header, path, keys["time"])
 
 
-def read_header(path, *, expect: str, wavelength: int | None = AIA_WAVELENGTH, quality_ignore: int | None = None) -> FrameHeader:
-    """Read and validate the header of an HMI or AIA file without decompressing its image.
+def read_header(path, *, expect: str, wavelength: int | None = EUV_WAVELENGTH, quality_ignore: int | None = None) -> FrameHeader:
+    """Read and validate the header of an HMI or EUV file without decompressing its image.
+
+    ``expect`` is ``"hmi"``, ``"aia"`` or ``"euv"`` (any of :data:`EUV_INSTRUMENTS`); the
+    returned :class:`FrameHeader` names the instrument found.
 
     Raises
     ------
@@ -303,7 +377,7 @@ def read_header(path, *, expect: str, wavelength: int | None = AIA_WAVELENGTH, q
         _check_size(hdul, index, path)
         header = hdul[index].header.copy()
     time = check_header(header, expect=expect, path=path, wavelength=wavelength, quality_ignore=quality_ignore)
-    return FrameHeader(path=str(path), instrument=expect, time=time, hdu=index, header=header)
+    return FrameHeader(path=str(path), instrument=_instrument(header), time=time, hdu=index, header=header)
 
 
 def _read_data(path, index: int) -> np.ndarray:
@@ -324,24 +398,25 @@ def _read_data(path, index: int) -> np.ndarray:
     return image
 
 
-def read_map(path, expect: str = "hmi", *, wavelength: int | None = AIA_WAVELENGTH, quality_ignore: int | None = None):
-    """Read a level-1 HMI magnetogram or AIA image as a validated :mod:`sunpy` map.
+def read_map(path, expect: str = "hmi", *, wavelength: int | None = EUV_WAVELENGTH, quality_ignore: int | None = None):
+    """Read a level-1 HMI magnetogram or EUV image as a validated :mod:`sunpy` map.
 
     Parameters
     ----------
     path : path-like
         FITS file (compressed image HDUs included).
-    expect : {"hmi", "aia"}
-        Instrument the file must come from.
+    expect : {"hmi", "aia", "euv"}
+        Instrument the file must come from (``"euv"``: AIA, EUVI or EUI/FSI).
     wavelength : int or None
-        Required AIA wavelength in Angstrom (default 304; None accepts any).
+        Required EUV wavelength in Angstrom (default 304; None accepts any).
     quality_ignore : int, optional
         QUALITY bits tolerated (see :func:`check_header`).
 
     Returns
     -------
     sunpy.map.GenericMap
-        Float32 data in the file's units (G for HMI, DN for AIA), the file's header.
+        Float32 data in the file's units (G for HMI, DN for EUV images), the file's header,
+        as sunpy's instrument class (``HMIMap``, ``AIAMap``, ``EUVIMap``, ``EUIMap``).
 
     Raises
     ------
@@ -353,15 +428,29 @@ def read_map(path, expect: str = "hmi", *, wavelength: int | None = AIA_WAVELENG
     return _make_map(data, head.header, path)
 
 
+@contextlib.contextmanager
+def _quiet_sunpy():
+    """sunpy's INFO log lines (e.g. EUVI's "Missing metadata for solar radius") kept off the
+    user's terminal: the values sunpy assumes there are checked or documented here."""
+    from sunpy import log
+
+    level = log.level
+    log.setLevel("WARNING")
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def _make_map(data, header, path):
     import sunpy.map
 
     if header.get("WAVELNTH") not in (None, "") and not header.get("WAVEUNIT"):
         header = header.copy()
-        header["WAVEUNIT"] = "angstrom"  # AIA and HMI give WAVELNTH in Angstrom
+        header["WAVEUNIT"] = "angstrom"  # AIA, HMI, EUVI and EUI give WAVELNTH in Angstrom
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_sunpy():
             warnings.simplefilter("ignore")  # sunpy metadata notes about missing optional keys
             return sunpy.map.Map((data, header))
     except Exception as exc:  # noqa: BLE001 - sunpy rejects inconsistent metadata in many ways
@@ -602,26 +691,52 @@ def prepare_map(
     if not (math.isfinite(rsun_px) and 1.0 <= rsun_px <= size / 2.0):
         raise UserError(f"must lie in 1..{size / 2:g} for a {size}^2 frame, got {rsun_px:g}", parameter="rsun_px")
     meta = smap.meta
-    time = _obs_time(meta, path)
-    center_in, matrix, rsun_arcsec = disk_transform(smap, size, rsun_px)
+    instrument = _header_instrument(meta)
+    time = _obs_time(meta, path, INSTRUMENT_KEYWORDS.get(instrument or "aia")["time"])
+    with _quiet_sunpy():
+        center_in, matrix, rsun_arcsec = disk_transform(smap, size, rsun_px)
     data = np.asarray(smap.data, dtype=np.float32)
     out = prepare_array(
         data, center_in, matrix, size, rsun_px, rotation_tolerance_px=rotation_tolerance_px, mask_off_disk=mask_off_disk
     )
-    if _instrument(meta) == "aia":
-        out /= np.float32(float(meta["exptime"]))
+    if instrument in EUV_INSTRUMENTS:
+        out /= np.float32(float(meta[INSTRUMENT_KEYWORDS[instrument]["exposure"].lower()]))
     if not np.isfinite(out).any():
         raise UserError("image has no finite pixel on the solar disk (NaN-only or off-pointed)", path=path)
+    with _quiet_sunpy():
+        b0_deg, l0_deg = _observer_angles(smap, instrument, path)
     geometry = DiskGeometry(
         shape=(size, size),
         rsun_px=rsun_px,
         cdelt_arcsec=rsun_arcsec / rsun_px,
-        b0_deg=float(meta["crlt_obs"]),
-        l0_deg=float(meta["crln_obs"]) % 360.0,
+        b0_deg=b0_deg,
+        l0_deg=l0_deg,
         dsun_m=float(meta["dsun_obs"]),
         time=time,
     )
     return out, geometry
+
+
+def _observer_angles(smap, instrument: str, path) -> tuple[float, float]:
+    """Observer's heliographic latitude (B0) and Carrington longitude (L0), deg.
+
+    The header's ``CRLT_OBS`` and ``CRLN_OBS`` when it has them (SDO always; SECCHI and EUI
+    usually); otherwise sunpy's Carrington coordinates of the map's observer (``HGLN_OBS,
+    HGLT_OBS, DSUN_OBS``) at the map's date.  sunpy's L0 includes the Sun-observer light travel
+    time; SECCHI's ``CRLN_OBS`` agrees with it, EUI's L1 ``CRLN_OBS`` omits it (0.08 deg less at
+    1 au, tested).
+    """
+    meta = smap.meta
+    if instrument in ("hmi", "aia") or (meta.get("crlt_obs") not in (None, "") and meta.get("crln_obs") not in (None, "")):
+        return float(meta["crlt_obs"]), float(meta["crln_obs"]) % 360.0
+    import astropy.units as u
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(smap.carrington_latitude.to_value(u.deg)), float(smap.carrington_longitude.to_value(u.deg)) % 360.0
+    except Exception as exc:  # noqa: BLE001 - sunpy raises several types for a missing observer
+        raise UserError(f"the header gives no usable observer position ({_short(exc)})", path=path) from None
 
 
 def _prepare_file(path, expect, size, rsun_px, **kwargs):
@@ -648,6 +763,22 @@ def prepare_hmi(path, size: int = 1024, rsun_px: float | None = None, *, quality
     geometry : DiskGeometry
     """
     return _prepare_file(path, "hmi", size, rsun_px, quality_ignore=quality_ignore)
+
+
+def prepare_euv(
+    path, size: int = 1024, rsun_px: float | None = None, *, wavelength: int | None = EUV_WAVELENGTH, quality_ignore: int | None = None
+) -> tuple[np.ndarray, DiskGeometry]:
+    """Prepare one full-disk EUV image file: SDO/AIA, STEREO/EUVI or Solar Orbiter/EUI-FSI.
+
+    Returns
+    -------
+    euv_dn_s : (N, N) float32 ndarray
+        Intensity in DN/s (divided by the exposure time, ``EXPTIME`` or ``XPOSURE``), north
+        up, centred, NaN off disk; each instrument on its own intensity scale.
+    geometry : DiskGeometry
+        The frame as seen from that instrument's observer (B0, L0, distance).
+    """
+    return _prepare_file(path, "euv", size, rsun_px, wavelength=wavelength, quality_ignore=quality_ignore)
 
 
 def prepare_aia(

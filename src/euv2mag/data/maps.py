@@ -7,6 +7,10 @@ file-name-safe name each, and checks them (missing paths, files that are neither
 the array, frame indices outside a store, two inputs with the same name) before any work starts.
 :meth:`MapInput.load` gives the map in G (NaN off the disk) and its
 :class:`~euv2mag.geometry.DiskGeometry`.
+
+:func:`wcs_header` and :func:`frame_wcs` give a store frame's pixel grid as a FITS WCS that sunpy
+and reproject understand (helioprojective TAN, the observer at the frame's time), e.g. to
+reproject a frame onto another (:mod:`euv2mag.audit.persistence`).
 """
 from __future__ import annotations
 
@@ -17,7 +21,65 @@ from typing import Iterable, Sequence
 
 from .fits import fits_stem, is_fits_name
 
-__all__ = ["MapInput", "expand_map_inputs", "safe_name"]
+__all__ = ["MapInput", "expand_map_inputs", "safe_name", "wcs_header", "frame_wcs"]
+
+
+def wcs_header(geometry):
+    """FITS header of a frame's pixel grid: helioprojective TAN WCS and the observer (sunpy's keys).
+
+    ``CRPIX1/2`` at the disk centre, ``CDELT1/2`` the plate scale (arcsec), columns west and
+    rows north; the observer at Stonyhurst longitude 0, latitude ``b0_deg``, ``DSUN_OBS`` the
+    frame's ``dsun_m``, at ``DATE-OBS``.  ``RSUN_REF`` is the solar radius that puts the limb
+    where the geometry has it (``dsun_m * sin(rsun_arcsec)``): sunpy's surface then is the
+    geometry's (:class:`~euv2mag.geometry.DiskGeometry` places the limb at ``rsun_px`` whatever
+    ``dsun_m`` says), and pixel <-> heliographic coordinates agree between the two.
+
+    Parameters
+    ----------
+    geometry : DiskGeometry
+        The frame (its ``time`` is needed for ``DATE-OBS``).
+
+    Returns
+    -------
+    astropy.io.fits.Header
+    """
+    import math
+
+    from astropy.io import fits
+
+    from ..geometry import ARCSEC_PER_RAD
+
+    h = fits.Header()
+    h["NAXIS"] = 2
+    h["NAXIS1"] = int(geometry.shape[1])
+    h["NAXIS2"] = int(geometry.shape[0])
+    cx, cy = geometry.center_px
+    for axis, (ctype, crpix) in enumerate((("HPLN-TAN", cx + 1.0), ("HPLT-TAN", cy + 1.0)), start=1):
+        h[f"CTYPE{axis}"] = ctype
+        h[f"CUNIT{axis}"] = "arcsec"
+        h[f"CDELT{axis}"] = geometry.cdelt_arcsec
+        h[f"CRPIX{axis}"] = crpix
+        h[f"CRVAL{axis}"] = 0.0
+    h["DSUN_OBS"] = geometry.dsun_m
+    h["RSUN_REF"] = geometry.dsun_m * math.sin(geometry.rsun_arcsec / ARCSEC_PER_RAD)
+    h["RSUN_OBS"] = geometry.rsun_arcsec
+    h["HGLN_OBS"] = 0.0
+    h["HGLT_OBS"] = geometry.b0_deg
+    if geometry.time:
+        h["DATE-OBS"] = str(geometry.time)
+    return h
+
+
+def frame_wcs(geometry):
+    """:class:`astropy.wcs.WCS` of :func:`wcs_header` (sunpy's coordinate frames registered)."""
+    import warnings
+
+    import sunpy.coordinates  # noqa: F401  (registers the WCS <-> helioprojective frame mapping)
+    from astropy.wcs import WCS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy's notes on the observer keywords it reads
+        return WCS(wcs_header(geometry))
 
 
 def safe_name(text: str) -> str:

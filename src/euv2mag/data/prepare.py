@@ -1,9 +1,15 @@
-"""``euv2mag prepare``: turn AIA 304 A and HMI LOS level-1 files into a dataset store.
+"""``euv2mag prepare``: turn EUV 304 A and HMI LOS level-1 files into a dataset store.
+
+The EUV images come from SDO/AIA (``aia_paths``, ``--aia``) or from any full-disk 304 A imager
+euv2mag reads (``euv_paths``, ``--euv``: AIA, STEREO/EUVI, Solar Orbiter/EUI-FSI; see
+:mod:`euv2mag.data.fits` for the keywords of each).  Only AIA images pair with HMI
+magnetograms (the same observer, SDO); EUVI and EUI images make EUV-only stores, e.g. the
+farside input of a trained model.
 
 Steps
 -----
 1. Every input file's header is read and validated (:func:`euv2mag.data.fits.read_header`).
-2. AIA and HMI frames are paired by observation time (``T_OBS``): pairs are formed greedily
+2. EUV and HMI frames are paired by observation time (``T_OBS``): pairs are formed greedily
    from the closest in time, each file used once, at most ``pair_tolerance_s`` apart.  With
    only one instrument every valid file is a frame.  Files of one instrument with the same
    observation time are candidates for the same frame: the first (in the order given) whose
@@ -23,19 +29,21 @@ file that did not become (part of) a frame, columns:
 ``file``
     Path of the input file.
 ``instrument``
-    ``"aia"`` or ``"hmi"``.
+    ``"aia"``, ``"euvi"``, ``"eui"`` or ``"hmi"`` (the instrument asked for when the header
+    could not be read: ``"aia"``, ``"euv"`` or ``"hmi"``).
 ``time``
     Observation time (ISO 8601 UTC) when the header gave one, else empty.
 ``reason``
     Why it was skipped (unreadable, truncated, other wavelength, QUALITY flag, missing
-    geometry keywords, NaN-only image, no partner within the tolerance, duplicate time, or
-    partner file skipped).
+    geometry keywords, NaN-only image, no partner within the tolerance, an EUVI/EUI image
+    given with HMI files (another observer), duplicate time, or partner file skipped).
 
 With ``strict=True`` the first such problem raises :class:`~euv2mag.errors.UserError` instead
 and nothing is written.
 
-Frame geometry is HMI's when the frame has a magnetogram, else AIA's (both images are mapped
-to the same centre and radius; SDO's B0/L0 at two times < 1 min apart agree to < 0.01 deg).
+Frame geometry is HMI's when the frame has a magnetogram, else the EUV image's (both images are
+mapped to the same centre and radius; SDO's B0/L0 at two times < 1 min apart agree to < 0.01
+deg); an EUVI or EUI frame has its spacecraft's B0, L0 and distance.
 """
 from __future__ import annotations
 
@@ -62,20 +70,22 @@ SKIP_COLUMNS = ("file", "instrument", "time", "reason")
 
 @dataclasses.dataclass
 class Frame:
-    """One output frame: its time and the validated headers of its AIA and/or HMI file.
+    """One output frame: its time and the validated headers of its EUV and/or HMI file.
 
-    ``alternates`` maps ``"aia"``/``"hmi"`` to further files of that instrument with the same
+    ``euv`` is an AIA, EUVI or EUI/FSI header (its ``instrument`` says which).
+    ``alternates`` maps ``"euv"``/``"hmi"`` to further files of that instrument with the same
     observation time as the frame's file, in the order given: candidates used in its place when
     its image cannot be read (:func:`choose_candidates`).
     """
 
     time: str
-    aia: FrameHeader | None = None
+    euv: FrameHeader | None = None
     hmi: FrameHeader | None = None
     alternates: dict = dataclasses.field(default_factory=dict)
 
     def files(self) -> dict:
-        return {"aia": self.aia.path if self.aia else None, "hmi": self.hmi.path if self.hmi else None}
+        return {"euv": self.euv.path if self.euv else None, "euv_instrument": self.euv.instrument if self.euv else None,
+                "hmi": self.hmi.path if self.hmi else None}
 
 
 def skip_report_path(out: str | os.PathLike) -> Path:
@@ -153,8 +163,8 @@ def _seconds(iso: str) -> float:
     return float(np.datetime64(iso, "ms").astype(np.int64)) / 1000.0
 
 
-def pair_frames(aia: list[FrameHeader], hmi: list[FrameHeader], tolerance_s: float) -> tuple[list[Frame], list[dict]]:
-    """Pair AIA and HMI headers by time (closest first, one-to-one, ``|dt| <= tolerance_s``).
+def pair_frames(euv: list[FrameHeader], hmi: list[FrameHeader], tolerance_s: float) -> tuple[list[Frame], list[dict]]:
+    """Pair EUV and HMI headers by time (closest first, one-to-one, ``|dt| <= tolerance_s``).
 
     With one list empty, each header of the other is a frame.  A later header with the
     observation time of a header already in a frame becomes one of that frame's
@@ -168,18 +178,22 @@ def pair_frames(aia: list[FrameHeader], hmi: list[FrameHeader], tolerance_s: flo
         Rows of the skip report for unpaired files.
     """
     skipped: list[dict] = []
-    if not aia or not hmi:
+    if hmi:  # a magnetogram pairs with an image of the same observer: SDO's AIA
+        skipped += [_skip(h, f"{h.instrument.upper()} images do not pair with HMI (another observer); prepare them without --hmi")
+                    for h in euv if h.instrument != "aia"]
+        euv = [h for h in euv if h.instrument == "aia"]
+    if not euv or not hmi:
         frames, seen = [], {}
-        instrument = "aia" if aia else "hmi"
-        for head in aia or hmi:
+        side = "euv" if euv else "hmi"
+        for head in euv or hmi:
             if head.time in seen:
-                seen[head.time].alternates.setdefault(instrument, []).append(head)
+                seen[head.time].alternates.setdefault(side, []).append(head)
                 continue
-            frame = Frame(time=head.time, aia=head if aia else None, hmi=head if hmi else None)
+            frame = Frame(time=head.time, euv=head if euv else None, hmi=head if hmi else None)
             seen[head.time] = frame
             frames.append(frame)
         return sorted(frames, key=lambda f: f.time), skipped
-    ta = np.array([_seconds(h.time) for h in aia])
+    ta = np.array([_seconds(h.time) for h in euv])
     th = np.array([_seconds(h.time) for h in hmi])
     dt = np.abs(ta[:, None] - th[None, :])
     order = np.argsort(dt, axis=None, kind="stable")
@@ -192,9 +206,9 @@ def pair_frames(aia: list[FrameHeader], hmi: list[FrameHeader], tolerance_s: flo
             continue
         used_a.add(i)
         used_h.add(j)
-        frames.append(Frame(time=hmi[j].time, aia=aia[i], hmi=hmi[j]))
-    by_time = {("aia", f.aia.time): f for f in frames} | {("hmi", f.hmi.time): f for f in frames}
-    for name, heads, used, other in (("aia", aia, used_a, "HMI"), ("hmi", hmi, used_h, "AIA")):
+        frames.append(Frame(time=hmi[j].time, euv=euv[i], hmi=hmi[j]))
+    by_time = {("euv", f.euv.time): f for f in frames} | {("hmi", f.hmi.time): f for f in frames}
+    for name, heads, used, other in (("euv", euv, used_a, "HMI"), ("hmi", hmi, used_h, "AIA")):
         for k, head in enumerate(heads):
             if k in used:
                 continue
@@ -216,7 +230,7 @@ def choose_candidates(frames: list[Frame], size: int, rsun_px: float) -> list[di
     Parameters
     ----------
     frames : list of Frame
-        From :func:`pair_frames`; changed in place (``aia``/``hmi`` replaced, ``alternates``
+        From :func:`pair_frames`; changed in place (``euv``/``hmi`` replaced, ``alternates``
         emptied).
     size : int
         Output size in pixels (as for the store).
@@ -262,7 +276,7 @@ def _skip(head: FrameHeader, reason: str) -> dict:
 def _inputs_digest(frames: list[Frame]) -> str:
     h = hashlib.sha1()
     for frame in frames:
-        for head in (frame.aia, frame.hmi):
+        for head in (frame.euv, frame.hmi):
             if head is not None:
                 h.update(f"{os.path.realpath(head.path)}|{os.path.getsize(head.path)}|{head.time}\n".encode())
     return h.hexdigest()
@@ -307,10 +321,10 @@ def _degradation_factor(table, time: str, path) -> float:
 
 def _prepare_frame(frame: Frame, size: int, rsun_px: float, degradation_table):
     images, geometry = {}, None
-    if frame.aia is not None:
-        euv, geometry = prepare_header(frame.aia, size, rsun_px)
-        if degradation_table is not None:
-            euv /= np.float32(_degradation_factor(degradation_table, frame.aia.time, frame.aia.path))
+    if frame.euv is not None:
+        euv, geometry = prepare_header(frame.euv, size, rsun_px)
+        if degradation_table is not None:  # AIA only (prepare_store refuses it for other imagers)
+            euv /= np.float32(_degradation_factor(degradation_table, frame.euv.time, frame.euv.path))
         images["euv"] = euv
     if frame.hmi is not None:
         mag, geometry = prepare_header(frame.hmi, size, rsun_px)
@@ -330,6 +344,7 @@ def prepare_store(
     *,
     aia_paths=(),
     hmi_paths=(),
+    euv_paths=(),
     size: int = 1024,
     rsun_px: float | None = None,
     pair_tolerance_s: float = 60.0,
@@ -338,7 +353,11 @@ def prepare_store(
     quality_ignore: int | None = None,
     progress: bool | None = None,
 ) -> dict:
-    """Prepare AIA/HMI files into the store ``out`` (see the module docstring).
+    """Prepare EUV/HMI files into the store ``out`` (see the module docstring).
+
+    ``aia_paths`` must be SDO/AIA files; ``euv_paths`` may be AIA, STEREO/EUVI or Solar
+    Orbiter/EUI-FSI 304 A files (both lists go to the store's ``euv`` array).  ``degradation``
+    (aiapy) corrects AIA only and is refused for a store with EUVI/EUI images.
 
     Returns
     -------
@@ -359,15 +378,22 @@ def prepare_store(
     rsun_px = default_rsun_px(size) if rsun_px is None else float(rsun_px)
     if not (np.isfinite(rsun_px) and 1.0 <= rsun_px <= size / 2.0):
         raise UserError(f"must lie in 1..{size / 2:g} for a {size}^2 frame, got {rsun_px:g}", parameter="rsun_px")
-    if not aia_paths and not hmi_paths:
-        raise UserError("give AIA and/or HMI files (aia_paths, hmi_paths)")
+    if not aia_paths and not euv_paths and not hmi_paths:
+        raise UserError("give EUV and/or HMI files (aia_paths or euv_paths, hmi_paths)")
     if out.exists() and not (out / ".zgroup").exists():
         raise UserError("exists and is not an euv2mag store; choose another output", path=out)
 
     aia_heads, skipped = collect_frames(list(aia_paths), "aia", quality_ignore=quality_ignore)
+    euv_heads, more = collect_frames(list(euv_paths), "euv", quality_ignore=quality_ignore)
+    aia_heads += euv_heads
+    skipped += more
+    euv_given = bool(aia_paths or euv_paths)
+    if degradation and any(h.instrument != "aia" for h in aia_heads):
+        raise UserError("the AIA degradation correction (aiapy) does not apply to EUVI or EUI images; leave it out "
+                        "for a store with them", parameter="degradation")
     hmi_heads, more = collect_frames(list(hmi_paths), "hmi", quality_ignore=quality_ignore)
     skipped += more
-    if aia_paths and hmi_paths and not (aia_heads and hmi_heads):
+    if euv_given and hmi_paths and not (aia_heads and hmi_heads):
         # both instruments were asked for but one has no valid file: nothing can pair
         frames, unpaired = [], [_skip(h, "no valid file of the other instrument to pair with") for h in aia_heads + hmi_heads]
     else:
@@ -382,7 +408,7 @@ def prepare_store(
     if strict and skipped:
         row = skipped[0]
         raise UserError(row["reason"], path=row["file"])
-    arrays = tuple(name for name, heads in (("euv", aia_paths), ("mag", hmi_paths)) if heads)
+    arrays = tuple(name for name, given in (("euv", euv_given), ("mag", hmi_paths)) if given)
     params = {
         "size": size,
         "rsun_px": rsun_px,
@@ -415,7 +441,7 @@ def prepare_store(
                 if existing.complete:
                     return {"store": str(out), "frames": existing.n_frames, "skipped": len(skipped), "skip_report": str(skip_report_path(out)), "resumed_complete": True}
 
-            degradation_table = _load_degradation(degradation) if (degradation and aia_paths) else None
+            degradation_table = _load_degradation(degradation) if (degradation and euv_given) else None
             provenance = {
                 "command": "euv2mag prepare",
                 "frames": [{"time": f.time, **f.files()} for f in frames],
@@ -499,7 +525,7 @@ def _skip_table(rows: list[dict]):
 def _failure_rows(frame: Frame, exc: UserError) -> list[dict]:
     bad = exc.path
     rows = []
-    for head in (frame.aia, frame.hmi):
+    for head in (frame.euv, frame.hmi):
         if head is None:
             continue
         if bad is None or os.path.realpath(bad) == os.path.realpath(head.path):

@@ -85,6 +85,7 @@ __all__ = [
     "check_split_times",
     "frames_digest",
     "bind_split",
+    "resolve_indices",
 ]
 
 SCHEMES = ("kpl19", "rotation", "random")
@@ -724,3 +725,53 @@ def check_split_times(split: Split, times: Sequence[str], path: str | Path | Non
             i = idx[int(bad[0])]
             raise UserError(f"was made for other frames: frame {i} is {times[i]} here but "
                             f"{split.times(name)[int(bad[0])]} in the split", path=path)
+
+
+def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = None, *, times=None) -> list[int]:
+    """Frame indices of ``spec``: ``test``/``val``/``train`` (needs the split), ``all``, or ``3,5,9``.
+
+    Parameters
+    ----------
+    spec : str
+        Which frames: a split's set, ``all``, or a comma list of store indices.
+    n_frames : int
+        Frames in the store.
+    split_path : path-like, optional
+        Split JSON, needed for ``test``, ``val`` and ``train``.
+    times : sequence of str, optional
+        The store's frame times: the split must have been made for them
+        (:func:`euv2mag.data.splits.bind_split`).
+
+    Returns
+    -------
+    list of int
+        Store indices, in the order given (a split's set in its own order).
+
+    Raises
+    ------
+    UserError
+        A set without ``split_path``, an empty set, a bad list, an index outside the store,
+        a repeated index, or (with ``times``) a split made for other frames.
+    """
+    spec = str(spec).strip()
+    if spec in ("test", "val", "train"):
+        if split_path is None:
+            raise UserError(f"indices {spec!r} needs a split file (parameter split)")
+        indices = load_split(split_path, n_frames, store=times).indices(spec)
+        if not indices:
+            raise UserError(f"the split's {spec!r} set is empty", path=split_path)
+        return indices
+    if spec == "all":
+        return list(range(n_frames))
+    try:
+        indices = [int(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"indices must be test, val, train, all or a comma list of integers, got {spec!r}") from None
+    if not indices:
+        raise UserError("indices selects no frame")
+    bad = [i for i in indices if not 0 <= i < n_frames]
+    if bad:
+        raise UserError(f"frame indices {bad[:5]} are outside the store's 0..{n_frames - 1}")
+    if len(set(indices)) != len(indices):
+        raise UserError("indices repeats a frame")
+    return indices

@@ -7,6 +7,7 @@
 * :mod:`.checkpoint` — the checkpoint format: atomic saving, safe loading, pruning, RNG states.
 * :mod:`.metrics` — the columns of a run's ``metrics.csv`` and the validation errors in G and Mx.
 * :mod:`.train` — the training loop (seeds, bit-exact resume, validation, best checkpoint).
+* :mod:`.distributed` — multi-device training: process layout, DDP process group, spawn or torchrun.
 * :mod:`.predict` — magnetograms in G from a trained run, written to a prediction store and FITS.
 
 The names below are imported from their submodule on first access, so ``import euv2mag.model``
@@ -48,6 +49,9 @@ _SOURCES = {
     "RunResult": "train",
     "Pix2PixTrainer": "train",
     "resolve_device": "train",
+    "sample_seed": "train",
+    "plan_launch": "distributed",
+    "DistContext": "distributed",
     "METRIC_COLUMNS": "metrics",
     "predict_run": "predict",
     "predict_image": "predict",

@@ -34,6 +34,11 @@ Keys of a full training state (``last.ckpt``; what a bit-exact resume needs)
     ``torch.get_num_threads()`` when it was written: the split of the CPU work between the
     intra-op threads changes the rounding, so a CPU run resumes only with the same count
     (:func:`restore_training_state`; files without the key are not checked).
+``world_size``
+    Training processes of the run (1 for files without the key).  Saved by rank 0 from the
+    plain modules (no DistributedDataParallel ``module.`` prefix), so any layout loads it; the
+    thread check applies only when the layout is the same (a resume in another layout is equal
+    up to float rounding, not bit-identical).
 
 Periodic checkpoints are named ``ckpt-NNNNNNN.ckpt`` (:func:`periodic_checkpoint_name`, the
 iteration with at least 7 digits); :func:`prune_checkpoints` keeps the newest of them.
@@ -131,6 +136,7 @@ def make_checkpoint(
     scalers: list | None = None,
     best: dict | None = None,
     window: dict | None = None,
+    world_size: int = 1,
 ) -> dict:
     """The checkpoint dict of a run's state (see the module docstring for its keys).
 
@@ -153,6 +159,8 @@ def make_checkpoint(
         The best validation so far (stored as ``{}`` when None).
     window : dict, optional
         Running loss sums of the unwritten metrics window (stored as a copy).
+    world_size : int
+        Training processes of the run (full training states only).
 
     Returns
     -------
@@ -178,6 +186,7 @@ def make_checkpoint(
         out["best"] = best or {}
         out["window"] = dict(window or {})
         out["num_threads"] = torch.get_num_threads()
+        out["world_size"] = int(world_size)
     return out
 
 
@@ -207,6 +216,8 @@ def restore_training_state(
     opt_g: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer | None,
     scalers: list | None = None,
+    *,
+    world_size: int = 1,
 ) -> None:
     """Put a full training state (``last.ckpt``) back into networks, optimisers, scalers and RNGs.
 
@@ -219,16 +230,20 @@ def restore_training_state(
     generator, discriminator, opt_g, opt_d, scalers :
         The run's networks, optimisers and fp16 scalers, built from the same configuration
         (``discriminator``/``opt_d`` None for the regression control; ``scalers`` None unless fp16).
+    world_size : int
+        Training processes of the resuming job.
 
     Raises
     ------
     UserError
-        The networks are on the CPU and this process has another number of intra-op threads
-        (``torch.get_num_threads()``) than the run had when the checkpoint was written.
+        The networks are on the CPU, the job has as many processes as the run that wrote the
+        checkpoint, and this process has another number of intra-op threads
+        (``torch.get_num_threads()``) than that run had.
     """
     saved_threads = ckpt.get("num_threads")
     on_cpu = next(generator.parameters()).device.type == "cpu"
-    if on_cpu and saved_threads is not None and int(saved_threads) != torch.get_num_threads():
+    same_layout = int(ckpt.get("world_size", 1)) == int(world_size)
+    if on_cpu and same_layout and saved_threads is not None and int(saved_threads) != torch.get_num_threads():
         raise UserError(
             f"cannot resume bit-identically: the run used {int(saved_threads)} CPU threads, this process has "
             f"{torch.get_num_threads()}; set OMP_NUM_THREADS={int(saved_threads)} (or torch.set_num_threads)",

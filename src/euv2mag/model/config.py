@@ -88,7 +88,12 @@ class TrainConfig:
     euv_kind, euv_vmin, euv_vmax, euv_asinh_a :
         The :class:`~euv2mag.scaling.EuvScaling` of the input (DN/s).
     iters : int
-        Training iterations (one D step + one G step, batch 1).
+        Training iterations (one D step + one G step on ``batch`` frames).
+    batch : int
+        Global batch: frames per optimiser step over all training processes (KPL19: 1).  Each
+        frame is normalised by its own BatchNorm statistics, as at batch 1, and the losses are
+        averaged over the batch; with ``W`` processes each takes ``batch / W`` of them (see
+        :mod:`euv2mag.model.distributed`).  The learning rate is not scaled with it.
     val_every, ckpt_every, log_every : int
         Validation, checkpoint and metrics-row intervals in iterations.
     keep_ckpts : int
@@ -150,6 +155,7 @@ class TrainConfig:
     euv_vmax: float = 8800.0
     euv_asinh_a: float = 0.001
     iters: int = 1000
+    batch: int = 1
     val_every: int = 100
     ckpt_every: int = 100
     log_every: int = 10
@@ -199,7 +205,7 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UserError(f"training option {name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        for name in ("ngf", "ndf", "n_layers_d", "in_channels", "out_channels", "cc_scales", "iters",
+        for name in ("ngf", "ndf", "n_layers_d", "in_channels", "out_channels", "cc_scales", "iters", "batch",
                      "val_every", "ckpt_every", "log_every", "val_frames"):
             if getattr(self, name) < 1:
                 raise UserError(f"training option {name} must be >= 1, got {getattr(self, name)}")

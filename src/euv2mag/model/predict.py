@@ -43,6 +43,7 @@ from .checkpoint import load_generator
 from .config import TrainConfig
 from .pix2pix import set_inference_mode
 from .train import resolve_device
+from ..data.splits import resolve_indices  # noqa: F401  (re-exported: its home is euv2mag.data.splits)
 
 __all__ = ["predict_image", "predict_run", "resolve_indices", "fits_header", "load_run_generator"]
 
@@ -88,58 +89,6 @@ def predict_image(
     mag = cfg.mag_scaling.to_gauss(y.float().cpu().numpy()[0, 0])
     mag[geometry.rho > 1.0] = np.nan
     return mag.astype(np.float32)
-
-
-def resolve_indices(spec: str, n_frames: int, split_path: str | Path | None = None, *, times=None) -> list[int]:
-    """Frame indices of ``spec``: ``test``/``val``/``train`` (needs the split), ``all``, or ``3,5,9``.
-
-    Parameters
-    ----------
-    spec : str
-        Which frames: a split's set, ``all``, or a comma list of store indices.
-    n_frames : int
-        Frames in the store.
-    split_path : path-like, optional
-        Split JSON, needed for ``test``, ``val`` and ``train``.
-    times : sequence of str, optional
-        The store's frame times: the split must have been made for them
-        (:func:`euv2mag.data.splits.bind_split`).
-
-    Returns
-    -------
-    list of int
-        Store indices, in the order given (a split's set in its own order).
-
-    Raises
-    ------
-    UserError
-        A set without ``split_path``, an empty set, a bad list, an index outside the store,
-        a repeated index, or (with ``times``) a split made for other frames.
-    """
-    spec = str(spec).strip()
-    if spec in ("test", "val", "train"):
-        if split_path is None:
-            raise UserError(f"indices {spec!r} needs a split file (parameter split)")
-        from ..data.splits import load_split
-
-        indices = load_split(split_path, n_frames, store=times).indices(spec)
-        if not indices:
-            raise UserError(f"the split's {spec!r} set is empty", path=split_path)
-        return indices
-    if spec == "all":
-        return list(range(n_frames))
-    try:
-        indices = [int(v) for v in spec.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(f"indices must be test, val, train, all or a comma list of integers, got {spec!r}") from None
-    if not indices:
-        raise UserError("indices selects no frame")
-    bad = [i for i in indices if not 0 <= i < n_frames]
-    if bad:
-        raise UserError(f"frame indices {bad[:5]} are outside the store's 0..{n_frames - 1}")
-    if len(set(indices)) != len(indices):
-        raise UserError("indices repeats a frame")
-    return indices
 
 
 def load_run_generator(run_dir: str | Path, checkpoint: str = "best", *, device="cpu"):

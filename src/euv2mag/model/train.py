@@ -4,8 +4,14 @@ A hand-written loop (not Lightning): it must resume bit-exactly (every RNG state
 states and the per-iteration jitter draws), step two optimisers by hand in KPL19's order, and
 run on a bare CPU install without a heavy dependency.
 
-One iteration (batch 1) takes frame ``order[it % n]`` (a permutation per epoch drawn from
-``(seed, epoch)``) with the jitter draw keyed by the iteration, then
+One iteration takes ``batch`` samples ``s = it * batch + j`` (``j = 0 .. batch-1``; KPL19: batch
+1, ``s = it``): frame ``order[s % n]`` of epoch ``s // n`` (a permutation per epoch drawn from
+``(seed, epoch)``), with the jitter draw keyed by ``s``; at ``batch > 1`` the dropout masks are
+keyed by ``s`` too (:func:`sample_seed`), at batch 1 they come from the run's torch RNG stream
+(restored on resume), as in runs made before batches existed, which therefore reproduce.  Each frame goes through the networks alone (BatchNorm statistics of that
+frame, as at batch 1) and the losses are averaged over the batch; with several processes
+(:mod:`euv2mag.model.distributed`) each takes ``batch / W`` consecutive samples and DDP averages
+the gradients, so the layout changes only float rounding.  Then
 
 1. (``gan_mode != "none"``) a discriminator step on ``BCE(D(x, y), 1) + BCE(D(x, G(x)), 0)``
    (KPL19 minimises the sum; ``loss_d`` logs half of it, as KPL19 prints);
@@ -75,6 +81,7 @@ __all__ = [
     "resolve_device",
     "select_val_frames",
     "check_run_folder",
+    "sample_seed",
 ]
 
 #: Options that may differ when a run is resumed (they change no weight or draw already made).
@@ -195,8 +202,18 @@ def _autocast(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def sample_seed(seed: int, sample: int) -> int:
+    """Seed of the dropout draws of training sample ``sample`` (``it * batch + j``) of run ``seed``.
+
+    Keyed by the sample, not drawn from one running stream, so that a frame gets the same dropout
+    masks whichever process trains it.  Used at ``batch > 1``; batch-1 runs keep the global torch
+    RNG stream they always drew from (their results stay reproducible).
+    """
+    return int(np.random.SeedSequence([int(seed), 2, int(sample)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 class Pix2PixTrainer:
-    """Networks, optimisers and one training iteration (a D step then a G step, batch 1).
+    """Networks, optimisers and one training iteration (a D step then a G step on a batch).
 
     Parameters
     ----------
@@ -204,6 +221,10 @@ class Pix2PixTrainer:
         A resolved configuration (``size`` set).
     device : torch.device
         Where the networks live.  Seed torch before constructing (the weights' initialisation).
+    dist : DistContext, optional
+        This process's place in a multi-process job (:mod:`euv2mag.model.distributed`); the
+        networks are then wrapped in DistributedDataParallel for the training step, while
+        :attr:`G` and :attr:`D` stay the plain modules (saved without a ``module.`` prefix).
 
     Notes
     -----
@@ -214,13 +235,19 @@ class Pix2PixTrainer:
     (before loading a checkpoint in a resumed process, inside the first step in a fresh one).
     """
 
-    def __init__(self, cfg: TrainConfig, device: torch.device):
+    def __init__(self, cfg: TrainConfig, device: torch.device, dist=None):
+        from .distributed import DistContext
+
         self.cfg, self.device = cfg, device
+        self.dist = dist if dist is not None else DistContext(device=device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.G = build_generator(cfg).to(device, memory_format=self.memory_format)
         self.D = (
             build_discriminator(cfg).to(device, memory_format=self.memory_format) if cfg.gan_mode != "none" else None
         )
+        # the modules the training step calls: DDP wrappers when distributed (gradients averaged)
+        self.G_train = self.dist.wrap(self.G)
+        self.D_train = self.dist.wrap(self.D) if self.D is not None else None
         adam = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
         if cfg.fused_adam and device.type in ("cpu", "cuda"):
             adam["fused"] = True
@@ -241,9 +268,29 @@ class Pix2PixTrainer:
             loss.backward()
             opt.step()
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
-        """One iteration on the scaled pair ``(x, y)``; returns the losses as floats."""
-        cfg, G, D = self.cfg, self.G, self.D
+    def step(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None, *,
+             seeds: Sequence[int] | None = None) -> dict:
+        """One iteration on this process's share of a batch; returns the batch's mean losses as floats.
+
+        Parameters
+        ----------
+        x, y : torch.Tensor
+            Scaled inputs and targets, (b, C, H, W) on the device (b: this process's frames).
+        mask : torch.Tensor, optional
+            (b, 1, H, W) loss mask (``loss_mask_disk``).
+        seeds : sequence of int, optional
+            Per frame, the seed of its dropout draws (:func:`sample_seed`); None draws them from
+            the global torch RNG.
+
+        Notes
+        -----
+        Each frame goes through the networks alone, so BatchNorm normalises it by its own
+        statistics (KPL19 at batch 1) for any b.  The losses of the b frames are averaged and
+        back-propagated once per optimiser (D, then G); with several processes DDP averages the
+        gradients over them, so the step equals one process's step on the whole batch up to float
+        rounding.  The returned losses are averaged over the whole batch (all processes).
+        """
+        cfg, G, D = self.cfg, self.G_train, self.D_train
         if self.device.type == "cpu":
             if self._fp_threads != torch.get_num_threads():
                 # on every intra-op thread, not only this one (see euv2mag.model._fpenv)
@@ -251,39 +298,58 @@ class Pix2PixTrainer:
                 self._fp_threads = torch.get_num_threads()
             else:
                 torch.set_flush_denormal(cfg.flush_denormal)  # this thread's flag: kept set every step
-        out = {}
-        if cfg.two_forward and D is not None:
-            with torch.no_grad(), _autocast(self.device, cfg.precision):
-                fake_d = G(x)
-        with _autocast(self.device, cfg.precision):
-            fake = G(x)
-        if not cfg.two_forward:
-            fake_d = fake.detach()
-        if D is not None:
-            D.requires_grad_(True)
-            self.opt_D.zero_grad(set_to_none=True)
+        b = x.shape[0]
+        xs, ys = [x[i:i + 1] for i in range(b)], [y[i:i + 1] for i in range(b)]
+        masks = [None] * b if mask is None else [mask[i:i + 1] for i in range(b)]
+        fakes, fakes_d = [], []
+        for i in range(b):
+            if seeds is not None:
+                torch.manual_seed(seeds[i])
+            if cfg.two_forward and D is not None:
+                with torch.no_grad(), _autocast(self.device, cfg.precision):
+                    fakes_d.append(G(xs[i]))
             with _autocast(self.device, cfg.precision):
-                loss_fake = gan_loss(D(torch.cat((x, fake_d), 1)), False, cfg.gan_mode)
-                loss_real = gan_loss(D(torch.cat((x, y), 1)), True, cfg.gan_mode)
-                loss_d = loss_fake + loss_real
-            self._backward_step(loss_d, self.opt_D, 0)
-            D.requires_grad_(False)
-            out["loss_d"] = 0.5 * loss_d.item()
-        else:
-            out["loss_d"] = 0.0
+                fakes.append(G(xs[i]))
+            if not cfg.two_forward:
+                fakes_d.append(fakes[-1].detach())
+        sums = dict.fromkeys(LOSS_COLUMNS, 0.0)
+        if D is not None:
+            self.D.requires_grad_(True)
+            self.opt_D.zero_grad(set_to_none=True)
+            total = 0.0
+            for i in range(b):
+                with _autocast(self.device, cfg.precision):
+                    loss_fake = gan_loss(D(torch.cat((xs[i], fakes_d[i]), 1)), False, cfg.gan_mode)
+                    loss_real = gan_loss(D(torch.cat((xs[i], ys[i]), 1)), True, cfg.gan_mode)
+                    loss_d = loss_fake + loss_real
+                total = total + loss_d / b
+                sums["loss_d"] += 0.5 * loss_d.item()
+            self._backward_step(total, self.opt_D, 0)
+            self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
-        with _autocast(self.device, cfg.precision):
-            loss_gan = gan_loss(D(torch.cat((x, fake), 1)), True, cfg.gan_mode) if D is not None else fake.new_zeros(())
-            fake32 = fake.float()
-            loss_l1 = l1_loss(fake32, y, mask)
-            if cfg.lambda_cc:
-                loss_cc = cc_loss(fake32, y, mask, kind=cfg.cc_kind, n_scales=cfg.cc_scales)
-            else:
-                loss_cc = fake32.new_zeros(())
-            loss_g = cfg.lambda_gan * loss_gan + cfg.lambda_l1 * loss_l1 + cfg.lambda_cc * loss_cc
-        self._backward_step(loss_g, self.opt_G, 1)
-        out.update(loss_g_gan=loss_gan.item(), loss_g_l1=loss_l1.item(), loss_g_cc=loss_cc.item(), loss_g=loss_g.item())
-        return out
+        total = 0.0
+        for i in range(b):
+            fake = fakes[i]
+            with _autocast(self.device, cfg.precision):
+                # the plain D: its weights are frozen here, DDP has nothing to reduce
+                loss_gan = (gan_loss(self.D(torch.cat((xs[i], fake), 1)), True, cfg.gan_mode) if D is not None
+                            else fake.new_zeros(()))
+                fake32 = fake.float()
+                loss_l1 = l1_loss(fake32, ys[i], masks[i])
+                if cfg.lambda_cc:
+                    loss_cc = cc_loss(fake32, ys[i], masks[i], kind=cfg.cc_kind, n_scales=cfg.cc_scales)
+                else:
+                    loss_cc = fake32.new_zeros(())
+                loss_g = cfg.lambda_gan * loss_gan + cfg.lambda_l1 * loss_l1 + cfg.lambda_cc * loss_cc
+            total = total + loss_g / b
+            for key, value in (("loss_g_gan", loss_gan), ("loss_g_l1", loss_l1), ("loss_g_cc", loss_cc), ("loss_g", loss_g)):
+                sums[key] += value.item()
+        self._backward_step(total, self.opt_G, 1)
+        n = b
+        if self.dist.distributed:
+            summed = self.dist.sum(torch.tensor([sums[k] for k in LOSS_COLUMNS] + [b], dtype=torch.float64))
+            sums, n = dict(zip(LOSS_COLUMNS, summed[:-1].tolist())), summed[-1].item()
+        return {key: value / n for key, value in sums.items()}
 
 
 def train_seed(
@@ -299,6 +365,7 @@ def train_seed(
     progress: bool | None = None,
     stop_at: int | None = None,
     run_info: dict | None = None,
+    dist=None,
 ) -> RunResult:
     """Train one seed of a configuration into ``run_dir`` (see the module docstring for its files).
 
@@ -325,6 +392,10 @@ def train_seed(
         Stop after this many iterations as if interrupted (tests of resume).
     run_info : dict, optional
         Extra entries for ``run.json`` (store path, split file).
+    dist : DistContext, optional
+        This process's place in a multi-process job (from :func:`train_runs`); ``device`` is then
+        the context's device.  Every process calls this function with the same arguments; rank 0
+        alone writes the run folder.
 
     Returns
     -------
@@ -340,9 +411,17 @@ def train_seed(
     from ..data.torch_dataset import PairDataset, jitter_image, jitter_shift
     from ..progress import progress_bar
 
+    from .distributed import DistContext, on_main
+
     store = store if isinstance(store, FrameStore) else FrameStore(store)
     cfg = cfg.resolved(store.size)
     device = device if isinstance(device, torch.device) else resolve_device(device)
+    if dist is None:
+        dist = DistContext(device=device)
+    elif dist.distributed:
+        device = dist.device
+    if cfg.batch % dist.world_size:
+        raise UserError(f"training option batch ({cfg.batch}) must be a multiple of the {dist.world_size} processes")
     if cfg.precision == "fp16" and device.type != "cuda":
         raise UserError("precision fp16 needs a CUDA GPU; use precision bf16 or fp32 on the CPU")
     train_indices = [int(i) for i in train_indices]
@@ -368,12 +447,13 @@ def train_seed(
 
     # one writer per run folder: held from here (before the checkpoint is read) to the end; a second
     # training of the same folder is refused with the holder named, and an exception releases it
-    with writer_lock(run_dir, what="run folder"):
+    main = dist.is_main
+    with on_main(dist, lambda: writer_lock(run_dir, what="run folder")):
         # ------------------------------------------------------------- state
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
         random.seed(seed)
-        trainer = Pix2PixTrainer(cfg, device)
+        trainer = Pix2PixTrainer(cfg, device, dist)
         G, D, opt_G, opt_D, scalers = trainer.G, trainer.D, trainer.opt_G, trainer.opt_D, trainer.scalers
         memory_format = trainer.memory_format
         start = 0
@@ -382,41 +462,45 @@ def train_seed(
         resumed_from = None
         if resume and last_path.exists():
             ckpt = load_checkpoint(last_path, cfg, map_location=device)
-            restore_training_state(ckpt, last_path, G, D, opt_G, opt_D, scalers)
+            restore_training_state(ckpt, last_path, G, D, opt_G, opt_D, scalers, world_size=dist.world_size)
             start = int(ckpt["iteration"])
             best = ckpt.get("best") or None
             window = dict(ckpt["window"])
             resumed_from = start
-        rows = read_metrics(run_dir / "metrics.csv", start) if resumed_from is not None else []
+        rows = read_metrics(run_dir / "metrics.csv", start) if resumed_from is not None and main else []
 
-        ensure_dir(run_dir)
-        cfg.write(run_dir / "config.toml")
-        atomic_write_json(
-            run_dir / "run.json",
-            {
-                "seed": int(seed),
-                **(run_info or {}),
-                "image_size": cfg.size,
-                "train_indices": train_indices,
-                "val_indices": val_frames,
-                "val_source": val_source,
-                "device": str(device),
-                "torch_version": torch.__version__,
-                "generator_parameters": sum(p.numel() for p in G.parameters()),
-                "discriminator_parameters": sum(p.numel() for p in D.parameters()) if D is not None else 0,
-            },
-        )
+        if main:
+            ensure_dir(run_dir)
+            cfg.write(run_dir / "config.toml")
+            atomic_write_json(
+                run_dir / "run.json",
+                {
+                    "seed": int(seed),
+                    **(run_info or {}),
+                    "image_size": cfg.size,
+                    "train_indices": train_indices,
+                    "val_indices": val_frames,
+                    "val_source": val_source,
+                    "device": str(device),
+                    "processes": dist.world_size,
+                    "torch_version": torch.__version__,
+                    "generator_parameters": sum(p.numel() for p in G.parameters()),
+                    "discriminator_parameters": sum(p.numel() for p in D.parameters()) if D is not None else 0,
+                },
+            )
         geoms = [store.geometry(i) for i in train_indices]
         full_disk = [g.disk_mask(1.0) for g in geoms]
         val_geoms = [store.geometry(i) for i in val_frames]
-        val_obs = [store.read("mag", i) for i in val_frames]
+        val_obs = [store.read("mag", i) for i in val_frames] if main else []
         n = len(train_indices)
+        per_process = cfg.batch // dist.world_size  # this process's frames of each step
+        first = dist.rank * per_process  # ... from this position of the step's global batch
 
         def payload(iteration: int, full: bool) -> dict:
             if not full:
                 return make_checkpoint(cfg, seed, iteration, G, D)
             return make_checkpoint(cfg, seed, iteration, G, D, opt_g=opt_G, opt_d=opt_D, scalers=scalers, best=best,
-                                   window=window)
+                                   window=window, world_size=dist.world_size)
 
         def validate(iteration: int) -> dict:
             preds = []
@@ -436,25 +520,38 @@ def train_seed(
             D.train()
         end = cfg.iters if stop_at is None else min(cfg.iters, int(stop_at))
         t_window = time.perf_counter()
-        with progress_bar(f"train seed {seed}", cfg.iters, enabled=progress) as advance:
+        orders: dict[int, np.ndarray] = {}
+        with progress_bar(f"train seed {seed}", cfg.iters, enabled=progress if main else False) as advance:
             advance(start)
             for it in range(start, end):
-                epoch, pos = divmod(it, n)
-                k = int(np.random.default_rng([int(seed), 1, epoch]).permutation(n)[pos])
                 if cfg.lr_schedule != "constant":
                     lr = cfg.lr * lr_factor(cfg.lr_schedule, it, cfg.iters)
                     for opt in (opt_G, opt_D):
                         for group in (opt.param_groups if opt is not None else ()):
                             group["lr"] = lr
-                x, y = dataset[(k, it)]
-                x = x[None].to(device).contiguous(memory_format=memory_format)
-                y = y[None].to(device).contiguous(memory_format=memory_format)
-                mask = None
-                if cfg.loss_mask_disk:
-                    dx, dy = jitter_shift(seed, it, k, cfg.jitter_px)
-                    m = jitter_image(full_disk[k], dx, dy, cfg.jitter_px, pad=False)
-                    mask = torch.from_numpy(np.ascontiguousarray(m))[None, None].to(device)
-                losses = trainer.step(x, y, mask)
+                # sample s = it * batch + j of the run: frame order[s % n] of epoch s // n (one
+                # permutation per epoch), jitter and dropout keyed by s; this process takes the
+                # positions j = first .. first + per_process - 1 of the step
+                xs, ys, ms, seeds = [], [], [], []
+                for s in range(it * cfg.batch + first, it * cfg.batch + first + per_process):
+                    epoch, pos = divmod(s, n)
+                    if epoch not in orders:
+                        orders.clear()
+                        orders[epoch] = np.random.default_rng([int(seed), 1, epoch]).permutation(n)
+                    k = int(orders[epoch][pos])
+                    x, y = dataset[(k, s)]
+                    xs.append(x)
+                    ys.append(y)
+                    seeds.append(sample_seed(seed, s))
+                    if cfg.loss_mask_disk:
+                        dx, dy = jitter_shift(seed, s, k, cfg.jitter_px)
+                        ms.append(torch.from_numpy(np.ascontiguousarray(
+                            jitter_image(full_disk[k], dx, dy, cfg.jitter_px, pad=False)))[None])
+                x = torch.stack(xs).to(device).contiguous(memory_format=memory_format)
+                y = torch.stack(ys).to(device).contiguous(memory_format=memory_format)
+                mask = torch.stack(ms).to(device) if ms else None
+                # batch 1 keeps its single dropout stream (earlier runs reproduce); larger batches key it
+                losses = trainer.step(x, y, mask, seeds=seeds if cfg.batch > 1 else None)
                 for key in LOSS_COLUMNS:
                     window[key] += losses[key]
                 window["n"] += 1
@@ -471,7 +568,7 @@ def train_seed(
                     for key in LOSS_COLUMNS:
                         row[key] = format_value(window[key] / max(window["n"], 1))
                     window = {"n": 0, "seconds": 0.0, **{k2: 0.0 for k2 in LOSS_COLUMNS}}
-                    if is_val:
+                    if is_val and main:
                         metrics = validate(done)
                         row.update({key: format_value(v) for key, v in metrics.items()})
                         value = metrics[cfg.best_metric]
@@ -486,13 +583,14 @@ def train_seed(
                             atomic_write_json(run_dir / "best.json", {**best, "metrics": metrics, "val_source": val_source})
                         t_window = time.perf_counter()
                     rows.append(row)
-                if is_ckpt:
+                if is_ckpt and main:
                     save_checkpoint(run_dir / periodic_checkpoint_name(done), payload(done, full=False))
                     save_checkpoint(last_path, payload(done, full=True))
                     write_metrics(run_dir / "metrics.csv", rows)
                     prune_checkpoints(run_dir, cfg.keep_ckpts)
-        if end == cfg.iters:
+        if end == cfg.iters and main:
             write_metrics(run_dir / "metrics.csv", rows)
+        dist.barrier()  # every process returns once rank 0 has written the run's last files
         return RunResult(run_dir=run_dir, seed=int(seed), iteration=end, best=best, resumed_from=resumed_from)
 
 
@@ -506,6 +604,8 @@ def train_runs(
     resume: bool = False,
     device: str = "auto",
     progress: bool | None = None,
+    devices: int = 1,
+    num_nodes: int = 1,
 ) -> list[RunResult]:
     """Train one run per seed into ``out/seed-K`` on the split's training frames (CLI ``euv2mag train``).
 
@@ -531,21 +631,30 @@ def train_runs(
         Where to train.
     progress : bool, optional
         Show progress bars (default: unless ``EUV2MAG_NO_PROGRESS`` is set).
+    devices : int
+        Training processes per node (GPUs, or CPU processes with gloo); ``cfg.batch`` must be a
+        multiple of ``devices * num_nodes``.  Without torchrun, ``devices > 1`` spawns the
+        processes here (:func:`euv2mag.model.distributed.spawn`); under torchrun each process
+        calls this function and joins the group torchrun set up.
+    num_nodes : int
+        Nodes (more than one needs torchrun).
 
     Returns
     -------
     list of RunResult
-        One per seed, in the order given.
+        One per seed, in the order given (as rank 0 saw them).
 
     Raises
     ------
     UserError
         Bad store, split (made for other frames included), configuration, a negative or
-        repeated seed, ``out`` being a file, or an existing run without ``resume``; or another
-        process is training into ``out`` (one line naming it).
+        repeated seed, ``out`` being a file, or an existing run without ``resume``; a device layout
+        :func:`~euv2mag.model.distributed.plan_launch` refuses or a batch that is not a multiple of
+        the processes; or another process is training into ``out`` (one line naming it).
     """
     from ..data.splits import load_split
     from ..data.store import FrameStore
+    from .distributed import plan_launch, process_group, spawn
 
     out = Path(out)
     seeds = [int(s) for s in seeds]
@@ -565,16 +674,33 @@ def train_runs(
         raise UserError(f"seeds repeat: {seeds}")
     for seed in seeds:
         check_run_folder(out / f"seed-{seed}", resume)
+    plan = plan_launch(devices, num_nodes, device)
+    if cfg.batch % plan.world_size:
+        raise UserError(f"must be a multiple of the {plan.world_size} training processes, got {cfg.batch}",
+                        parameter="batch")
     info = {"store": str(Path(store_path).resolve()), "split": str(Path(split_path).resolve()), "split_scheme": split.scheme}
+    args = (store_path, train_idx, val_idx, cfg, seeds, out, info, resume, device, progress)
+    if plan.kind == "spawn":
+        return spawn(plan, _train_all, *args)
+    with process_group(plan) as dist:
+        return _train_all(*args, dist=dist)
+
+
+def _train_all(store_path, train_idx, val_idx, cfg, seeds, out, info, resume, device, progress, *, dist) -> list[RunResult]:
+    """The seeds of :func:`train_runs` one after the other, in this process of the job ``dist``."""
+    from .distributed import on_main
+
     results = []
+    if dist.distributed:
+        device = dist.device
     # one writer per --out folder (its runs.json and every seed folder): a second ``train`` into the
     # same folder is refused, even with other seeds; each seed folder is locked again by train_seed
-    with writer_lock(out, what="run folder"):
+    with on_main(dist, lambda: writer_lock(out, what="run folder")):
         for seed in seeds:
             check_run_folder(out / f"seed-{seed}", resume)  # again, now that no other run can start one
             results.append(
-                train_seed(store, train_idx, val_idx, cfg, seed, out / f"seed-{seed}", resume=resume, device=device,
-                           progress=progress, run_info=info)
+                train_seed(store_path, train_idx, val_idx, cfg, seed, out / f"seed-{seed}", resume=resume,
+                           device=device, progress=progress, run_info=info, dist=dist)
             )
         summary = {
             "runs": [
@@ -582,5 +708,6 @@ def train_runs(
             ],
             "config": cfg.to_dict(),
         }
-        atomic_write_json(out / "runs.json", summary)
+        if dist.is_main:
+            atomic_write_json(out / "runs.json", summary)
     return results

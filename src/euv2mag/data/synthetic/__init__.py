@@ -25,8 +25,10 @@ Pipeline of one frame at time ``t``, by module
 
 Around the frames: :mod:`~euv2mag.data.synthetic.params` (:class:`SynthParams`),
 :mod:`~euv2mag.data.synthetic.truth` (the ``regions`` and ``frame_regions`` truth tables,
-:func:`region_footprint`), :mod:`~euv2mag.data.synthetic.writer` (:func:`synthesize`, the
-resumable store writer) and :mod:`~euv2mag.data.synthetic.fits` (level-1-like AIA/HMI FITS
+:func:`region_footprint`), :mod:`~euv2mag.data.synthetic.observers` (where the Sun is seen
+from: Earth, STEREO-A/B, any heliographic position or an ephemeris file),
+:mod:`~euv2mag.data.synthetic.writer` (:func:`synthesize`, the resumable store writer, and
+:func:`synthesize_views`, one store per observer) and :mod:`~euv2mag.data.synthetic.fits` (level-1-like AIA/HMI FITS
 files of the frames).  The calibration measurements applied alike to synthetic and real maps
 are in :mod:`euv2mag.audit.calibration`.
 """
@@ -37,7 +39,8 @@ from .regions import MAX_AGE_DAYS, RegionState, region_state, region_states, reg
 from .render import render_field, render_frame
 from .timegrid import frame_geometries, frame_times, parse_cadence
 from .truth import FRAME_REGION_COLUMNS, frame_regions_table, region_footprint, regions_table
-from .writer import synthesize
+from .observers import Observer, observer_geometries, observer_positions, parse_observer
+from .writer import synthesize, synthesize_views, view_store_path
 
 __all__ = [
     "SynthParams",
@@ -57,4 +60,10 @@ __all__ = [
     "frame_regions_table",
     "region_footprint",
     "synthesize",
+    "synthesize_views",
+    "view_store_path",
+    "Observer",
+    "parse_observer",
+    "observer_positions",
+    "observer_geometries",
 ]

@@ -1,4 +1,18 @@
-"""Level-1-like AIA 304 and HMI LOS FITS files of synthetic frames (``euv2mag synth --fits-dir``).
+"""Level-1-like FITS files of synthetic frames (``euv2mag synth --fits-dir``).
+
+Seen from Earth, an SDO-like AIA 304 / HMI LOS pair per frame (below).  Seen from another
+observer (:mod:`euv2mag.data.synthetic.observers`), one 304 A EUV file per frame in the
+conventions of the instrument such an observer carries (:func:`write_view_fits`): STEREO-A/B
+get EUVI-like SECCHI files (``euvi_304_A_YYYYMMDD_HHMMSS.fits``: ``INSTRUME`` = SECCHI,
+``DETECTOR`` = EUVI, ``OBSRVTRY`` = STEREO_A/B, apparent radius in ``RSUN``, roll ``CROTA`` = 0
+and an identity ``PCi_j``,
+``EXPTIME`` = 16 s), any other observer EUI/FSI-like files (``eui_fsi304_YYYYMMDD_HHMMSS.fits``:
+``OBSRVTRY`` = Solar Orbiter, ``TELESCOP`` = SOLO/EUI/FSI, ``RSUN_ARC``, ``XPOSURE`` = 6 s), both
+with ``HGLN_OBS``/``HGLT_OBS``/``DSUN_OBS``, ``CRLN_OBS``/``CRLT_OBS``, ``DATE-OBS`` (start) and
+``DATE-AVG`` (the frame time) and data in float DN = the store's DN/s x exposure (the same
+synthetic response as the AIA-like files: no instrument cross-calibration, no saturation).
+No magnetogram is written for those observers (no magnetograph flies there); the truth is the
+store.  ``euv2mag prepare --euv`` reads these files back into the observer's store frames.
 
 Files (one pair per frame, written atomically): ``aia_304_YYYYMMDD_HHMMSS.fits`` and
 ``hmi_m_YYYYMMDD_HHMMSS.fits``, each a primary HDU of float32 at the requested ``--size``.
@@ -36,7 +50,13 @@ from ..._io import atomic_path
 from ...geometry import RSUN_MM, DiskGeometry
 from .euv import EXPTIME_S
 
-__all__ = ["fits_names", "fits_offsets", "write_fits_pair"]
+__all__ = ["fits_names", "fits_offsets", "write_fits_pair", "observer_header", "view_fits_names", "write_view_fits",
+           "EUVI_EXPTIME_S", "EUI_XPOSURE_S"]
+
+#: Exposure times (s) of the EUVI-like and EUI/FSI-like 304 A files (a power of two for EUVI, so
+#: DN = DN/s x exposure and back is exact in float32; EUI's 6 s as in the real header).
+EUVI_EXPTIME_S = 16.0
+EUI_XPOSURE_S = 6.0
 
 
 def fits_names(time_iso: str) -> tuple[str, str]:
@@ -61,7 +81,8 @@ def _shift(image: np.ndarray, dx: int, dy: int, fill: float) -> np.ndarray:
     return out
 
 
-def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, time_obs: str, date_obs: str):
+def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, time_obs: str, date_obs: str,
+            hgln_deg: float = 0.0):
     from astropy.io import fits
 
     h = fits.Header()
@@ -81,11 +102,24 @@ def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, t
     h["DSUN_OBS"] = (geometry.dsun_m, "observer-Sun distance, m")
     h["CRLN_OBS"] = (geometry.l0_deg, "Carrington longitude of disk centre, deg")
     h["CRLT_OBS"] = (geometry.b0_deg, "Carrington latitude of disk centre, deg")
-    h["HGLN_OBS"] = (0.0, "Stonyhurst longitude of observer, deg")
+    h["HGLN_OBS"] = (float(hgln_deg), "Stonyhurst longitude of observer, deg")
     h["HGLT_OBS"] = (geometry.b0_deg, "Stonyhurst latitude of observer, deg")
     h["QUALITY"] = 0
     h["LVL_NUM"] = 1.0
     h["ORIGIN"] = "euv2mag synthetic Sun"
+    return h
+
+
+def observer_header(geometry: DiskGeometry, hgln_deg: float):
+    """The WCS and observer keywords of a frame seen from Stonyhurst longitude ``hgln_deg``.
+
+    As the files of :func:`write_fits_pair` (disk centred at ``geometry.center_px``, no roll),
+    with ``HGLN_OBS = hgln_deg``: a header sunpy places the frame's pixels with, for any
+    observer of :mod:`euv2mag.data.synthetic.observers`.
+    """
+    cx, cy = geometry.center_px
+    h = _header(geometry, (cx + 1, cy + 1), 0.0, geometry.time, geometry.time, hgln_deg)
+    h["NAXIS"], h["NAXIS1"], h["NAXIS2"] = 2, geometry.shape[1], geometry.shape[0]
     return h
 
 
@@ -148,3 +182,67 @@ def write_fits_pair(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry
     with atomic_path(hmi_path) as tmp:
         fits.PrimaryHDU(np.ascontiguousarray(rotated, dtype=np.float32), header=h).writeto(tmp)
     return aia_path, hmi_path
+
+
+def view_fits_names(observer, time_iso: str) -> tuple[str, ...]:
+    """File names of the frame at ``time_iso`` seen by ``observer`` (AIA/HMI pair for Earth)."""
+    if observer.kind == "earth":
+        return fits_names(time_iso)
+    stamp = time_iso[:19].replace("-", "").replace(":", "").replace("T", "_")
+    if observer.kind in ("stereo-a", "stereo-b"):
+        return (f"euvi_304_{observer.kind[-1].upper()}_{stamp}.fits",)
+    return (f"eui_fsi304_{stamp}.fits",)
+
+
+def write_view_fits(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry, euv: np.ndarray, mag: np.ndarray,
+                    observer, hgln_deg: float) -> tuple[Path, ...]:
+    """Write the files of one frame seen by ``observer`` (module docstring); returns their paths.
+
+    Earth: :func:`write_fits_pair`.  Other observers: one EUVI-like or EUI/FSI-like 304 A file
+    whose data are the store frame's ``euv`` (DN/s) x the exposure, moved by a few whole pixels
+    (the disk centre off the image centre, as for AIA) with the off-limb rim filled in.
+    """
+    from astropy.io import fits
+    from astropy.time import Time
+
+    from .euv import offlimb_rim
+
+    if observer.kind == "earth":
+        return write_fits_pair(fits_dir, params, t_mjd, geometry, euv, mag)
+    fits_dir = Path(fits_dir)
+    fits_dir.mkdir(parents=True, exist_ok=True)
+    key = int(round(t_mjd * 86400.0))
+    dx, dy, _, _ = fits_offsets(params.seed, key)
+    cx, cy = geometry.center_px
+    shifted = dataclasses.replace(geometry, center_px=(cx + dx, cy + dy))
+    image = _shift(np.asarray(euv, dtype=np.float32), dx, dy, np.nan)
+    image = np.where(np.isfinite(image), image, offlimb_rim(shifted)).astype(np.float32)
+    t_iso = Time(t_mjd, format="mjd", scale="utc").isot
+    stereo = observer.kind in ("stereo-a", "stereo-b")
+    exposure = EUVI_EXPTIME_S if stereo else EUI_XPOSURE_S
+    start = Time(t_mjd - exposure / 2 / 86400.0, format="mjd", scale="utc").isot
+    h = _header(shifted, (cx + dx + 1, cy + dy + 1), 0.0, t_iso, start, hgln_deg)
+    for key_name in ("T_OBS", "CROTA2", "RSUN_OBS", "QUALITY"):  # SDO conventions these instruments do not use
+        h.remove(key_name, ignore_missing=True)
+    h["DATE-AVG"] = (t_iso, "mid exposure, UTC")
+    h["CROTA"] = (0.0, "deg")
+    for i, j in ((1, 1), (1, 2), (2, 1), (2, 2)):  # both instruments write the roll as a PC matrix too
+        h[f"PC{i}_{j}"] = 1.0 if i == j else 0.0
+    h["WAVELNTH"], h["WAVEUNIT"] = 304, "angstrom"
+    h["BUNIT"] = "DN"
+    if stereo:
+        h["OBSRVTRY"] = "STEREO_" + observer.kind[-1].upper()
+        h["INSTRUME"], h["DETECTOR"] = "SECCHI", "EUVI"
+        h["RSUN"] = (shifted.rsun_arcsec, "apparent solar radius, arcsec")
+        h["EXPTIME"] = (exposure, "exposure time, s")
+    else:
+        h["OBSRVTRY"], h["TELESCOP"] = "Solar Orbiter", "SOLO/EUI/FSI"
+        h["INSTRUME"], h["DETECTOR"] = "EUI", "FSI"
+        h["RSUN_ARC"] = (shifted.rsun_arcsec, "apparent photospheric solar radius, arcsec")
+        h["XPOSURE"] = (exposure, "total effective exposure time, s")
+        h["DATE-BEG"] = (start, "start of observation, UTC")
+    (name,) = view_fits_names(observer, t_iso)
+    path = fits_dir / name
+    with atomic_path(path) as tmp:
+        fits.PrimaryHDU((image * np.float32(exposure)).astype(np.float32), header=h).writeto(tmp)
+    return (path,)

@@ -6,6 +6,13 @@ The store (:mod:`euv2mag.data.store`) holds per frame ``euv`` (304-like intensit
 ISO 8601 UTC), and the truth tables of :mod:`euv2mag.data.synthetic.truth`; its ``params``
 attribute is :meth:`SynthParams.to_dict`.  Every frame is a pure function of the parameters
 and its time, so an interrupted run resumes where it stopped with bit-identical frames.
+
+A store shows the Sun from one observer (:mod:`euv2mag.data.synthetic.observers`; Earth by
+default): the same parameters seen from several observers (:func:`synthesize_views`) are the
+same Sun, one store per observer, each with that observer's geometry and truth tables (the
+``frame_regions`` longitudes are measured from that observer's central meridian).  The
+observer is recorded in the store's ``provenance`` and, when it is not Earth, in its
+``params`` (so a store is resumed only for the same observer).
 """
 from __future__ import annotations
 
@@ -18,10 +25,10 @@ from .truth import frame_regions_table, regions_table
 if TYPE_CHECKING:
     from .params import SynthParams
 
-__all__ = ["synthesize"]
+__all__ = ["synthesize", "synthesize_views", "view_store_path"]
 
 
-def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None = None, on_frame=None) -> dict:
+def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progress: bool | None = None, on_frame=None) -> dict:
     """Write (or resume) a synthetic store at ``out``; optionally the FITS pairs in ``fits_dir``.
 
     Frames not yet written (and, with ``fits_dir``, frames whose FITS pair is missing) are
@@ -34,8 +41,12 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
         Output Zarr store; created, or resumed when it was made with the same ``params``.
     params : SynthParams
         Generator parameters (stored as ``params.to_dict()``).
+    observer : Observer or str, optional
+        Where the Sun is seen from (:func:`~euv2mag.data.synthetic.observers.parse_observer`
+        text or an :class:`~euv2mag.data.synthetic.observers.Observer`); default Earth.
     fits_dir : str or Path, optional
-        Folder for the level-1-like AIA 304 / HMI FITS pairs (:mod:`euv2mag.data.synthetic.fits`).
+        Folder for the level-1-like FITS files (:mod:`euv2mag.data.synthetic.fits`): AIA 304 / HMI
+        pairs seen from Earth, EUVI-like (STEREO) or EUI/FSI-like (other observers) 304 A files.
     progress : bool, optional
         Show a progress bar (default: the package's progress setting).
     on_frame : callable, optional
@@ -61,22 +72,26 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
 
     from ...errors import UserError
     from ..store import StoreWriter
+    from .observers import Observer, observer_geometries, parse_observer
 
+    observer = Observer() if observer is None else observer if isinstance(observer, Observer) else parse_observer(observer)
     times = frame_times(params)
     if fits_dir is not None:  # checked before the store is created: a bad folder leaves nothing
         from ..._io import ensure_dir
 
         fits_dir = ensure_dir(fits_dir, parameter="fits_dir")
-    geometries = frame_geometries(times, params.size)
+    geometries = frame_geometries(times, params.size) if observer.kind == "earth" else observer_geometries(observer, times, params.size)
+    stored = params.to_dict() if observer.kind == "earth" else {**params.to_dict(), "observer": observer.label}
     fresh = not Path(out).exists()
     writer = StoreWriter.open(
         out, n_frames=len(times), shape=(params.size, params.size), arrays=("euv", "mag"), kind="synthetic",
-        params=params.to_dict(),
-        provenance={"generator": "euv2mag.data.synthetic", "physics": "notes/synthetic-sun-physics.md"},
+        params=stored,
+        provenance={"generator": "euv2mag.data.synthetic", "physics": "notes/synthetic-sun-physics.md",
+                    "observer": observer.to_dict()},
     )
     try:
         with writer:  # the writer lock is released however the block ends
-            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame)
+            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame, observer)
     except UserError:
         if fresh:  # a run refused for bad input leaves no store it created; interruptions resume
             import shutil
@@ -85,19 +100,22 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
         raise
 
 
-def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> dict:
+def _fill(writer, params, times, geometries, fits_dir, progress, on_frame, observer) -> dict:
     """Render and write the pending frames, then the truth tables; the summary of :func:`synthesize`."""
     import time
 
     from ...progress import progress_bar
 
     pending = writer.pending()
+    hgln = None
     if fits_dir is not None:
-        from .fits import fits_names
+        from .fits import view_fits_names
+        from .observers import observer_positions
 
+        hgln = observer_positions(observer, times)[0]
         pending = sorted(set(pending) | {
             i for i, g in enumerate(geometries)
-            if not all((fits_dir / name).exists() for name in fits_names(g.time))
+            if not all((fits_dir / name).exists() for name in view_fits_names(observer, g.time))
         })
     t_render = t_write = 0.0
     with progress_bar("synth", len(pending), enabled=progress) as advance:
@@ -108,9 +126,10 @@ def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> di
             writer.write_frame(i, geometries[i], euv=frame["euv"], mag=frame["mag"])
             t2 = time.perf_counter()
             if fits_dir is not None:
-                from .fits import write_fits_pair
+                from .fits import write_view_fits
 
-                write_fits_pair(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"])
+                write_view_fits(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"], observer,
+                                float(hgln[i]))
             t3 = time.perf_counter()
             t_render += (t1 - t0) + (t3 - t2)
             t_write += t2 - t1
@@ -123,3 +142,68 @@ def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> di
     writer.finish()
     return {"frames": len(times), "written": len(pending), "regions": len(regions),
             "render_s": t_render, "write_s": t_write}
+
+
+def view_store_path(out, observer, *, several: bool):
+    """The store of ``observer`` in a :func:`synthesize_views` call: ``out`` itself for a single
+    observer, else ``<out stem>_<observer>.zarr`` beside it (``sun.zarr`` + ``stereo-a`` ->
+    ``sun_stereo-a.zarr``; ``hgln=120,dsun=0.9`` -> ``sun_hgln120_dsun0.9.zarr``;
+    ``ephemeris=orbits/solo.csv`` -> ``sun_ephemeris-solo.zarr``)."""
+    import re
+    from pathlib import Path
+
+    out = Path(out)
+    if not several:
+        return out
+    label = observer.label
+    if observer.kind == "ephemeris":
+        label = "ephemeris-" + Path(observer.ephemeris).stem
+    label = re.sub(r"[^A-Za-z0-9.+-]+", "_", label.replace("=", ""))
+    stem = out.name[:-5] if out.name.endswith(".zarr") else out.name
+    return out.with_name(f"{stem}_{label}.zarr")
+
+
+def synthesize_views(out, params: SynthParams, observers=("earth",), *, fits_dir=None, progress: bool | None = None) -> dict:
+    """The same synthetic Sun seen from several observers: one store each (:func:`view_store_path`).
+
+    Parameters
+    ----------
+    out : str or Path
+        The store (one observer) or the name the observers' stores are derived from.
+    params : SynthParams
+        Generator parameters, shared by every view.
+    observers : sequence of str or Observer
+        ``--observer`` texts (:func:`~euv2mag.data.synthetic.observers.parse_observer`); all
+        are parsed (and ephemeris files read) before anything is written.
+    fits_dir : str or Path, optional
+        The FITS files of every view (:func:`synthesize`; names differ per instrument).
+
+    Returns
+    -------
+    dict
+        Observer label -> ``{"store": path, **summary of synthesize}``.
+
+    Raises
+    ------
+    UserError
+        A bad observer (before anything is written), twice the same observer, or what
+        :func:`synthesize` raises.
+    """
+    from ...errors import UserError
+    from .observers import Observer, observer_positions, parse_observer
+
+    parsed = [o if isinstance(o, Observer) else parse_observer(o) for o in observers]
+    if not parsed:
+        raise UserError("give at least one observer", parameter="observer")
+    labels = [o.label for o in parsed]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"observer given twice ({', '.join(labels)})", parameter="observer")
+    times = frame_times(params)
+    for o in parsed:  # bad ephemeris files and coverage fail here, before any store exists
+        observer_positions(o, times[[0, -1]])
+    several = len(parsed) > 1
+    results = {}
+    for o in parsed:
+        path = view_store_path(out, o, several=several)
+        results[o.label] = {"store": str(path), **synthesize(path, params, observer=o, fits_dir=fits_dir, progress=progress)}
+    return results

@@ -1,6 +1,7 @@
 """``euv2mag demo``: the whole study on the synthetic Sun (the ``--quick`` preset), resume, options."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -15,13 +16,22 @@ from euv2mag.data.splits import load_split
 from euv2mag.data.store import FrameStore
 from euv2mag.demo import STAGES, DemoOptions, demo_options, run_demo
 from euv2mag.errors import UserError
+from euv2mag.model.config import TrainConfig
 from euv2mag.report.layout import StudyLayout
 
 
-def test_presets_and_overrides():
+def test_presets_and_overrides(tmp_path):
     default, quick = demo_options(), demo_options(quick=True)
     assert default == DemoOptions()
     assert (quick.size, quick.iters, quick.seeds) == (64, 120, (0, 1, 2))
+    assert (default.variant, default.coord_channels, default.precision) == ("cc", True, "fp32")
+    assert demo_options(quick=True, coord_channels=False).coord_channels is False
+    extended = demo_options(extended=True)
+    assert extended.iters == 15000 and dataclasses.replace(extended, iters=default.iters) == default
+    with pytest.raises(UserError, match="--quick or --extended"):
+        demo_options(quick=True, extended=True)
+    assert main(["demo", "--out", str(tmp_path / "d"), "--quick", "--extended"]) == 2
+    assert not (tmp_path / "d").exists()
     assert demo_options(quick=True, size=32, seeds=[5]).seeds == (5,)
     assert demo_options(quick=True, size=32).size == 32 and demo_options(quick=True, size=32).iters == 120
 
@@ -52,24 +62,31 @@ def test_quick_demo_runs_the_whole_study(quick_demo):  # noqa: F811
     assert test_times and all(t[5:7] in ("09", "10") for t in test_times)
     rot = json.loads(lay.split("rotation").read_text())
     assert rot["summary"]["min_gap_test_train_days"] >= 27
-    for exp, seeds in (("kpl19", (0, 1, 2)), ("leak", (0,))):
+    for exp, seeds in (("main", (0, 1, 2)), ("kpl19", (0,)), ("leak", (0,))):
         for seed in seeds:
             assert (lay.seed_dir(exp, seed) / "best.json").is_file()
             pred = FrameStore(lay.pred(exp, seed))
             assert list(pred.times) == test_times and pred.has("pred")
-    summary = json.loads((lay.audit_dir("kpl19") / "summary.json").read_text())
-    assert set(summary["predictions"]) == {"kpl19-seed-0", "kpl19-seed-1", "kpl19-seed-2"}
-    assert (lay.audit_dir("kpl19") / "variability.csv").is_file()
+    # the main runs and the control: cc variant with coordinate channels; the reference: faithful KPL19
+    for exp, variant, coords, limit in (("main", "cc", True, 3000), ("leak", "cc", True, 3000), ("kpl19", "kpl19", False, 100)):
+        cfg = TrainConfig.read(lay.seed_dir(exp, 0) / "config.toml")
+        assert (cfg.variant, cfg.coord_channels, cfg.mag_limit_g, cfg.iters) == (variant, coords, limit, 120)
+    assert "val_abs_cc" in (lay.seed_dir("main", 0) / "metrics.csv").read_text().splitlines()[0]
+    summary = json.loads((lay.audit_dir("main") / "summary.json").read_text())
+    assert set(summary["predictions"]) == {"main-seed-0", "main-seed-1", "main-seed-2"}
+    assert set(json.loads((lay.audit_dir("kpl19") / "summary.json").read_text())["predictions"]) == {"kpl19-seed-0"}
+    assert (lay.audit_dir("main") / "variability.csv").is_file()
     for name in ("saturation.csv", "saturation.json"):
         assert (lay.saturation_dir / name).is_file()
     # every headline number carries a block-bootstrap interval that the report shows
     # (R² rather than CC: after 120 iterations a run may generate no field above 10 G, leaving its TUMF CC undefined)
-    r2 = summary["predictions"]["kpl19-seed-0"]["fulldisk"]["tumf"]["r2"]
-    lo, hi = summary["ci"]["predictions"]["kpl19-seed-0"]["fulldisk"]["tumf"]["r2"]
+    r2 = summary["predictions"]["main-seed-0"]["fulldisk"]["tumf"]["r2"]
+    lo, hi = summary["ci"]["predictions"]["main-seed-0"]["fulldisk"]["tumf"]["r2"]
     assert summary["bootstrap"]["n_boot"] == 1000 and summary["bootstrap"]["n_blocks"] >= 5
     assert math.isfinite(r2) and lo <= hi <= 1
     html = lay.report.read_text()
-    assert 'class="missing"' not in html and 'id="verdict"' in html and 'id="hale-table-kpl19"' in html
+    assert 'class="missing"' not in html and 'id="verdict"' in html and 'id="hale-table-main"' in html
+    assert 'id="learning-curve-table"' in html and "faithful KPL19 configuration, no leak (reference)" in html
     assert 'id="per-run-table"' in html and "block-bootstrap replicates" in html
     assert re.search(r"<td>-?[0-9.e-]+ \[-?[0-9.e-]+, -?[0-9.e-]+\]</td>", html)
 

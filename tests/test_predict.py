@@ -148,3 +148,31 @@ def test_bad_prediction_input(store64, tiny_run, tmp_path):
     with pytest.raises(UserError, match="64 px images, the store has 32"):
         predict_run(tiny_run, other, tmp_path / "x.zarr", indices="all", device="cpu")
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_prediction_feeds_the_coordinate_channels(store64, tmp_path):
+    """A coord-channel run predicts from EUV + sin(latitude) + mu; the output depends on them."""
+    from euv2mag.data.torch_dataset import coordinate_channels
+
+    cfg = TrainConfig(ngf=4, ndf=4, iters=2, val_every=2, ckpt_every=2, coord_channels=True, **EUV_OPTIONS)
+    run = train_seed(store64, [0, 1], [2], cfg, 3, tmp_path / "seed-3", progress=False).run_dir
+    out = predict_run(run, store64, tmp_path / "pred.zarr", indices=[3], device="cpu", progress=False)
+    p3 = FrameStore(out).read("pred", 0)
+    assert np.all(np.isfinite(p3[FrameStore(store64).geometry(3).rho <= 1]))
+
+    class Probe(torch.nn.Module):
+        """Returns the input's channel 1 (sin latitude) as the scaled map, and records the input."""
+
+        def forward(self, x):
+            self.seen = x.clone()
+            return x[:, 1:2]
+
+    store = FrameStore(store64)
+    geom = store.geometry(3)
+    probe = Probe()
+    res = cfg.resolved(64)
+    got = predict_image(probe, store.read("euv", 3), geom, res)
+    assert tuple(probe.seen.shape) == (1, 3, 64, 64)
+    assert np.array_equal(probe.seen[0, 1:].numpy(), coordinate_channels(geom))
+    disk = geom.rho <= 1
+    assert np.allclose(got[disk], res.mag_scaling.to_gauss(coordinate_channels(geom)[0])[disk], atol=1e-3)

@@ -73,7 +73,7 @@ def _pred(path, sign):
 def make_study(root):
     """A small study folder laid out as ``euv2mag demo`` writes it, every result file made by its real writer.
 
-    kpl19 runs: seed 0 generates the reference exactly, seed 1 its negation; the leak control's
+    main runs: seed 0 generates the reference exactly, seed 1 its negation; the leak control's
     run generates the reference.  Both experiments are audited with a 50-replicate bootstrap.
     """
     lay = StudyLayout(root)
@@ -90,14 +90,14 @@ def make_study(root):
          "carrington_lon_deg": (_geometry(i).l0_deg + lon) % 360, "hale_conforming": hale}
         for i in range(N) for k, (lat, lon, _, hale) in enumerate(REGIONS)]))
     w.finish()
-    _pred(lay.pred("kpl19", 0), 1.0)
-    _pred(lay.pred("kpl19", 1), -1.0)
+    _pred(lay.pred("main", 0), 1.0)
+    _pred(lay.pred("main", 1), -1.0)
     _pred(lay.pred("leak", 0), 1.0)
     lay.split("kpl19").parent.mkdir(parents=True)
     assert main(["split", str(lay.store), str(lay.split("kpl19")), "--scheme", "kpl19"]) == 0
     assert main(["leakage", str(lay.store), "--split", str(lay.split("kpl19")), "--out", str(lay.leakage_dir("kpl19"))]) == 0
     assert main(["saturation", str(lay.store), "--limits", "100", "3000", "--out", str(lay.saturation_dir)]) == 0
-    for exp, seeds in (("kpl19", (0, 1)), ("leak", (0,))):
+    for exp, seeds in (("main", (0, 1)), ("leak", (0,))):
         audit_stores(lay.store, [lay.pred(exp, s) for s in seeds], n_boot=50, out=lay.audit_dir(exp))
         for seed in seeds:
             d = lay.seed_dir(exp, seed)
@@ -170,9 +170,9 @@ def test_numbers_equal_source_files(study):
     (row100, _) = _cells(html, "saturation-table")
     assert row100[1:] == [fmt(sat["n_maps"]), fmt(sat["tumf"]["slope"]), fmt(sat["tumf"]["r2"]), fmt(sat["nmf"]["slope"]),
                           fmt(sat["nmf"]["r2"]), fmt(sat["sign_flip_fraction"])]
-    summ = AuditSummary.read(lay.audit_dir("kpl19"))
+    summ = AuditSummary.read(lay.audit_dir("main"))
     pooled = summ.pooled_over_predictions.hale
-    hale = {r[0]: r for r in _cells(html, "hale-table-kpl19")}
+    hale = {r[0]: r for r in _cells(html, "hale-table-main")}
     assert set(hale) == {"hale", "anti_hale", "undetermined"}
     assert hale["hale"][1] == fmt(pooled.hale.n_ref) == fmt(2 * len(TEST))  # one Hale region per frame and run
     control = {r[0]: r[1:] for r in _cells(html, "control-table")}
@@ -193,7 +193,7 @@ def test_numbers_equal_source_files(study):
 def test_matched_region_panels_appear_on_real_audit_output(study):
     """matches.csv holds ref_/gen_ columns of MATCH_PARAMETERS: the panels and their CCs are there."""
     lay, html = study
-    summ = AuditSummary.read(lay.audit_dir("kpl19"))
+    summ = AuditSummary.read(lay.audit_dir("main"))
     regions = _section(html, "regions")
     assert 'alt="region parameter scatter"' in regions and "matched region pairs" in regions
     params = summ.mean_over_predictions.regions.parameters
@@ -212,11 +212,11 @@ def test_no_region_cc_from_fewer_than_ten_pairs(made, tmp_path):
     The audit also bins 4x4 instead of 8x8, which the full-disk pixel scatter follows.
     """
     lay = _copy(made, tmp_path)
-    shutil.rmtree(lay.audit_dir("kpl19"))
+    shutil.rmtree(lay.audit_dir("main"))
     params = AuditParams(fulldisk=FullDiskParams(bin_factor=4))
-    audit_stores(lay.store, [lay.pred("kpl19", 0), lay.pred("kpl19", 1)], params=params, n_boot=0, indices=range(3),
-                 out=lay.audit_dir("kpl19"))
-    summ = AuditSummary.read(lay.audit_dir("kpl19"))
+    audit_stores(lay.store, [lay.pred("main", 0), lay.pred("main", 1)], params=params, n_boot=0, indices=range(3),
+                 out=lay.audit_dir("main"))
+    summ = AuditSummary.read(lay.audit_dir("main"))
     n_pairs = summ.mean_over_predictions.regions.parameters["area_msh"].n_pairs
     assert 0 < n_pairs < 10
     html = build_report(lay.root).read_text()
@@ -235,9 +235,9 @@ def test_std_map_is_the_audits_pixel_std(made, tmp_path):
     lay = _copy(made, tmp_path)
     html = build_report(lay.root).read_text()
     variability = _section(html, "variability")
-    assert 'alt="per-pixel std map"' in variability and f"audit/kpl19/{PIXEL_STD_ZARR}" in variability
+    assert 'alt="per-pixel std map"' in variability and f"audit/main/{PIXEL_STD_ZARR}" in variability
     assert "ddof 1" in variability
-    shutil.rmtree(lay.audit_dir("kpl19") / PIXEL_STD_ZARR)
+    shutil.rmtree(lay.audit_dir("main") / PIXEL_STD_ZARR)
     variability = _section(build_report(lay.root).read_text(), "variability")
     assert 'alt="per-pixel std map"' not in variability
     assert 'class="missing"' in variability and PIXEL_STD_ZARR in variability
@@ -245,53 +245,53 @@ def test_std_map_is_the_audits_pixel_std(made, tmp_path):
 
 def test_renamed_column_is_reported_not_skipped(made, tmp_path):
     lay = _copy(made, tmp_path)
-    path = FULLDISK.path(lay.audit_dir("kpl19"))
+    path = FULLDISK.path(lay.audit_dir("main"))
     pd.read_csv(path).rename(columns={"tumf_ref_mx": "tumf_reference_mx"}).to_csv(path, index=False)
     fulldisk = _section(build_report(lay.root).read_text(), "fulldisk")
     assert 'class="invalid"' in fulldisk and "fulldisk.csv lacks column(s) tumf_ref_mx" in fulldisk
     assert "<img" not in fulldisk
     # a summary.json that is not an audit summary is named as such too
-    (lay.audit_dir("kpl19") / "summary.json").write_text(json.dumps({"predictions": {}}))
+    (lay.audit_dir("main") / "summary.json").write_text(json.dumps({"predictions": {}}))
     control = _section(build_report(lay.root).read_text(), "control")
     assert 'class="invalid"' in control and "not an audit summary" in control
 
 
 def test_headline_reads_the_typed_summary(study):
     lay, _ = study
-    summ = AuditSummary.read(lay.audit_dir("kpl19"))
-    h = headline(summ, "audit/kpl19/summary.json")
+    summ = AuditSummary.read(lay.audit_dir("main"))
+    h = headline(summ, "audit/main/summary.json")
     mean = summ.mean_over_predictions
     assert (h.tumf_cc, h.pixel_cc, h.recall) == (mean.fulldisk.tumf.cc, mean.fulldisk.mean_cc, mean.regions.recall)
     assert h.n_matched == round(mean.regions.n_matched) and h.ci["tumf_cc"] == summ.ci.get("mean_over_predictions", "fulldisk", "tumf", "cc")
     assert h.hale_runs_pooled == 2 and h.n_matched_all_runs == summ.pooled_over_predictions.n_matched
     assert h.hale.n == summ.pooled_over_predictions.hale.hale.n_ref and h.bootstrap["n_boot"] == 50
     runs = run_headlines(summ, "s")
-    assert set(runs) == {"kpl19-seed-0", "kpl19-seed-1"}
-    assert runs["kpl19-seed-0"].nmf_cc == pytest.approx(1) and runs["kpl19-seed-1"].nmf_cc == pytest.approx(-1)
-    assert runs["kpl19-seed-1"].hale.polarity_agreement == 0.0 and runs["kpl19-seed-0"].hale.polarity_agreement == 1.0
+    assert set(runs) == {"main-seed-0", "main-seed-1"}
+    assert runs["main-seed-0"].nmf_cc == pytest.approx(1) and runs["main-seed-1"].nmf_cc == pytest.approx(-1)
+    assert runs["main-seed-1"].hale.polarity_agreement == 0.0 and runs["main-seed-0"].hale.polarity_agreement == 1.0
 
 
 def test_runs_differ_only_when_their_intervals_are_disjoint(study):
     lay, _ = study
-    base = AuditSummary.read(lay.audit_dir("kpl19")).to_dict()
+    base = AuditSummary.read(lay.audit_dir("main")).to_dict()
 
     def with_runs(cc_a, ci_a, cc_b, ci_b):
         s = json.loads(json.dumps(base, default=float))
-        for name, cc, ci in (("kpl19-seed-0", cc_a, ci_a), ("kpl19-seed-1", cc_b, ci_b)):
+        for name, cc, ci in (("main-seed-0", cc_a, ci_a), ("main-seed-1", cc_b, ci_b)):
             s["predictions"][name]["fulldisk"]["tumf"]["cc"] = cc
             s["ci"]["predictions"][name]["fulldisk"]["tumf"]["cc"] = ci
         return AuditSummary.from_dict(s)
 
     disjoint = with_runs(0.88, [0.8, 0.92], 0.21, [0.06, 0.31])
-    runs = run_headlines(disjoint, "audit/kpl19/summary.json")
-    assert runs["kpl19-seed-1"].ci["tumf_cc"] == (0.06, 0.31) and runs["kpl19-seed-0"].bootstrap["n_boot"] == 50
+    runs = run_headlines(disjoint, "audit/main/summary.json")
+    assert runs["main-seed-1"].ci["tumf_cc"] == (0.06, 0.31) and runs["main-seed-0"].bootstrap["n_boot"] == 50
     differ, text = run_spread(runs)
-    assert differ is True and text == "TUMF CC 0.88 [0.8, 0.92] (kpl19-seed-0) vs 0.21 [0.06, 0.31] (kpl19-seed-1)"
+    assert differ is True and text == "TUMF CC 0.88 [0.8, 0.92] (main-seed-0) vs 0.21 [0.06, 0.31] (main-seed-1)"
     main_h = headline(disjoint, "m")
     assert "Identically configured runs differ" in verdict_paragraph(main_h, None, 2, runs)
     overlap = run_headlines(with_runs(0.88, [0.7, 0.92], 0.75, [0.6, 0.8]), "s")
     assert run_spread(overlap)[0] is False and "agree within their intervals" in verdict_paragraph(main_h, None, 2, overlap)
-    assert run_spread({"only": runs["kpl19-seed-0"]})[0] is None and run_spread(None)[0] is None
+    assert run_spread({"only": runs["main-seed-0"]})[0] is None and run_spread(None)[0] is None
     # without intervals (an audit run with --n-boot 0) nothing is claimed about the runs
     plain = {k: Headline(source="s", tumf_cc=h.tumf_cc) for k, h in runs.items()}
     assert run_spread(plain)[0] is None
@@ -300,7 +300,7 @@ def test_runs_differ_only_when_their_intervals_are_disjoint(study):
 def _head(anti_agreement: float, nmf_cc: float = 0.2, tumf_cc: float = 0.93) -> Headline:
     """Headline numbers of a constructed audit (no file format involved)."""
     params = {"area_msh": 0.91, "tumf_mx": 0.89, "nmf_mx": 0.15, "pil_length_mm": 0.33}
-    return Headline(source="audit/kpl19/summary.json", n_frames=3, tumf_cc=tumf_cc, tumf_r2=0.71, tumf_slope=0.88,
+    return Headline(source="audit/main/summary.json", n_frames=3, tumf_cc=tumf_cc, tumf_r2=0.71, tumf_slope=0.88,
                     nmf_cc=nmf_cc, nmf_r2=-0.4, nmf_slope=0.1, pixel_cc=0.41, pixel_cc_binned=0.52, polarity_agreement=0.61,
                     recall=0.7333, precision=0.88, center_offset_deg=1.27, n_ref_regions=60, n_gen_regions=50, n_matched=44,
                     param_cc=params, param_pairs={p: 44 for p in params},
@@ -413,7 +413,7 @@ def test_report_rebuilds_after_numbers_change(made, tmp_path):
     lay = _copy(made, tmp_path)
     verdict = lambda h: re.search(r'<div class="verdict" id="verdict">(.*?)</div>', h, re.S).group(1)  # noqa: E731
     first = verdict(build_report(lay.root).read_text())
-    path = lay.audit_dir("kpl19") / "summary.json"
+    path = lay.audit_dir("main") / "summary.json"
     summ = json.loads(path.read_text())
     summ["mean_over_predictions"]["fulldisk"]["tumf"]["cc"] = 0.1
     path.write_text(json.dumps(summ))

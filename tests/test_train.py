@@ -221,3 +221,68 @@ def test_one_jitter_draw_shifts_the_pair_and_the_loss_mask(store64):
         assert np.all(mag[~mask] == zero_g) and np.count_nonzero(mag[mask] != zero_g) > 0.5 * mask.sum()
     assert len(shifts) > 3
     assert jitter_shift(4, 7, 1, 0) == (0, 0) and jitter_image(mag0, 2, 1, 0, pad=0.0) is mag0
+
+
+def test_coordinate_channels_values_at_known_pixels():
+    """sin(latitude) and mu at the disk centre, half a radius north/south on the central meridian, off the disk."""
+    from euv2mag.data.torch_dataset import coordinate_channels
+    from euv2mag.geometry import DiskGeometry
+
+    # rows run northward; at 1 AU the projection is orthographic to a few 1e-3 at R/2
+    geom = DiskGeometry(shape=(129, 129), rsun_px=40.0, cdelt_arcsec=959.0 / 40.0, b0_deg=0.0)
+    c = coordinate_channels(geom)
+    assert c.shape == (2, 129, 129) and c.dtype == np.float32
+    assert c[0, 64, 64] == pytest.approx(0.0, abs=1e-6) and c[1, 64, 64] == pytest.approx(1.0, abs=1e-6)
+    for row, sign in ((84, 1), (44, -1)):  # 20 px = R/2 from the centre: latitude +-30 deg, mu = cos 30 deg
+        assert c[0, row, 64] == pytest.approx(sign * 0.5, abs=5e-3)
+        assert c[1, row, 64] == pytest.approx(np.sqrt(0.75), abs=5e-3)
+    off = ~geom.disk_mask(1.0)
+    assert np.all(c[:, off] == 0) and np.all(c[1, ~off] >= 0)
+    tilted = coordinate_channels(DiskGeometry(shape=(129, 129), rsun_px=40.0, cdelt_arcsec=959.0 / 40.0, b0_deg=7.0))
+    assert tilted[0, 64, 64] == pytest.approx(np.sin(np.radians(7.0)), abs=1e-3)  # disk centre at latitude B0
+
+
+def test_coordinate_channels_follow_the_jitter_and_reach_the_networks(store64, tmp_path):
+    from euv2mag.data.store import FrameStore
+    from euv2mag.data.torch_dataset import PairDataset, coordinate_channels, jitter_image, jitter_shift
+
+    store = FrameStore(store64)
+    plain = PairDataset(store, [2, 3], jitter_px=3, seed=5)
+    ds = PairDataset(store, [2, 3], jitter_px=3, seed=5, coord_channels=True)
+    x, y = ds[(1, 9)]
+    x0, y0 = plain[(1, 9)]
+    assert x.shape == (3, 64, 64) and torch.equal(x[:1], x0) and torch.equal(y, y0)
+    dx, dy = jitter_shift(5, 9, 1, 3)
+    assert (dx, dy) != (0, 0)
+    coords = coordinate_channels(store.geometry(3))
+    for ch in (0, 1):
+        assert np.array_equal(x[1 + ch].numpy(), jitter_image(coords[ch], dx, dy, 3, pad=0.0))
+    cfg = TrainConfig(**TINY, coord_channels=True, iters=2, val_every=2, ckpt_every=2, log_every=1)
+    r = train_seed(store64, [0, 1], [2], cfg, 0, tmp_path / "coord", progress=False)
+    ck = load_checkpoint(r.run_dir / "last.ckpt")
+    first_g = next(v for k, v in ck["G"].items() if v.ndim == 4)
+    first_d = next(v for k, v in ck["D"].items() if v.ndim == 4)
+    assert first_g.shape[1] == 3 and first_d.shape[1] == 4  # D sees the generator's input and the map
+    assert TrainConfig.read(r.run_dir / "config.toml").coord_channels is True
+    with pytest.raises(UserError, match="coord_channels"):
+        load_checkpoint(r.run_dir / "last.ckpt", TrainConfig(**TINY).resolved(64))
+    # a checkpoint written before the option existed (no coord_channels key) loads as without them
+    old = TrainConfig.from_dict({k: v for k, v in TrainConfig(**TINY).resolved(64).to_dict().items() if k != "coord_channels"})
+    assert old.coord_channels is False and old.input_channels == 1
+
+
+def test_linear_lr_schedule_decays_over_the_second_half(store64, tmp_path):
+    from euv2mag.model.config import lr_factor
+
+    assert [lr_factor("linear", i, 10) for i in (0, 5, 6, 9)] == [1.0, 1.0, 0.8, 0.2]
+    common = dict(**TINY, iters=4, val_every=4, ckpt_every=4, log_every=4)
+    lin = train_seed(store64, [0, 1], [], TrainConfig(**common, lr_schedule="linear"), 0, tmp_path / "lin", progress=False)
+    const = train_seed(store64, [0, 1], [], TrainConfig(**common), 0, tmp_path / "const", progress=False)
+    ck_lin, ck_const = load_checkpoint(lin.run_dir / "last.ckpt"), load_checkpoint(const.run_dir / "last.ckpt")
+    for opt in ("opt_G", "opt_D"):  # the last step (iteration 3 of 4) ran at 2 (4 - 3) / 4 = 0.5 lr
+        assert ck_lin[opt]["param_groups"][0]["lr"] == pytest.approx(1e-4, rel=1e-12)
+        assert ck_const[opt]["param_groups"][0]["lr"] == pytest.approx(2e-4, rel=1e-12)
+    # identical for the first half, different after it
+    assert not _states_equal(ck_lin["G"], ck_const["G"])
+    with pytest.raises(UserError, match="lr_schedule"):
+        TrainConfig(lr_schedule="cosine")

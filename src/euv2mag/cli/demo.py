@@ -1,6 +1,8 @@
 """``euv2mag demo --out DIR``: the whole reliability study on the synthetic Sun, then the report."""
 from __future__ import annotations
 
+import argparse
+
 from . import nonnegative_float, positive_int, power_of_two
 
 
@@ -9,18 +11,25 @@ def add_parser(subparsers) -> None:
         "demo",
         help="run the whole study on the synthetic Sun (no downloads) and write DIR/report.html",
         description="Synthesise a multi-year dataset (and the same Sun with a polarity leak), make the kpl19 "
-        "and rotation splits, run the saturation and leakage studies, train the KPL19 configuration with "
-        "several seeds (and the leak control), predict the test frames, audit them and write the report. "
-        "Progress is shown per stage; re-running resumes finished stages. The default took 11 minutes "
-        "on 2 CPU cores (limit 15), --quick about 1 minute (limit 3); use a larger --size/--iters/--ngf on a GPU.",
+        "and rotation splits, run the saturation and leakage studies, train the main configuration (cc variant "
+        "with coordinate channels) with several seeds, the faithful KPL19 configuration as the reference run "
+        "and the leak control, predict the test frames, audit them and write the report. "
+        "Progress is shown per stage; re-running resumes finished stages. The default is sized for 15 minutes "
+        "on 2 CPU cores, --quick for 3; use a larger --size/--iters/--ngf on a GPU.",
     )
     p.add_argument("--out", required=True, help="study folder (created; re-running resumes)")
     p.add_argument("--quick", action="store_true", help="a small first look (64 px, 1.5 years, short training)")
+    p.add_argument("--extended", action="store_true",
+                   help="the default study with longer training (sized for 60 minutes on 2 CPU cores)")
     p.add_argument("--size", type=power_of_two, help="image side in px (default 128; quick 64)")
     p.add_argument("--iters", type=positive_int, help="training iterations per run (default 3000; quick 120)")
     p.add_argument("--ngf", type=positive_int, help="generator base filters (default 16; quick 8; KPL19 64)")
     p.add_argument("--ndf", type=positive_int, help="discriminator base filters (default 16; quick 8; KPL19 64)")
     p.add_argument("--seeds", type=int, nargs="+", help="training seeds of the main runs (default 0 1 2)")
+    p.add_argument("--variant", choices=("kpl19", "cc"), help="preset of the main runs and the control (default cc)")
+    p.add_argument("--coord-channels", action=argparse.BooleanOptionalAction, default=None,
+                   help="sin(latitude) and mu input channels for the main runs and the control (default on)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision of all runs (default fp32)")
     p.add_argument("--start", help="first frame (default 2011-01-01; quick 2012-06-01)")
     p.add_argument("--end", help="last frame (default 2014-12-31; quick 2013-11-30)")
     p.add_argument("--cadence", help="frame spacing (default 48h; quick 96h)")
@@ -33,8 +42,9 @@ def run(args) -> int:
     from ..demo import demo_options, run_demo
 
     options = demo_options(
-        quick=args.quick, size=args.size, iters=args.iters, ngf=args.ngf, ndf=args.ndf, seeds=args.seeds,
+        quick=args.quick, extended=args.extended, size=args.size, iters=args.iters, ngf=args.ngf, ndf=args.ndf, seeds=args.seeds,
         start=args.start, end=args.end, cadence=args.cadence, polarity_leak=args.polarity_leak, device=args.device,
+        variant=args.variant, coord_channels=args.coord_channels, precision=args.precision,
     )
     path = run_demo(args.out, options)
     print(f"report: {path}")

@@ -27,6 +27,7 @@ _FIELDS = {
     "cc_scales": "cc_scales",
     "loss_mask_disk": "loss_mask_disk",
     "lr": "lr",
+    "lr_schedule": "lr_schedule",
     "jitter": "jitter_px",
     "pad": "pad",
     "two_forward": "two_forward",
@@ -39,6 +40,7 @@ _FIELDS = {
     "euv_vmin": "euv_vmin",
     "euv_vmax": "euv_vmax",
     "euv_asinh_a": "euv_asinh_a",
+    "coord_channels": "coord_channels",
     "iters": "iters",
     "batch": "batch",
     "val_every": "val_every",
@@ -96,6 +98,8 @@ def add_parser(subparsers) -> None:
     m.add_argument("--loss-mask-disk", action=argparse.BooleanOptionalAction, default=None,
                    help="L1/CC losses inside the solar disk only (kpl19: off, cc: on)")
     m.add_argument("--lr", type=nonnegative_float, help="Adam learning rate (default 2e-4)")
+    m.add_argument("--lr-schedule", choices=("constant", "linear"),
+                   help="constant (default, KPL19) or linear: decay to 0 over the second half")
     m.add_argument("--two-forward", action="store_true", default=None,
                    help="KPL19's separate generator forward for the D and the G step")
     m.add_argument("--inference-mode", choices=("kpl19", "eval"),
@@ -113,6 +117,8 @@ def add_parser(subparsers) -> None:
     d.add_argument("--euv-vmin", type=float, help="EUV lower limit in DN/s (default 0)")
     d.add_argument("--euv-vmax", type=float, help="EUV upper limit in DN/s (default 8800)")
     d.add_argument("--euv-asinh-a", type=float, help="asinh softening of the EUV stretch (default 0.001)")
+    d.add_argument("--coord-channels", action=argparse.BooleanOptionalAction, default=None,
+                   help="add sin(latitude) and mu input channels (default off; KPL19: off)")
     h = p.add_argument_group("hardware")
     h.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision (default fp32; fp16 CUDA only)")
     h.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")

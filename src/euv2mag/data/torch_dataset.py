@@ -13,7 +13,35 @@ from ..errors import UserError
 from ..scaling import EuvScaling, MagScaling
 from .store import FrameStore
 
-__all__ = ["PairDataset", "jitter_shift", "jitter_image", "jitter_pair"]
+__all__ = ["PairDataset", "coordinate_channels", "jitter_shift", "jitter_image", "jitter_pair"]
+
+
+def coordinate_channels(geometry) -> np.ndarray:
+    """The two coordinate input channels of a frame: sin(latitude) and mu, 0 off the disk.
+
+    Parameters
+    ----------
+    geometry : DiskGeometry
+        The frame's geometry (disk centre, radius in px, B0).
+
+    Returns
+    -------
+    (2, H, W) ndarray of float32
+        Channel 0: sin of the heliographic latitude (+1 at the north pole, -1 at the south
+        pole; dimensionless); channel 1: mu = cos of the heliocentric angle (1 at disk centre,
+        0 at the limb).  Both are 0 off the disk (``rho >= 1``), the value the jitter pads with.
+
+    Notes
+    -----
+    Both quantities lie in [-1, 1] like the scaled EUV image, so no further scaling is needed.
+    Their sign and size depend on where a pixel lies on the Sun, which a convolutional network
+    cannot otherwise tell: with them, Hale's law (opposite leading polarities in the two
+    hemispheres) is a function of the input.
+    """
+    off = ~geometry.disk_mask(1.0)
+    lat = np.where(off, 0.0, np.sin(np.radians(np.nan_to_num(geometry.lat_deg))))
+    mu = np.where(off, 0.0, np.nan_to_num(geometry.mu))
+    return np.stack([lat, mu]).astype(np.float32)
 
 
 def jitter_shift(seed: int, draw: int | None, k: int, jitter_px: int) -> tuple[int, int]:
@@ -136,6 +164,9 @@ class PairDataset(torch.utils.data.Dataset):
         after a resume (a plain item ``k`` uses ``draw=None``).
     cache : bool
         Keep the scaled frames in memory after the first read.
+    coord_channels : bool
+        Append the two :func:`coordinate_channels` of each frame to its EUV image (the input
+        is then (3, H, W)); the jitter shifts them with the image, exposing 0.
     """
 
     def __init__(
@@ -149,6 +180,7 @@ class PairDataset(torch.utils.data.Dataset):
         pad: str = "zero-field",
         seed: int = 0,
         cache: bool = True,
+        coord_channels: bool = False,
     ):
         self.store = store if isinstance(store, FrameStore) else FrameStore(store)
         for name in ("euv", "mag"):
@@ -171,17 +203,23 @@ class PairDataset(torch.utils.data.Dataset):
         self.jitter_px = int(jitter_px)
         self.pad = pad
         self.seed = int(seed)
+        self.coord_channels = bool(coord_channels)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def scaled_frame(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scaled (euv, mag) float32 arrays of item ``k`` without jitter."""
+        """Scaled (euv, mag) float32 arrays of item ``k`` without jitter.
+
+        ``euv`` is (H, W), or (3, H, W) with the coordinate channels; ``mag`` is (H, W).
+        """
         if self._cache is not None and k in self._cache:
             return self._cache[k]
         index = self.indices[k]
         euv = self.euv_scaling.to_unit(self.store.read("euv", index))
+        if self.coord_channels:
+            euv = np.concatenate([euv[None], coordinate_channels(self.store.geometry(index))])
         mag = self.mag_scaling.to_unit(self.store.read("mag", index))
         if self._cache is not None:
             self._cache[k] = (euv, mag)
@@ -197,5 +235,10 @@ class PairDataset(torch.utils.data.Dataset):
             else:
                 euv_pad = float(self.euv_scaling.to_unit(np.zeros(1))[0])
                 mag_pad = float(self.mag_scaling.to_unit(np.zeros(1))[0])
-            euv, mag = jitter_pair(euv, mag, dx, dy, self.jitter_px, euv_pad=euv_pad, mag_pad=mag_pad)
-        return torch.from_numpy(euv[None].copy()), torch.from_numpy(mag[None].copy())
+            if euv.ndim == 3:  # coordinate channels: shifted alike, exposing 0
+                euv0, mag = jitter_pair(euv[0], mag, dx, dy, self.jitter_px, euv_pad=euv_pad, mag_pad=mag_pad)
+                euv = np.stack([euv0, *(jitter_image(c, dx, dy, self.jitter_px, pad=0.0) for c in euv[1:])])
+            else:
+                euv, mag = jitter_pair(euv, mag, dx, dy, self.jitter_px, euv_pad=euv_pad, mag_pad=mag_pad)
+        x = euv if euv.ndim == 3 else euv[None]
+        return torch.from_numpy(x.copy()), torch.from_numpy(mag[None].copy())

@@ -25,12 +25,12 @@ from .._io import atomic_write_text
 from ..errors import UserError
 from ..scaling import EuvScaling, MagScaling
 
-__all__ = ["TrainConfig", "variant_defaults", "layered_config", "ARCHITECTURE_KEYS", "VARIANTS"]
+__all__ = ["TrainConfig", "variant_defaults", "layered_config", "lr_factor", "ARCHITECTURE_KEYS", "VARIANTS"]
 
 VARIANTS = ("kpl19", "cc")
 
 #: Fields that define the network weights' shapes; a checkpoint must agree on all of them.
-ARCHITECTURE_KEYS = ("size", "in_channels", "out_channels", "ngf", "ndf", "n_layers_d", "head")
+ARCHITECTURE_KEYS = ("size", "in_channels", "coord_channels", "out_channels", "ngf", "ndf", "n_layers_d", "head")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +49,14 @@ class TrainConfig:
         PatchGAN depth (3: 70x70 receptive field).
     in_channels, out_channels : int
         EUV and magnetogram channels (1 each).
+    coord_channels : bool
+        Give the generator (and the discriminator, which sees the generator's input) two more
+        input channels computed from each frame's geometry: sin(heliographic latitude) and
+        mu = cos(heliocentric angle), both 0 off the disk
+        (:func:`euv2mag.data.torch_dataset.coordinate_channels`).  With them a rule that depends
+        on the hemisphere (Hale's law) or on the distance from the limb is learnable by a
+        translation-equivariant network; KPL19: no.  The network input has
+        :attr:`input_channels` channels.
     head : {"auto", "tanh", "identity"}
         Generator output activation; ``auto``: tanh for a clipped scaling, identity otherwise.
     dropout, n_dropout : float, int
@@ -65,6 +73,10 @@ class TrainConfig:
         Compute the L1 and CC losses inside the solar disk only (KPL19: no, whole image).
     lr, beta1, beta2, adam_eps : float
         Adam settings of both optimisers (2e-4, 0.5, 0.999, 1e-7 as Keras).
+    lr_schedule : {"constant", "linear"}
+        Learning rate against iteration: ``constant`` (KPL19) or ``linear``, pix2pix's policy:
+        ``lr`` for the first half of ``iters``, then a linear decay to 0 at the last iteration
+        (:func:`lr_factor`).  A pure function of the iteration, so a resumed run follows it.
     jitter_px : int
         Random shift range in px; -1 = ``round(15 size / 1024)`` (KPL19's 15 px at 1024).
     pad : {"zero-field", "kpl19"}
@@ -113,6 +125,7 @@ class TrainConfig:
     ndf: int = 64
     n_layers_d: int = 3
     in_channels: int = 1
+    coord_channels: bool = False
     out_channels: int = 1
     head: str = "auto"
     dropout: float = 0.5
@@ -128,6 +141,7 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     adam_eps: float = 1e-7
+    lr_schedule: str = "constant"
     jitter_px: int = -1
     pad: str = "zero-field"
     two_forward: bool = False
@@ -186,6 +200,7 @@ class TrainConfig:
             "best_metric": ("val_cc", "val_l1_g", "val_tumf_rel_err"),
             "inference_mode": ("kpl19", "eval"),
             "precision": ("fp32", "bf16", "fp16"),
+            "lr_schedule": ("constant", "linear"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -213,6 +228,11 @@ class TrainConfig:
         self.euv_scaling
 
     # ------------------------------------------------------------------ derived objects
+    @property
+    def input_channels(self) -> int:
+        """Channels of the generator's input: the EUV channels plus 2 coordinate channels if set."""
+        return self.in_channels + (2 if self.coord_channels else 0)
+
     @property
     def mag_scaling(self) -> MagScaling:
         return MagScaling(
@@ -285,6 +305,26 @@ class TrainConfig:
         if not path.is_file():
             raise UserError("no such configuration file", path=path)
         return cls.from_toml(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def lr_factor(schedule: str, iteration: int, iters: int) -> float:
+    """The learning rate of iteration ``iteration`` (0-based) as a fraction of ``lr``.
+
+    ``constant``: 1.  ``linear``: 1 for the first half of ``iters``, then
+    ``2 (iters - iteration) / iters``, falling linearly to ``2 / iters`` at the last iteration.
+
+    Examples
+    --------
+    >>> [round(lr_factor("linear", i, 8), 3) for i in range(8)]
+    [1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    >>> lr_factor("constant", 7, 8)
+    1.0
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return min(1.0, 2.0 * (iters - iteration) / iters)
+    raise UserError(f"lr_schedule must be constant or linear, got {schedule!r}")
 
 
 def variant_defaults(variant: str) -> dict:

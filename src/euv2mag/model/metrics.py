@@ -14,7 +14,7 @@ columns :data:`METRIC_COLUMNS`:
     Mean of the weighted total the generator minimises.
 ``seconds``
     Wall time of the window in s.
-``val_l1_g``, ``val_cc``, ``val_tumf_rel_err``, ``val_nmf_rel_err``, ``val_nmf_err_frac_tumf``
+``val_l1_g``, ``val_cc``, ``val_abs_cc``, ``val_tumf_rel_err``, ``val_nmf_rel_err``, ``val_nmf_err_frac_tumf``
     On validation rows only (empty otherwise): :func:`validation_metrics`.
 
 Numbers are written with 8 significant digits (:func:`format_value`); a non-finite value is an
@@ -46,7 +46,7 @@ __all__ = [
 #: Loss columns (means over the rows' window of iterations).
 LOSS_COLUMNS = ["loss_d", "loss_g_gan", "loss_g_l1", "loss_g_cc", "loss_g"]
 #: Validation columns (see :func:`validation_metrics`).
-VAL_COLUMNS = ["val_l1_g", "val_cc", "val_tumf_rel_err", "val_nmf_rel_err", "val_nmf_err_frac_tumf"]
+VAL_COLUMNS = ["val_l1_g", "val_cc", "val_abs_cc", "val_tumf_rel_err", "val_nmf_rel_err", "val_nmf_err_frac_tumf"]
 #: All columns of ``metrics.csv``, in order.
 METRIC_COLUMNS = ["iteration", *LOSS_COLUMNS, "seconds", *VAL_COLUMNS]
 #: Whether a higher value is better, for the metrics that may pick ``best.ckpt``.
@@ -68,7 +68,10 @@ def validation_metrics(pred_g: Sequence[np.ndarray], obs_g: Sequence[np.ndarray]
     -------
     dict
         ``val_l1_g``: mean |pred - obs| in G on the disk (r < R, finite obs); ``val_cc``: pixel
-        Pearson CC on the disk; ``val_tumf_rel_err``: |TUMF_pred - TUMF_obs| / TUMF_obs;
+        Pearson CC on the disk; ``val_abs_cc``: Pearson CC of ``|pred|`` and ``|obs|`` on the disk (the
+        sign-blind CC, as the audit's ``abs_cc`` but on r < R: a model
+        that finds where the field is but not its sign scores high here and near 0 in
+        ``val_cc``); ``val_tumf_rel_err``: |TUMF_pred - TUMF_obs| / TUMF_obs;
         ``val_nmf_rel_err``: |NMF_pred - NMF_obs| / |NMF_obs|; ``val_nmf_err_frac_tumf``:
         |NMF_pred - NMF_obs| / TUMF_obs (stable when NMF_obs is near 0).  Frames where a ratio is
         undefined are left out of its mean; NaN when no frame is left.
@@ -80,11 +83,12 @@ def validation_metrics(pred_g: Sequence[np.ndarray], obs_g: Sequence[np.ndarray]
     """
     from ..audit.fulldisk import flux_mx, pearson
 
-    l1, cc, tumf, nmf, nmf_t = [], [], [], [], []
+    l1, cc, abs_cc, tumf, nmf, nmf_t = [], [], [], [], [], []
     for pred, obs, geom in zip(pred_g, obs_g, geoms):
         disk = geom.disk_mask(1.0) & np.isfinite(obs)
         l1.append(float(np.mean(np.abs(pred[disk] - obs[disk]))))
         cc.append(pearson(pred[disk], obs[disk]))
+        abs_cc.append(pearson(np.abs(pred[disk]), np.abs(obs[disk])))
         t_obs, n_obs = flux_mx(obs, geom)
         t_pred, n_pred = flux_mx(pred, geom)
         tumf.append(abs(t_pred - t_obs) / t_obs if t_obs > 0 else math.nan)
@@ -98,6 +102,7 @@ def validation_metrics(pred_g: Sequence[np.ndarray], obs_g: Sequence[np.ndarray]
     return {
         "val_l1_g": mean(l1),
         "val_cc": mean(cc),
+        "val_abs_cc": mean(abs_cc),
         "val_tumf_rel_err": mean(tumf),
         "val_nmf_rel_err": mean(nmf),
         "val_nmf_err_frac_tumf": mean(nmf_t),

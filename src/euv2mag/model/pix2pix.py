@@ -287,7 +287,7 @@ def build_generator(cfg: "TrainConfig") -> UNetGenerator:
         On the CPU, weights drawn from torch's global RNG (seed it first for a reproducible run).
     """
     return UNetGenerator(
-        cfg.size, cfg.in_channels, cfg.out_channels, ngf=cfg.ngf, dropout=cfg.dropout, n_dropout=cfg.n_dropout,
+        cfg.size, cfg.input_channels, cfg.out_channels, ngf=cfg.ngf, dropout=cfg.dropout, n_dropout=cfg.n_dropout,
         head=cfg.resolved_head,
     )
 
@@ -298,11 +298,11 @@ def build_discriminator(cfg: "TrainConfig") -> PatchDiscriminator:
     Parameters
     ----------
     cfg : TrainConfig
-        Configuration (its ``in_channels + out_channels``, ``ndf`` and ``n_layers_d``).
+        Configuration (its ``input_channels + out_channels``, ``ndf`` and ``n_layers_d``).
 
     Returns
     -------
     PatchDiscriminator
         On the CPU, weights drawn from torch's global RNG.
     """
-    return PatchDiscriminator(cfg.in_channels + cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d)
+    return PatchDiscriminator(cfg.input_channels + cfg.out_channels, ndf=cfg.ndf, n_layers=cfg.n_layers_d)

@@ -61,7 +61,9 @@ def predict_image(
     Parameters
     ----------
     model : torch.nn.Module
-        Maps a (1, C, H, W) scaled EUV tensor to a (1, 1, H, W) scaled magnetogram.
+        Maps a (1, C, H, W) scaled EUV tensor (C = ``cfg.input_channels``: with
+        ``cfg.coord_channels`` the frame's :func:`~euv2mag.data.torch_dataset.coordinate_channels`
+        follow the EUV image) to a (1, 1, H, W) scaled magnetogram.
     euv_dn_s : ndarray
         (H, W) EUV image in DN/s (NaN off the disk is read as 0 DN/s).
     geometry : DiskGeometry
@@ -74,7 +76,12 @@ def predict_image(
     ndarray
         (H, W) float32 LOS field in G, NaN off the disk.
     """
-    x = torch.from_numpy(cfg.euv_scaling.to_unit(euv_dn_s))[None, None].to(device)
+    x = cfg.euv_scaling.to_unit(euv_dn_s)[None]
+    if cfg.coord_channels:
+        from ..data.torch_dataset import coordinate_channels
+
+        x = np.concatenate([x, coordinate_channels(geometry)])
+    x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(device)
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():

@@ -68,7 +68,7 @@ from .checkpoint import (
     restore_training_state,
     save_checkpoint,
 )
-from .config import TrainConfig
+from .config import TrainConfig, lr_factor
 from .losses import cc_loss, gan_loss, l1_loss
 from .metrics import LOSS_COLUMNS, MAXIMISE, format_value, read_metrics, validation_metrics, write_metrics
 from .pix2pix import build_discriminator, build_generator, set_inference_mode
@@ -430,9 +430,10 @@ def train_seed(
     val_frames, val_source = select_val_frames(train_indices, val_indices, cfg.val_frames)
     dataset = PairDataset(
         store, train_indices, mag_scaling=cfg.mag_scaling, euv_scaling=cfg.euv_scaling, jitter_px=cfg.jitter_px,
-        pad=cfg.pad, seed=seed,
+        pad=cfg.pad, seed=seed, coord_channels=cfg.coord_channels,
     )
-    val_set = PairDataset(store, val_frames, mag_scaling=cfg.mag_scaling, euv_scaling=cfg.euv_scaling)
+    val_set = PairDataset(store, val_frames, mag_scaling=cfg.mag_scaling, euv_scaling=cfg.euv_scaling,
+                          coord_channels=cfg.coord_channels)
 
     run_dir = Path(run_dir)
     last_path = run_dir / "last.ckpt"
@@ -523,6 +524,11 @@ def train_seed(
         with progress_bar(f"train seed {seed}", cfg.iters, enabled=progress if main else False) as advance:
             advance(start)
             for it in range(start, end):
+                if cfg.lr_schedule != "constant":
+                    lr = cfg.lr * lr_factor(cfg.lr_schedule, it, cfg.iters)
+                    for opt in (opt_G, opt_D):
+                        for group in (opt.param_groups if opt is not None else ()):
+                            group["lr"] = lr
                 # sample s = it * batch + j of the run: frame order[s % n] of epoch s // n (one
                 # permutation per epoch), jitter and dropout keyed by s; this process takes the
                 # positions j = first .. first + per_process - 1 of the step

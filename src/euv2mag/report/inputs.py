@@ -195,6 +195,7 @@ def _headline(block, source: str, ci, bootstrap, pooled=None) -> Headline:
             setattr(h, f"{qty}_{stat}", _num(getattr(getattr(fd, qty), stat)))
     h.pixel_cc = _num(fd.mean_cc)
     h.pixel_cc_binned = _num(fd.mean_cc_binned)
+    h.abs_cc = _num(getattr(fd, "mean_abs_cc", None))
     h.polarity_agreement = _num(fd.mean_polarity_agreement)
     h.recall, h.precision, h.center_offset_deg = _num(reg.recall), _num(reg.precision), _num(reg.offset_mean_deg)
     h.n_ref_regions, h.n_matched = _count(reg.n_ref), _count(reg.n_matched)
@@ -205,6 +206,7 @@ def _headline(block, source: str, ci, bootstrap, pooled=None) -> Headline:
             h.param_cc[p] = float(agreement.cc)
     paths = {f"{q}_{s}": ("fulldisk", q, s) for q in ("tumf", "nmf") for s in ("cc", "r2", "slope")}
     paths.update(pixel_cc=("fulldisk", "mean_cc"), pixel_cc_binned=("fulldisk", "mean_cc_binned"),
+                 abs_cc=("fulldisk", "mean_abs_cc"),
                  polarity_agreement=("fulldisk", "mean_polarity_agreement"), recall=("regions", "recall"),
                  precision=("regions", "precision"), center_offset_deg=("regions", "offset_mean_deg"))
     for attr, path in paths.items():

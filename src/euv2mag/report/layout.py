@@ -16,8 +16,10 @@
                                        variability.csv, summary.json, pixel_std.zarr
       report.html
 
-``<experiment>`` is ``kpl19`` for the KPL19 configuration trained on the no-leak dataset and
-``leak`` for the control trained on the polarity-leak dataset.  The report also reads study
+``<experiment>`` is ``main`` for the study's configuration trained on the no-leak dataset (several
+seeds; the demo trains the configuration that learns, see :mod:`euv2mag.demo`), ``kpl19`` for the
+faithful KPL19 configuration on the same data (the reference run) and ``leak`` for the control
+trained on the polarity-leak dataset.  The report also reads study
 folders laid out like this by hand: every section looks only for its own files and says which
 command makes them when they are missing.
 """
@@ -27,10 +29,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["StudyLayout", "MAIN_EXPERIMENT", "LEAK_EXPERIMENT", "SCHEMES"]
+__all__ = ["StudyLayout", "MAIN_EXPERIMENT", "REFERENCE_EXPERIMENT", "LEAK_EXPERIMENT", "SCHEMES"]
 
-#: Experiment name of the KPL19 configuration on the no-leak data.
-MAIN_EXPERIMENT = "kpl19"
+#: Experiment name of the study's configuration on the no-leak data (the runs the audit is about).
+MAIN_EXPERIMENT = "main"
+#: Experiment name of the faithful KPL19 configuration on the no-leak data (the reference run).
+REFERENCE_EXPERIMENT = "kpl19"
 #: Experiment name of the polarity-leak control.
 LEAK_EXPERIMENT = "leak"
 #: Split schemes the study compares.
@@ -94,7 +98,7 @@ class StudyLayout:
 
     # --------------------------------------------------------------- discovery
     def experiments(self) -> list[str]:
-        """Experiment names that have runs, predictions or audits (main first, leak last)."""
+        """Experiment names that have runs, predictions or audits (main first, then reference, leak last)."""
         names: set[str] = set()
         for folder in (self.root / "runs", self.root / "audit"):
             if folder.is_dir():
@@ -105,8 +109,8 @@ class StudyLayout:
                 m = _PRED_RE.match(p.name)
                 if m:
                     names.add(m["experiment"])
-        order = {MAIN_EXPERIMENT: 0, LEAK_EXPERIMENT: 2}
-        return sorted(names, key=lambda n: (order.get(n, 1), n))
+        order = {MAIN_EXPERIMENT: 0, REFERENCE_EXPERIMENT: 1, LEAK_EXPERIMENT: 3}
+        return sorted(names, key=lambda n: (order.get(n, 2), n))
 
     def seeds(self, experiment: str) -> list[int]:
         """Seeds with a run folder ``runs/<experiment>/seed-K``, ascending."""

@@ -84,6 +84,8 @@ class Headline:
     nmf_slope: float | None = None
     pixel_cc: float | None = None
     pixel_cc_binned: float | None = None
+    #: Mean over frames of the per-frame pixel CC of |B| (sign-blind; the audit's ``mean_abs_cc``).
+    abs_cc: float | None = None
     polarity_agreement: float | None = None
     recall: float | None = None
     precision: float | None = None

@@ -10,7 +10,7 @@ from ..html import fmt
 __all__ = ["AUDIT_COMMAND", "pred_to_truth_index", "pick_frame", "ci_caption", "param_cc_cell", "audit_min_pairs"]
 
 #: The command that makes an audit folder (printed where one is missing or unusable).
-AUDIT_COMMAND = "euv2mag audit --truth DIR/data/synth.zarr --pred DIR/pred/kpl19-seed-0.zarr ... --out DIR/audit/kpl19"
+AUDIT_COMMAND = "euv2mag audit --truth DIR/data/synth.zarr --pred DIR/pred/main-seed-0.zarr ... --out DIR/audit/main"
 
 
 def pred_to_truth_index(truth, pred) -> dict[int, int]:

@@ -1,7 +1,8 @@
 """Information-ceiling control and verdict: the no-leak and polarity-leak audits side by side,
 the generated verdict paragraph, the Hale's-law breakdown and the physics checks.
 
-Reads ``audit/kpl19/summary.json`` and ``audit/leak/summary.json`` (typed
+Reads ``audit/main/summary.json``, ``audit/leak/summary.json`` and, when present,
+``audit/kpl19/summary.json`` (the faithful KPL19 reference run; typed
 :class:`~euv2mag.audit.summary.AuditSummary`, through the :class:`~euv2mag.report.verdict.Headline`
 numbers) and the training config for the number of iterations.  Nothing is computed here.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..html import Page, fmt_ci
-from ..layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT
+from ..layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, REFERENCE_EXPERIMENT
 from ..verdict import disagreement_notes, expectation_checks, verdict_paragraph
 from ._common import AUDIT_COMMAND, audit_min_pairs, ci_caption, param_cc_cell
 
@@ -66,26 +67,33 @@ def render(page: Page, ctx, heads: dict, runs: dict) -> None:
             sec.missing(f"{ctx.rel(lay.audit_dir(exp) / 'summary.json')}{what}", command)
     main_summary, _ = ctx.summary(MAIN_EXPERIMENT)
     leak_summary, _ = ctx.summary(LEAK_EXPERIMENT)
+    ref, ref_summary = heads.get(REFERENCE_EXPERIMENT), ctx.summary(REFERENCE_EXPERIMENT)[0]
     if main is not None:
         cols = [("full-disk TUMF CC", "tumf_cc"), ("full-disk NMF CC", "nmf_cc"), ("pixel CC (mean)", "pixel_cc"),
                 ("binned pixel CC (mean)", "pixel_cc_binned"), ("strong-field polarity agreement", "polarity_agreement"),
                 ("region recall", "recall"), ("mean centre offset (deg)", "center_offset_deg")]
-        rows = [[label, fmt_ci(getattr(main, a), main.ci.get(a)), fmt_ci(getattr(leak, a), leak.ci.get(a)) if leak else None]
-                for label, a in cols]
+        # columns: the main runs, the faithful KPL19 reference run when the study has one, the control
+        columns = [(main, main_summary)] + ([(ref, ref_summary)] if ref is not None else []) + [(leak, leak_summary)]
+        cols_abs = cols[:4] + [("|B| pixel CC (mean)", "abs_cc")] + cols[4:]
+        rows = [[label] + [fmt_ci(getattr(h, a), h.ci.get(a)) if h else None for h, _ in columns] for label, a in cols_abs]
         for g, label in (("hale", "Hale-conforming"), ("anti_hale", "anti-Hale")):
             for m in ("polarity_agreement", "nmf_sign_agreement", "recall", "footprint_polarity_agreement", "hemisphere_contrast"):
-                rows.append([f"{label} regions: {m.replace('_', ' ')}", _group_cell(main, g, m),
-                             _group_cell(leak, g, m) if leak else None])
-        params = list(dict.fromkeys(list(main.param_pairs) + (list(leak.param_pairs) if leak else [])))
+                rows.append([f"{label} regions: {m.replace('_', ' ')}"] + [_group_cell(h, g, m) if h else None for h, _ in columns])
+        params = list(dict.fromkeys(p for h, _ in columns if h for p in h.param_pairs))
         for p in params:
-            rows.append([f"region {p} CC", param_cc_cell(main, p, audit_min_pairs(main_summary)),
-                         param_cc_cell(leak, p, audit_min_pairs(leak_summary)) if leak else None])
-        sec.table(["quantity", "no leak (EUV carries no polarity)", "polarity leak (control)"], rows,
-                  "The same audit numbers for the runs trained without and with polarity information in the EUV input. "
+            rows.append([f"region {p} CC"] + [param_cc_cell(h, p, audit_min_pairs(s)) if h else None for h, s in columns])
+        header = ["quantity", "no leak (EUV carries no polarity)"]
+        if ref is not None:
+            header.append("faithful KPL19 configuration, no leak (reference)")
+        header.append("polarity leak (control)")
+        sec.table(header, rows,
+                  "The same audit numbers for the runs trained without and with polarity information in the EUV input"
+                  + (", and for the faithful KPL19 configuration trained on the same no-leak data as the reference run" if ref
+                     is not None else "") + ". "
                   "Quantities that need the sign of B should improve with the leak; sign-free ones (TUMF, areas) need not. "
                   f"Region-parameter CCs are given from {audit_min_pairs(main_summary)} matched pairs up (count in "
                   "brackets), a dash below. " + ci_caption(main.bootstrap),
-                  [main.source] + ([leak.source] if leak else []), table_id="control-table")
+                  [h.source for h, _ in columns if h], table_id="control-table")
     for exp, label in ((MAIN_EXPERIMENT, "no leak"), (LEAK_EXPERIMENT, "polarity leak")):
         summary, _ = ctx.summary(exp)
         if summary is None:

@@ -1,7 +1,7 @@
 """Full-disk comparison: generated against reference TUMF, NMF and block-averaged pixel values,
 and the audit's full-disk headline numbers.
 
-Reads ``audit/kpl19/fulldisk.csv`` (:data:`euv2mag.audit.files.FULLDISK`) and ``summary.json``
+Reads ``audit/main/fulldisk.csv`` (:data:`euv2mag.audit.files.FULLDISK`) and ``summary.json``
 (:class:`~euv2mag.audit.summary.AuditSummary`).  The pixel scatter draws stored pixel values of
 the dataset and the first prediction store, block-averaged exactly as the audit bins them for
 its ``cc_binned`` (:func:`euv2mag.audit.fulldisk.binned_cc`: its NaN-aware block mean, the
@@ -120,6 +120,7 @@ def render(page: Page, ctx, heads: dict) -> None:
                 ["NMF across frames", cell("nmf_cc"), cell("nmf_r2"), cell("nmf_slope")],
                 ["pixel values (mean over frames)", cell("pixel_cc"), None, None],
                 ["binned pixel values (mean over frames)", cell("pixel_cc_binned"), None, None],
+                ["pixel |B| (sign-blind, mean over frames)", cell("abs_cc"), None, None],
                 ["strong-field polarity agreement (mean)", cell("polarity_agreement"), None, None]]
         sec.table(["quantity", "CC / agreement", "R²", "slope"], rows,
                   "Full-disk headline numbers: correlation, R² (generated as a prediction of the reference) and slope of a fit "

@@ -1,7 +1,7 @@
 """Active regions: an overlay of the detected regions on one test frame, detection and matching
 numbers, and the parameters of matched region pairs.
 
-Reads ``audit/kpl19/summary.json`` (:class:`~euv2mag.audit.summary.AuditSummary`: counts,
+Reads ``audit/main/summary.json`` (:class:`~euv2mag.audit.summary.AuditSummary`: counts,
 recall, precision, per-parameter agreement with its ``n_pairs``) and ``matches.csv``
 (:data:`euv2mag.audit.files.MATCHES`: ``ref_<p>`` / ``gen_<p>`` for p in
 :data:`euv2mag.audit.match.SUMMARY_PARAMETERS`).  No region-parameter CC is printed from fewer
@@ -121,7 +121,7 @@ def render(page: Page, ctx, heads: dict) -> None:
         sec.invalid(error, AUDIT_COMMAND)
         return
     if h is None:
-        sec.missing(spath, "euv2mag audit --truth DIR/data/synth.zarr --pred ... --out DIR/audit/kpl19")
+        sec.missing(spath, "euv2mag audit --truth DIR/data/synth.zarr --pred ... --out DIR/audit/main")
         return
     min_pairs = audit_min_pairs(summary)
     rows = [["reference regions", h.n_ref_regions], ["regions on a generated map (mean per run)", h.n_gen_regions],

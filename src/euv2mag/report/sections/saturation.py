@@ -4,7 +4,7 @@ limits sit in the distribution of active-region mean fields.
 Reads ``saturation/saturation.csv``, ``saturation.json`` and ``regions_amf.csv`` through
 :func:`euv2mag.report.inputs.read_saturation` / :func:`~euv2mag.report.inputs.read_regions_amf`;
 when there is no ``regions_amf.csv``, the AMF of the reference regions of the main audit
-(``audit/kpl19/regions.csv``, :data:`euv2mag.audit.files.REGIONS`, source ``truth``).  Slopes,
+(``audit/main/regions.csv``, :data:`euv2mag.audit.files.REGIONS`, source ``truth``).  Slopes,
 R² and shares are printed as the saturation command wrote them; nothing is computed here.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _amf(sec, ctx):
     if path.is_file():
         regions, error = attempt(REGIONS.read, path)
         if error:
-            sec.invalid(error, "euv2mag audit ... --out DIR/audit/kpl19")
+            sec.invalid(error, "euv2mag audit ... --out DIR/audit/main")
         else:
             ref = regions[regions["source"] == "truth"]
             return ref["amf_g"].to_numpy(float), lay.rel(path) + " (reference regions)"

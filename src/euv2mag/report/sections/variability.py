@@ -1,7 +1,7 @@
 """Run-to-run variability: the audit's per-pixel spread across runs for one test frame, the
 headline numbers of each run with their intervals, and the pairwise run comparison.
 
-Reads ``audit/kpl19/pixel_std.zarr`` (:data:`euv2mag.audit.files.PIXEL_STD_ZARR`: the audit's
+Reads ``audit/main/pixel_std.zarr`` (:data:`euv2mag.audit.files.PIXEL_STD_ZARR`: the audit's
 (N, H, W) per-pixel standard deviation across runs, ddof 1, in G, one slice per audited frame in
 the order of ``summary.json`` ``inputs.frames``), ``summary.json`` (per-run headlines) and
 ``variability.csv`` (:data:`euv2mag.audit.files.VARIABILITY`).  Drawn from stored values: the
@@ -62,7 +62,7 @@ def _std_map(sec, ctx, stores) -> None:
         return
     if not std_path.exists():
         sec.missing(f"{lay.rel(std_path)} (the audit's per-pixel spread across runs)",
-                    "euv2mag audit --truth ... --pred P0.zarr --pred P1.zarr ... --out DIR/audit/kpl19")
+                    "euv2mag audit --truth ... --pred P0.zarr --pred P1.zarr ... --out DIR/audit/main")
         return
     try:
         std = zarr.open_array(str(std_path), mode="r")
@@ -133,4 +133,4 @@ def render(page: Page, ctx, runs: dict) -> None:
     elif len(stores) < 2:
         sec.missing("two or more prediction stores of the same frames", "euv2mag train ... --seeds 0 1 2; euv2mag predict ...")
     else:
-        sec.missing(f"{lay.rel(var_path)}", "euv2mag audit --truth ... --pred P0.zarr --pred P1.zarr ... --out DIR/audit/kpl19")
+        sec.missing(f"{lay.rel(var_path)}", "euv2mag audit --truth ... --pred P0.zarr --pred P1.zarr ... --out DIR/audit/main")

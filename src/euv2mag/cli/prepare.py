@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from . import add_cluster_options
+
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -37,6 +39,7 @@ def add_parser(subparsers) -> None:
         "usable observables), AIA 0; 0 = skip any QUALITY != 0",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_cluster_options(p)
     p.set_defaults(func=run)
 
 
@@ -111,6 +114,8 @@ def run(args) -> int:
         degradation=args.degradation,
         quality_ignore=quality,
         progress=False if args.no_progress else None,
+        scheduler=args.scheduler,
+        workers=args.workers,
     )
     if result["resumed_complete"]:
         print(f"{result['store']}: already complete ({result['frames']} frames); nothing to do")

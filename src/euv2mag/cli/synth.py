@@ -1,6 +1,7 @@
 """``euv2mag synth OUT.zarr``: make a synthetic paired EUV/magnetogram time series with known truth."""
 from __future__ import annotations
 
+from . import add_cluster_options
 
 
 def add_parser(subparsers) -> None:
@@ -28,6 +29,7 @@ def add_parser(subparsers) -> None:
                    help="magnetogram noise in G at 4096^2, scaled by size/4096 (default 6)")
     p.add_argument("--fits-dir", default=None,
                    help="also write each frame as level-1-like AIA 304 and HMI FITS files in this folder")
+    add_cluster_options(p)
     p.set_defaults(func=run)
 
 
@@ -54,7 +56,7 @@ def run(args) -> int:
         anti_hale_fraction=number(args.anti_hale_fraction, "--anti-hale-fraction"),
         rate_scale=number(args.rate_scale, "--rate-scale"), noise_g=number(args.noise, "--noise"),
     )
-    summary = synthesize(args.out, params, fits_dir=args.fits_dir)
+    summary = synthesize(args.out, params, fits_dir=args.fits_dir, scheduler=args.scheduler, workers=args.workers)
     total = summary["render_s"] + summary["write_s"]
     rate = summary["written"] / total if total > 0 else float("nan")
     print(f"{args.out}: {summary['frames']} frames ({summary['written']} written now, {rate:.2f} frames/s), "

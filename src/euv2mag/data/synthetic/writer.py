@@ -5,7 +5,9 @@ The store (:mod:`euv2mag.data.store`) holds per frame ``euv`` (304-like intensit
 (``b0_deg``, ``l0_deg`` deg, ``dsun_m`` m, ``rsun_px`` px, ``cdelt_arcsec`` arcsec/px, ``time``
 ISO 8601 UTC), and the truth tables of :mod:`euv2mag.data.synthetic.truth`; its ``params``
 attribute is :meth:`SynthParams.to_dict`.  Every frame is a pure function of the parameters
-and its time, so an interrupted run resumes where it stopped with bit-identical frames.
+and its time, so an interrupted run resumes where it stopped with bit-identical frames, and
+the frames can be rendered on the workers of a Dask cluster (``scheduler``, ``workers``;
+:mod:`euv2mag.parallel`) while this process writes them in frame order.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["synthesize"]
 
 
-def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None = None, on_frame=None) -> dict:
+def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None = None, on_frame=None,
+               scheduler: str | None = None, workers: int | None = None) -> dict:
     """Write (or resume) a synthetic store at ``out``; optionally the FITS pairs in ``fits_dir``.
 
     Frames not yet written (and, with ``fits_dir``, frames whose FITS pair is missing) are
@@ -40,29 +43,45 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
         Show a progress bar (default: the package's progress setting).
     on_frame : callable, optional
         Called with the frame index after each frame is written.
+    scheduler : str, optional
+        Render the frames on Dask: ``"local"`` or ``"tcp://HOST:PORT"`` (:mod:`euv2mag.parallel`);
+        this process writes them.  Default: serial (or a local cluster when ``workers`` > 1).
+    workers : int, optional
+        Worker processes of a local cluster.
 
     Returns
     -------
     dict
         ``frames`` (in the series), ``written`` (frames written now), ``regions`` (rows of the
-        ``regions`` truth table), ``render_s`` and ``write_s`` (seconds spent rendering, incl.
-        FITS writing, and writing the store).
+        ``regions`` truth table), ``render_s`` and ``write_s`` (seconds spent rendering, or waiting
+        for the workers' frames, incl. FITS writing; and writing the store).
 
     Raises
     ------
     euv2mag.errors.UserError
         When ``out`` holds something else or a store made with other parameters, the options
         would make more than :data:`~euv2mag.data.synthetic.timegrid.MAX_FRAMES` frames, or
-        ``fits_dir`` is empty or a file (checked before anything is written).  A run refused
-        while writing removes the store when it created it; an interrupted run (Ctrl-C, a
-        full disk) keeps it, and re-running resumes.
+        ``fits_dir`` is empty or a file, or the scheduler cannot be used (checked before
+        anything is written).  A run refused while writing removes the store when it created
+        it; an interrupted run (Ctrl-C, a full disk, a lost cluster) keeps it, and re-running
+        resumes.
     """
+    from ...parallel import FrameMap
+
+    pool = FrameMap(scheduler, workers)
+    times = frame_times(params)
+    with pool:  # connected and checked before anything is written
+        return _synthesize(out, params, times, fits_dir, progress, on_frame, pool)
+
+
+def _synthesize(out, params, times, fits_dir, progress, on_frame, pool) -> dict:
+    """:func:`synthesize` once the work map is ready (serial, or its cluster connected)."""
     from pathlib import Path
 
     from ...errors import UserError
+    from ...parallel import ClusterLost
     from ..store import StoreWriter
 
-    times = frame_times(params)
     if fits_dir is not None:  # checked before the store is created: a bad folder leaves nothing
         from ..._io import ensure_dir
 
@@ -76,7 +95,9 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
     )
     try:
         with writer:  # the writer lock is released however the block ends
-            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame)
+            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame, pool)
+    except ClusterLost:
+        raise  # not the input: the frames written so far are kept, and a re-run resumes
     except UserError:
         if fresh:  # a run refused for bad input leaves no store it created; interruptions resume
             import shutil
@@ -85,7 +106,14 @@ def synthesize(out, params: SynthParams, *, fits_dir=None, progress: bool | None
         raise
 
 
-def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> dict:
+def _render_task(item):
+    """Render one frame (serially or on a Dask worker): ``(euv, mag)`` float32 arrays."""
+    params, t_mjd, geometry = item
+    frame = render_frame(params, t_mjd, geometry)
+    return frame["euv"], frame["mag"]
+
+
+def _fill(writer, params, times, geometries, fits_dir, progress, on_frame, pool) -> dict:
     """Render and write the pending frames, then the truth tables; the summary of :func:`synthesize`."""
     import time
 
@@ -101,16 +129,17 @@ def _fill(writer, params, times, geometries, fits_dir, progress, on_frame) -> di
         })
     t_render = t_write = 0.0
     with progress_bar("synth", len(pending), enabled=progress) as advance:
+        frames = pool.map(_render_task, [(params, float(times[i]), geometries[i]) for i in pending])
         for i in pending:
             t0 = time.perf_counter()
-            frame = render_frame(params, float(times[i]), geometries[i])
+            euv, mag = next(frames)  # rendered here or by a worker, in frame order
             t1 = time.perf_counter()
-            writer.write_frame(i, geometries[i], euv=frame["euv"], mag=frame["mag"])
+            writer.write_frame(i, geometries[i], euv=euv, mag=mag)
             t2 = time.perf_counter()
             if fits_dir is not None:
                 from .fits import write_fits_pair
 
-                write_fits_pair(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"])
+                write_fits_pair(fits_dir, params, float(times[i]), geometries[i], euv, mag)
             t3 = time.perf_counter()
             t_render += (t1 - t0) + (t3 - t2)
             t_write += t2 - t1

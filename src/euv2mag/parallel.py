@@ -183,7 +183,7 @@ class FrameMap:
     UserError
         On construction: a bad ``scheduler``/``workers`` (:func:`check_scheduler`).  On entering:
         a scheduler that cannot be reached, a cluster without workers, or workers that cannot
-        import this version of euv2mag.
+        import this version of euv2mag or have other versions of :data:`CHECKED_DISTRIBUTIONS`.
 
     Examples
     --------

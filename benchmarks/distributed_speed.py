@@ -7,18 +7,19 @@ prediction store (the truth plus 30 G noise), then times in one process:
 * ``prepare_store(out, aia_paths=..., hmi_paths=..., size=...)`` from the FITS pairs,
 
 serially (no Dask), on a quiet :func:`euv2mag.parallel.local_cluster` of 1 worker process and on
-one of 2, each reached by its ``tcp://`` address (so the cluster's start-up, reported apart, is
+one of 2, each reached by its ``tcp://`` address (so the clusters' start-up, reported apart, is
 not part of the throughput; every cluster runs one warm-up audit and prepare first, which imports
-the libraries in its workers).  Each timing is the best of ``--repeat`` runs into fresh output
-folders.  Prints frames/s and the ratio **2 workers / 1 worker** (target >= 1.7), and the
+the libraries in its workers).  The three configurations are timed in ``--repeat`` interleaved
+rounds, into fresh output folders, and each keeps its best time, so that a change of the
+machine's load affects all three alike.  Prints frames/s and the ratio **2 workers / 1 worker** (target >= 1.7), and the
 dashboard-free overhead per task: the wall time per item of mapping a no-op over 400 items with
-:meth:`euv2mag.parallel.FrameMap.map` on the 1-worker cluster.
+:meth:`euv2mag.parallel.FrameMap.map` on each cluster.
 
 Thread pools are limited to one thread per process (OMP/MKL/OpenBLAS set before NumPy is
 imported; Dask workers inherit them).  The 1-minute load average is printed before and after:
 on a shared machine a ratio measured under load understates the speed-up.
 
-Usage: ``python benchmarks/distributed_speed.py [--size 512] [--frames 16] [--repeat 2]``
+Usage: ``python benchmarks/distributed_speed.py [--size 512] [--frames 16] [--repeat 3]``
 """
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
 
     from euv2mag.audit import audit_stores
@@ -88,7 +89,8 @@ def main(argv=None) -> int:
     try:
         t0 = time.perf_counter()
         truth, pred, aia, hmi = build_inputs(root, args.size, args.frames)
-        print(f"inputs: {args.frames} frames of {args.size}^2 (+ FITS pairs) in {time.perf_counter() - t0:.1f} s")
+        build = time.perf_counter() - t0
+        print(f"inputs: {args.frames} frames of {args.size}^2 (+ FITS pairs) in {build:.1f} s")
         counter = iter(range(10**6))
 
         def audit(scheduler, frames=None):
@@ -103,28 +105,29 @@ def main(argv=None) -> int:
             shutil.rmtree(out)
             Path(str(out) + ".skipped.csv").unlink()
 
-        rates = {}
-        audit(None, [0])  # warm-up of this process
-        prepare(None, 1)
-        rates["serial"] = (args.frames / best_of(lambda: audit(None), args.repeat),
-                           args.frames / best_of(lambda: prepare(None), args.repeat))
-        overhead = None
-        for n in (1, 2):
-            t0 = time.perf_counter()
-            with local_cluster(n) as cluster:
-                start = time.perf_counter() - t0
-                address = cluster.scheduler_address
-                audit(address, list(range(min(2 * n, args.frames))))  # warm-up: imports in the workers
-                prepare(address, 2 * n)
-                rates[n] = (args.frames / best_of(lambda: audit(address), args.repeat),
-                            args.frames / best_of(lambda: prepare(address), args.repeat))
-                if n == 1:
-                    with FrameMap(address) as pool:
-                        list(pool.map(_noop, range(50)))
-                        t1 = time.perf_counter()
-                        list(pool.map(_noop, range(400)))
-                        overhead = (time.perf_counter() - t1) / 400
-            print(f"local cluster of {n} worker(s): started in {start:.1f} s")
+        # both clusters stay up together (idle workers cost nothing); the configurations are
+        # timed in interleaved rounds so that a change of the machine's load hits all of them
+        with local_cluster(1) as one, local_cluster(2) as two:
+            print(f"local clusters of 1 and 2 workers started in {time.perf_counter() - t0 - build:.1f} s")
+            where = {"serial": None, 1: one.scheduler_address, 2: two.scheduler_address}
+            audit(None, [0])  # warm-up: imports in this process and in the workers
+            prepare(None, 1)
+            for n in (1, 2):
+                audit(where[n], list(range(min(2 * n, args.frames))))
+                prepare(where[n], 2 * n)
+            best = {key: [float("inf"), float("inf")] for key in where}
+            for _ in range(args.repeat):
+                for key, scheduler in where.items():
+                    best[key][0] = min(best[key][0], best_of(lambda: audit(scheduler), 1))
+                    best[key][1] = min(best[key][1], best_of(lambda: prepare(scheduler), 1))
+            rates = {key: (args.frames / a, args.frames / p) for key, (a, p) in best.items()}
+            overhead = {}
+            for n in (1, 2):
+                with FrameMap(where[n]) as pool:
+                    list(pool.map(_noop, range(50)))
+                    t1 = time.perf_counter()
+                    list(pool.map(_noop, range(400)))
+                    overhead[n] = (time.perf_counter() - t1) / 400
         print(f"{'':22s}{'audit frames/s':>16s}{'prepare frames/s':>18s}")
         for name, label in (("serial", "serial (no Dask)"), (1, "1 worker"), (2, "2 workers")):
             print(f"{label:22s}{rates[name][0]:16.2f}{rates[name][1]:18.2f}")
@@ -132,7 +135,8 @@ def main(argv=None) -> int:
         print(f"ratio 2 workers / 1 worker: audit {ratio_audit:.2f}x, prepare {ratio_prep:.2f}x (target >= 1.7x)")
         print(f"ratio 1 worker / serial: audit {rates[1][0] / rates['serial'][0]:.2f}x, "
               f"prepare {rates[1][1] / rates['serial'][1]:.2f}x")
-        print(f"overhead per task (no-op, 1 worker, no dashboard): {overhead * 1e3:.2f} ms")
+        print(f"overhead per task (no-op mapped over 400 items, no dashboard): {overhead[1] * 1e3:.2f} ms with 1 worker, "
+              f"{overhead[2] * 1e3:.2f} ms with 2")
         print(f"load average (1 min) after: {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(root, ignore_errors=True)

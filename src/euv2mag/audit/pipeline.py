@@ -7,10 +7,10 @@ their one-to-one matching and the generated polarity inside every truth footprin
 (:mod:`euv2mag.audit.match`), the Hale classes of the truth regions (:mod:`euv2mag.audit.hale`)
 and, with several predictions, the run-to-run comparisons (:mod:`euv2mag.audit.variability`).
 The per-frame work is :func:`audit_frame`, a pure function of the maps, their geometry and the
-parameters, so it maps unchanged over the workers of a Dask cluster (``scheduler``, ``workers``;
-:mod:`euv2mag.parallel`) while this process writes the results in frame order.  The tables are summarised by
-:func:`euv2mag.audit.summary.summarize` and, with ``n_boot > 0``, given block-bootstrap
-intervals (:mod:`euv2mag.audit.bootstrap`).
+parameters, so it maps unchanged over the workers of a Dask cluster (``scheduler``,
+``workers``; :mod:`euv2mag.parallel`) while this process writes the results in frame order.
+The tables are summarised by :func:`euv2mag.audit.summary.summarize` and, with ``n_boot > 0``,
+given block-bootstrap intervals (:mod:`euv2mag.audit.bootstrap`).
 
 Frames are aligned by time: every prediction store must have the truth's image shape and the
 same frame times as the other predictions, and each of its times must be a frame of the truth
@@ -447,7 +447,6 @@ def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: in
     """
     from .._io import ensure_dir
     from .._lock import writer_lock
-
     from ..parallel import ClusterLost, FrameMap
 
     params = AuditParams() if params is None else params

@@ -53,8 +53,8 @@ def run(args) -> int:
         detection=DetectionParams(r_max=args.r_max), max_distance_deg=args.max_distance_deg, min_pairs=args.min_pairs,
         ci_block_days=args.ci_block_days, ci_level=args.ci_level,
     )
-    result = audit_stores(args.truth, args.preds, params=params, workers=args.workers, scheduler=args.scheduler, n_boot=args.n_boot,
-                          out=args.out, indices=args.indices)
+    result = audit_stores(args.truth, args.preds, params=params, workers=args.workers, scheduler=args.scheduler,
+                          n_boot=args.n_boot, out=args.out, indices=args.indices)
     s = result.summary
     fd, reg = s.mean_over_predictions.fulldisk, s.mean_over_predictions.regions
     print(f"audited {len(s.inputs['frames'])} frames x {len(s.predictions)} predictions")

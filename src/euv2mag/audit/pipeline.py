@@ -7,9 +7,10 @@ their one-to-one matching and the generated polarity inside every truth footprin
 (:mod:`euv2mag.audit.match`), the Hale classes of the truth regions (:mod:`euv2mag.audit.hale`)
 and, with several predictions, the run-to-run comparisons (:mod:`euv2mag.audit.variability`).
 The per-frame work is :func:`audit_frame`, a pure function of the maps, their geometry and the
-parameters, so it maps unchanged over processes (``workers``).  The tables are summarised by
-:func:`euv2mag.audit.summary.summarize` and, with ``n_boot > 0``, given block-bootstrap
-intervals (:mod:`euv2mag.audit.bootstrap`).
+parameters, so it maps unchanged over the workers of a Dask cluster (``scheduler``,
+``workers``; :mod:`euv2mag.parallel`) while this process writes the results in frame order.
+The tables are summarised by :func:`euv2mag.audit.summary.summarize` and, with ``n_boot > 0``,
+given block-bootstrap intervals (:mod:`euv2mag.audit.bootstrap`).
 
 Frames are aligned by time: every prediction store must have the truth's image shape and the
 same frame times as the other predictions, and each of its times must be a frame of the truth
@@ -397,8 +398,9 @@ def _std_array(path: Path, n: int, shape):
 
 
 # --------------------------------------------------------------------------- the audit
-def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: int = 1, n_boot: int = 1000,
-                 out=None, indices: Sequence[int] | None = None, progress: bool | None = None) -> AuditResult:
+def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: int | None = None,
+                 scheduler: str | None = None, n_boot: int = 1000, out=None, indices: Sequence[int] | None = None,
+                 progress: bool | None = None) -> AuditResult:
     """Audit prediction stores against a truth store (module docstring).
 
     Parameters
@@ -409,8 +411,13 @@ def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: in
         Prediction stores (array ``pred``, G); names default to the store names without ``.zarr``.
     params : AuditParams, optional
         Audit parameters (default: :class:`AuditParams`).
-    workers : int
-        Processes for the per-frame work (1: serial, no Dask).
+    workers : int, optional
+        Worker processes of a local Dask cluster for the per-frame work (None or 1 without
+        ``scheduler``: serial, no Dask); see :mod:`euv2mag.parallel`.
+    scheduler : str, optional
+        ``"local"`` (a local cluster of ``workers`` processes, default one per core) or
+        ``"tcp://HOST:PORT"`` (an existing Dask cluster).  The results are the same as serial;
+        this process writes them.
     n_boot : int
         Block-bootstrap replicates of the intervals (0: no intervals).
     out : path-like, optional
@@ -429,7 +436,8 @@ def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: in
     ------
     UserError
         For inputs that do not fit together (see :func:`open_stores`), a frame index outside the
-        stores, or a generated map with NaN on the disk.
+        stores, a generated map with NaN on the disk, or a scheduler that cannot be used
+        (:class:`euv2mag.parallel.FrameMap`; checked before anything is written).
 
     Examples
     --------
@@ -439,10 +447,10 @@ def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: in
     """
     from .._io import ensure_dir
     from .._lock import writer_lock
+    from ..parallel import ClusterLost, FrameMap
 
     params = AuditParams() if params is None else params
-    if int(workers) < 1:
-        raise UserError(f"must be >= 1, got {workers!r}", parameter="workers")
+    pool = FrameMap(scheduler, workers)
     if int(n_boot) < 0:
         raise UserError(f"must be >= 0, got {n_boot!r}", parameter="n_boot")
     truth, stores, truth_index = open_stores(truth, preds)
@@ -453,19 +461,22 @@ def audit_stores(truth, preds, *, params: AuditParams | None = None, workers: in
             raise UserError(f"frame index {k} is outside 0..{n - 1} of the prediction stores", parameter="indices")
     if not frames:
         raise UserError("no frame to audit", parameter="indices")
-    folder = ensure_dir(out) if out is not None else None
-    if folder is None:
-        return _audit(truth, stores, truth_index, frames, params, workers, n_boot, None, progress)
-    with writer_lock(folder, what="audit folder"):
-        try:
-            return _audit(truth, stores, truth_index, frames, params, workers, n_boot, folder, progress)
-        except UserError:
-            # bad input: the cached frames would only be reused with the same (bad) inputs
-            shutil.rmtree(folder / ".cache", ignore_errors=True)
-            raise
+    with pool:  # connected and checked before the output folder is made
+        folder = ensure_dir(out) if out is not None else None
+        if folder is None:
+            return _audit(truth, stores, truth_index, frames, params, pool, n_boot, None, progress)
+        with writer_lock(folder, what="audit folder"):
+            try:
+                return _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, progress)
+            except ClusterLost:
+                raise  # no bad input: the cache lets a re-run resume
+            except UserError:
+                # bad input: the cached frames would only be reused with the same (bad) inputs
+                shutil.rmtree(folder / ".cache", ignore_errors=True)
+                raise
 
 
-def _audit(truth, stores, truth_index, frames, params, workers, n_boot, folder, progress) -> AuditResult:
+def _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, progress) -> AuditResult:
     """:func:`audit_stores` after its inputs are checked (``folder`` locked, or None)."""
     from ..progress import progress_bar
     from .cache import ResultCache, frame_digest, value_digest
@@ -519,22 +530,10 @@ def _audit(truth, stores, truth_index, frames, params, workers, n_boot, folder, 
 
     with progress_bar("audit", len(frames), enabled=progress) as advance:
         advance(len(frames) - len(todo))
-        if workers > 1 and len(todo) > 1:
-            import dask.bag as db
-
-            batch = 4 * workers
-            for start in range(0, len(todo), batch):
-                chunk = todo[start:start + batch]
-                bag = db.from_sequence([item for _, item in chunk], npartitions=len(chunk))
-                done = bag.map(_frame_task).compute(scheduler="processes", num_workers=workers)
-                for (pos, _), (k, records, frame_std) in zip(chunk, done):
-                    keep(pos, k, records, frame_std)
-                    advance()
-        else:
-            for pos, item in todo:
-                k, records, frame_std = _frame_task(item)
-                keep(pos, k, records, frame_std)
-                advance()
+        # in frame order, written here as each arrives (pool: serial or a Dask cluster)
+        for (pos, _), (k, records, frame_std) in zip(todo, pool.map(_frame_task, [item for _, item in todo])):
+            keep(pos, k, records, frame_std)
+            advance()
 
     times = {k: str(truth.times[truth_index[k]]) for k in frames}
 

@@ -425,7 +425,8 @@ class SaturationResult:
 def saturation_study(inputs: Sequence[str | os.PathLike], params: SaturationParams = SaturationParams(), *,
                      size: int = 1024, array: str = "mag", indices: Sequence[int] | None = None,
                      regions: bool = True, quality_ignore: int | None = None, detection=None,
-                     out: str | os.PathLike | None = None) -> SaturationResult:
+                     out: str | os.PathLike | None = None, scheduler: str | None = None,
+                     workers: int | None = None) -> SaturationResult:
     """Clip every input map to each limit and compare its fluxes with the original's.
 
     Parameters
@@ -453,6 +454,12 @@ def saturation_study(inputs: Sequence[str | os.PathLike], params: SaturationPara
         ``out/.cache`` while the study runs, so that an interrupted study resumes; the cache is
         removed at the end.  A map's cached result is keyed by a digest of its content (FITS file
         bytes, or the store frame and its geometry), so a replaced input is computed again.
+    scheduler : str, optional
+        Compute the maps on Dask: ``"local"`` or ``"tcp://HOST:PORT"`` (:mod:`euv2mag.parallel`;
+        the workers read the inputs at the same paths); this process writes the results.
+        Default: serial (or a local cluster when ``workers`` > 1).  The result is the same.
+    workers : int, optional
+        Worker processes of a local cluster.
 
     Returns
     -------
@@ -462,8 +469,9 @@ def saturation_study(inputs: Sequence[str | os.PathLike], params: SaturationPara
     ------
     UserError
         For a bad input (see :func:`euv2mag.data.maps.expand_map_inputs`), a map without finite
-        disk pixels, or a ``size`` below 1; or another process writing ``out`` (the folder's
-        writer lock, :func:`euv2mag._lock.writer_lock`, is held while the study runs).
+        disk pixels, or a ``size`` below 1; another process writing ``out`` (the folder's
+        writer lock, :func:`euv2mag._lock.writer_lock`, is held while the study runs); or a
+        scheduler that cannot be used (checked before anything is written).
 
     Examples
     --------
@@ -473,16 +481,45 @@ def saturation_study(inputs: Sequence[str | os.PathLike], params: SaturationPara
     True
     """
     from ..data.maps import expand_map_inputs
-    from ..progress import progress_bar
-    from .cache import ResultCache
+    from ..parallel import FrameMap
     from .detection import DetectionParams
 
+    pool = FrameMap(scheduler, workers)
     if int(size) < 1:
         raise UserError(f"size must be a positive number of pixels, got {size}")
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     items = expand_map_inputs(inputs, indices=indices, array=array)
     detection = (detection or DetectionParams()) if regions else None
+    with pool:  # connected and its workers checked before anything is written
+        return _study(inputs, items, params, size, array, regions, quality_ignore, detection, out, pool)
+
+
+def _map_task(job) -> dict:
+    """Load one map and run :func:`saturation_of_map` (serially or on a Dask worker).
+
+    ``job`` is ``(item, store_path, size, quality_ignore, params, detection)``: the
+    :class:`~euv2mag.data.maps.MapInput` without its opened store, which is re-opened here from
+    ``store_path``.  Returns the cached form ``{"rows": [...], "regions": [...]}``.
+    """
+    item, store_path, size, quality_ignore, params, detection = job
+    if store_path is not None:
+        from ..data.store import FrameStore
+
+        item = dataclasses.replace(item, store=FrameStore(store_path))
+    mag, geometry = item.load(size, quality_ignore=quality_ignore)
+    ident = {"map": item.name, "source": item.source, "frame": item.frame, "time": geometry.time or ""}
+    clips, found = saturation_of_map(mag, geometry, params, detection)
+    return {"rows": [{**ident, **row} for row in clips],
+            "regions": [{"map": item.name, "frame": item.frame, "time": ident["time"], **r} for r in found]}
+
+
+def _study(inputs, items, params, size, array, regions, quality_ignore, detection, out, pool) -> SaturationResult:
+    """:func:`saturation_study` once the inputs are checked and the work map is ready."""
+    from ..progress import progress_bar
+    from .cache import ResultCache
+    from .detection import DetectionParams
+
     lock = contextlib.nullcontext()
     if out is not None:
         from .._io import ensure_dir
@@ -505,22 +542,22 @@ def saturation_study(inputs: Sequence[str | os.PathLike], params: SaturationPara
                     "detection": (detection or DetectionParams()).to_dict(),
                 },
             )
-        rows, region_rows = [], []
+        keys = [_map_key(item, quality_ignore) for item in items] if cache is not None else [None] * len(items)
+        results = [cache.get(key) if cache is not None else None for key in keys]
+        todo = [j for j, r in enumerate(results) if r is None]
+        jobs = [(dataclasses.replace(items[j], store=None),
+                 None if items[j].store is None else str(items[j].store.path), size, quality_ignore, params, detection)
+                for j in todo]
         with progress_bar("saturation", len(items)) as advance:
-            for item in items:
-                key = _map_key(item, quality_ignore) if cache is not None else None
-                result = cache.get(key) if cache is not None else None
-                if result is None:
-                    mag, geometry = item.load(size, quality_ignore=quality_ignore)
-                    ident = {"map": item.name, "source": item.source, "frame": item.frame, "time": geometry.time or ""}
-                    clips, found = saturation_of_map(mag, geometry, params, detection)
-                    result = {"rows": [{**ident, **row} for row in clips],
-                              "regions": [{"map": item.name, "frame": item.frame, "time": ident["time"], **r} for r in found]}
-                    if cache is not None:
-                        cache.put(key, result)
-                rows.extend(result["rows"])
-                region_rows.extend(result["regions"])
+            advance(len(items) - len(todo))
+            # computed here or on the cluster's workers; cached here, in input order
+            for j, result in zip(todo, pool.map(_map_task, jobs)):
+                results[j] = result
+                if cache is not None:
+                    cache.put(keys[j], result)
                 advance()
+        rows = [row for result in results for row in result["rows"]]
+        region_rows = [row for result in results for row in result["regions"]]
 
         table = SATURATION_CSV.frame(rows)
         per_map: dict = {item.name: {} for item in items}

@@ -42,7 +42,15 @@ from .. import __version__
 from ..errors import UserError
 from ._parse import flag_of as _flag
 from ._parse import parse_args
-from ._types import bounded, nonnegative_float, nonnegative_int, positive_float, positive_int, power_of_two  # noqa: F401
+from ._types import (  # noqa: F401
+    add_cluster_options,
+    bounded,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    power_of_two,
+)
 
 __all__ = ["main", "build_parser", "command_module", "parse_args", "COMMANDS", "BROKEN_PIPE_STATUS", "DISK_FULL_ERRNOS"]
 

@@ -7,7 +7,7 @@ numbers.  An interrupted audit resumes when re-run with the same arguments.
 from __future__ import annotations
 
 from ..audit.bootstrap import DISK_PASSAGE_DAYS
-from . import bounded, nonnegative_float, nonnegative_int, positive_float, positive_int
+from . import add_cluster_options, bounded, nonnegative_float, nonnegative_int, positive_float, positive_int
 
 _fraction = bounded(float, low=0, high=1, low_inclusive=False, what="a number in (0, 1]")
 _open_fraction = bounded(float, low=0, high=1, low_inclusive=False, high_inclusive=False, what="a number in (0, 1)")
@@ -36,8 +36,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--min-pairs", type=positive_int, default=10,
                    help="fewest pairs for a CC, R^2, slope or median ratio; fewer give NaN (default: 10)")
     p.add_argument("--indices", type=int, nargs="+", metavar="I", help="prediction frames to audit (default: all)")
-    p.add_argument("--workers", type=positive_int, default=1,
-                   help="processes for the per-frame work (Dask bag; default: 1, no Dask)")
+    add_cluster_options(p)
     p.add_argument("--n-boot", type=nonnegative_int, default=1000,
                    help="block-bootstrap replicates of the confidence intervals (default: 1000; 0: none)")
     p.add_argument("--ci-block-days", type=positive_float, default=DISK_PASSAGE_DAYS,
@@ -54,8 +53,8 @@ def run(args) -> int:
         detection=DetectionParams(r_max=args.r_max), max_distance_deg=args.max_distance_deg, min_pairs=args.min_pairs,
         ci_block_days=args.ci_block_days, ci_level=args.ci_level,
     )
-    result = audit_stores(args.truth, args.preds, params=params, workers=args.workers, n_boot=args.n_boot,
-                          out=args.out, indices=args.indices)
+    result = audit_stores(args.truth, args.preds, params=params, workers=args.workers, scheduler=args.scheduler,
+                          n_boot=args.n_boot, out=args.out, indices=args.indices)
     s = result.summary
     fd, reg = s.mean_over_predictions.fulldisk, s.mean_over_predictions.regions
     print(f"audited {len(s.inputs['frames'])} frames x {len(s.predictions)} predictions")

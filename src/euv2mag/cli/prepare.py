@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from . import add_cluster_options
+
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -41,6 +43,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--sdoml-cadence", default=None, help="from SDOML Zarr inputs take one frame per step, e.g. 12h (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_cluster_options(p)
     p.set_defaults(func=run)
 
 
@@ -127,6 +130,8 @@ def run(args) -> int:
         quality_ignore=quality,
         sdoml_cadence_s=None if args.sdoml_cadence is None else _sdoml_cadence(args.sdoml_cadence),
         progress=False if args.no_progress else None,
+        scheduler=args.scheduler,
+        workers=args.workers,
     )
     if result["resumed_complete"]:
         print(f"{result['store']}: already complete ({result['frames']} frames); nothing to do")

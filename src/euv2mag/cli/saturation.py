@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import nonnegative_float, positive_float, positive_int
+from . import add_cluster_options, nonnegative_float, positive_float, positive_int
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -48,6 +49,7 @@ def add_parser(subparsers) -> None:
                    help="pixels with |B| above this (G) count in a map's flux (default: 10)")
     p.add_argument("--no-regions", action="store_true", help="skip region detection (no AMF distribution)")
     p.add_argument("--ignore-quality", action="store_true", help="accept FITS files whatever QUALITY bits are set (default: prepare_hmi's tolerated bits)")
+    add_cluster_options(p)
     p.set_defaults(func=run)
 
 
@@ -57,7 +59,8 @@ def run(args) -> int:
     params = SaturationParams(tuple(args.limits), r_max=args.r_max, threshold_g=args.threshold_g)
     result = saturation_study(args.inputs, params, size=args.size, array=args.array, indices=args.indices,
                               regions=not args.no_regions,
-                              quality_ignore=0xFFFFFFFF if args.ignore_quality else None, out=args.out)
+                              quality_ignore=0xFFFFFFFF if args.ignore_quality else None, out=args.out,
+                              scheduler=args.scheduler, workers=args.workers)
     summary = result.summary
     for limit, s in summary.limits.items():
         print(

@@ -1,6 +1,7 @@
 """``euv2mag synth OUT.zarr``: make a synthetic paired EUV/magnetogram time series with known truth."""
 from __future__ import annotations
 
+from . import add_cluster_options
 
 
 def add_parser(subparsers) -> None:
@@ -33,6 +34,7 @@ def add_parser(subparsers) -> None:
                    help="where the Sun is seen from: earth (default), stereo-a, stereo-b, hgln=DEG[,hglt=DEG][,dsun=AU] "
                    "or ephemeris=FILE.csv (time,hgln_deg,hglt_deg,dsun_au); several make one store each, "
                    "OUT_<observer>.zarr, of the same Sun")
+    add_cluster_options(p)
     p.set_defaults(func=run)
 
 
@@ -59,7 +61,8 @@ def run(args) -> int:
         anti_hale_fraction=number(args.anti_hale_fraction, "--anti-hale-fraction"),
         rate_scale=number(args.rate_scale, "--rate-scale"), noise_g=number(args.noise, "--noise"),
     )
-    views = synthesize_views(args.out, params, args.observer, fits_dir=args.fits_dir)
+    views = synthesize_views(args.out, params, args.observer, fits_dir=args.fits_dir,
+                             scheduler=args.scheduler, workers=args.workers)
     for label, summary in views.items():
         total = summary["render_s"] + summary["write_s"]
         rate = summary["written"] / total if total > 0 else float("nan")

@@ -362,6 +362,17 @@ def _prepare_frame(frame: Frame, size: int, rsun_px: float, degradation_table):
     return images, geometry
 
 
+def _prepare_task(item):
+    """Prepare one frame (serially or on a Dask worker): ``(images, geometry, None)``, or
+    ``(None, None, error)`` when its files cannot be used (the caller skips or, strict, raises)."""
+    frame, size, rsun_px, degradation_table = item
+    try:
+        images, geometry = _prepare_frame(frame, size, rsun_px, degradation_table)
+    except UserError as exc:
+        return None, None, exc
+    return images, geometry, None
+
+
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
@@ -383,6 +394,8 @@ def prepare_store(
     quality_ignore: int | None = None,
     sdoml_cadence_s: float | None = None,
     progress: bool | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> dict:
     """Prepare EUV/HMI files into the store ``out`` (see the module docstring).
 
@@ -393,6 +406,12 @@ def prepare_store(
     ``sdoml_cadence_s`` (s) takes from SDOML inputs only the frame nearest each step of that
     cadence (:func:`euv2mag.data.sdoml.select_cadence`); FITS inputs are unaffected.
 
+    The frames are prepared serially, or on the workers of a Dask cluster (``scheduler``:
+    ``"local"`` or ``"tcp://HOST:PORT"``; ``workers``: processes of a local cluster; see
+    :mod:`euv2mag.parallel`), which must read the input files at the same paths (give absolute
+    paths on a shared filesystem to a remote cluster); this process writes them in frame order.
+    The store is the same either way.
+
     Returns
     -------
     dict
@@ -401,12 +420,14 @@ def prepare_store(
     Raises
     ------
     UserError
-        Bad options, no usable frame, an existing output made otherwise, or (``strict``) any
-        skipped file.
+        Bad options, no usable frame, an existing output made otherwise, (``strict``) any
+        skipped file, or a scheduler that cannot be used (checked before anything is written).
     """
+    from ..parallel import ClusterLost, FrameMap
     from ..progress import progress_bar
     from .store import FrameStore, StoreWriter, _is_vacant
 
+    pool = FrameMap(scheduler, workers)
     out = Path(out)
     size = int(size)
     rsun_px = default_rsun_px(size) if rsun_px is None else float(rsun_px)
@@ -465,67 +486,68 @@ def prepare_store(
         _write_skip_csv(out, skipped)
         raise UserError(_no_frames_message(skipped, out), path=out)
 
-    # One writer per output store.  The lock is taken on the staging folder ``.OUT.zarr.staging``,
-    # not on OUT: the staged store is renamed to OUT at the end, and a folder holding a lock file
-    # cannot be renamed onto; the staging name is derived from OUT, so two ``prepare`` runs into
-    # one OUT still exclude each other, from the check of OUT below to the rename.  (When frames
-    # failed, the good ones are copied into OUT by a StoreWriter that locks OUT itself.)
-    staging = out.with_name(f".{out.name}.staging")
-    try:
-        with writer_lock(staging, what="store"):
-            if out.exists() and not _is_vacant(out):
-                existing = FrameStore(out, require_complete=False)
-                if existing.attrs.get("params") != _stored_params(params) or existing.kind != "prepared":
-                    raise UserError(
-                        "exists and was made with other inputs or options; delete it or choose another output", path=out
-                    )
-                if existing.complete:
-                    return {"store": str(out), "frames": existing.n_frames, "skipped": len(skipped), "skip_report": str(skip_report_path(out)), "resumed_complete": True}
+    with pool:  # connected and its workers checked before anything is written
+        # One writer per output store.  The lock is taken on the staging folder ``.OUT.zarr.staging``,
+        # not on OUT: the staged store is renamed to OUT at the end, and a folder holding a lock file
+        # cannot be renamed onto; the staging name is derived from OUT, so two ``prepare`` runs into
+        # one OUT still exclude each other, from the check of OUT below to the rename.  (When frames
+        # failed, the good ones are copied into OUT by a StoreWriter that locks OUT itself.)
+        staging = out.with_name(f".{out.name}.staging")
+        try:
+            with writer_lock(staging, what="store"):
+                if out.exists() and not _is_vacant(out):
+                    existing = FrameStore(out, require_complete=False)
+                    if existing.attrs.get("params") != _stored_params(params) or existing.kind != "prepared":
+                        raise UserError(
+                            "exists and was made with other inputs or options; delete it or choose another output", path=out
+                        )
+                    if existing.complete:
+                        return {"store": str(out), "frames": existing.n_frames, "skipped": len(skipped), "skip_report": str(skip_report_path(out)), "resumed_complete": True}
 
-            degradation_table = _load_degradation(degradation) if (degradation and euv_given) else None
-            provenance = {
-                "command": "euv2mag prepare",
-                "frames": [{"time": f.time, **f.files()} for f in frames],
-            }
-            shape = (size, size)
-            writer = StoreWriter.open(staging, n_frames=len(frames), shape=shape, arrays=arrays, kind="prepared", params=params,
-                                      provenance=provenance, lock=False)
-            failed: dict[int, dict] = {}
-            pending = writer.pending()
-            try:
-                with progress_bar("prepare", len(pending), enabled=progress) as advance:
-                    for i in pending:
-                        frame = frames[i]
-                        try:
-                            images, geometry = _prepare_frame(frame, size, rsun_px, degradation_table)
-                        except UserError as exc:
-                            if strict:
-                                raise
-                            failed[i] = _failure_rows(frame, exc)
+                degradation_table = _load_degradation(degradation) if (degradation and euv_given) else None
+                provenance = {
+                    "command": "euv2mag prepare",
+                    "frames": [{"time": f.time, **f.files()} for f in frames],
+                }
+                shape = (size, size)
+                writer = StoreWriter.open(staging, n_frames=len(frames), shape=shape, arrays=arrays, kind="prepared", params=params,
+                                          provenance=provenance, lock=False)
+                failed: dict[int, dict] = {}
+                pending = writer.pending()
+                try:
+                    with progress_bar("prepare", len(pending), enabled=progress) as advance:
+                        # prepared here or on the cluster's workers; written here, in frame order
+                        done = pool.map(_prepare_task, [(frames[i], size, rsun_px, degradation_table) for i in pending])
+                        for i, (images, geometry, exc) in zip(pending, done):
+                            if exc is not None:
+                                if strict:
+                                    raise exc
+                                failed[i] = _failure_rows(frames[i], exc)
+                            else:
+                                writer.write_frame(i, geometry, **images)
                             advance()
-                            continue
-                        writer.write_frame(i, geometry, **images)
-                        advance()
-            except UserError:
-                _remove(staging)  # strict: nothing half-written
-                raise
-            for rows in failed.values():
-                skipped += rows
-            good = [i for i in range(len(frames)) if i not in failed]
-            if not good:
-                _remove(staging)
-                _write_skip_csv(out, skipped)
-                raise UserError(_no_frames_message(skipped, out), path=out)
-            publish_staged(
-                writer, staging, out, good, shape=shape, arrays=arrays, kind="prepared", params=params,
-                provenance={**provenance, "frames": [provenance["frames"][i] for i in good]},
-                tables={"skipped": _skip_table(skipped)}, attrs={"n_skipped": len(skipped)},
-            )
-    finally:
-        with contextlib.suppress(OSError):
-            staging.rmdir()  # the lock's folder when nothing was staged (OUT was complete, or renamed)
-    report = _write_skip_csv(out, skipped)
-    return {"store": str(out), "frames": len(good), "skipped": len(skipped), "skip_report": str(report), "resumed_complete": False}
+                except ClusterLost:
+                    raise  # not the input: the staged frames are kept, and a re-run resumes
+                except UserError:
+                    _remove(staging)  # strict: nothing half-written
+                    raise
+                for rows in failed.values():
+                    skipped += rows
+                good = [i for i in range(len(frames)) if i not in failed]
+                if not good:
+                    _remove(staging)
+                    _write_skip_csv(out, skipped)
+                    raise UserError(_no_frames_message(skipped, out), path=out)
+                publish_staged(
+                    writer, staging, out, good, shape=shape, arrays=arrays, kind="prepared", params=params,
+                    provenance={**provenance, "frames": [provenance["frames"][i] for i in good]},
+                    tables={"skipped": _skip_table(skipped)}, attrs={"n_skipped": len(skipped)},
+                )
+        finally:
+            with contextlib.suppress(OSError):
+                staging.rmdir()  # the lock's folder when nothing was staged (OUT was complete, or renamed)
+        report = _write_skip_csv(out, skipped)
+        return {"store": str(out), "frames": len(good), "skipped": len(skipped), "skip_report": str(report), "resumed_complete": False}
 
 
 def publish_staged(writer, staging: Path, out: Path, good: list[int], *, shape, arrays, kind: str, params: dict,

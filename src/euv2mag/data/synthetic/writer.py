@@ -13,6 +13,9 @@ same Sun, one store per observer, each with that observer's geometry and truth t
 ``frame_regions`` longitudes are measured from that observer's central meridian).  The
 observer is recorded in the store's ``provenance`` and, when it is not Earth, in its
 ``params`` (so a store is resumed only for the same observer).
+
+The frames can be rendered on the workers of a Dask cluster (``scheduler``, ``workers``;
+:mod:`euv2mag.parallel`) while this process writes them in frame order.
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["synthesize", "synthesize_views", "view_store_path"]
 
 
-def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progress: bool | None = None, on_frame=None) -> dict:
+def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progress: bool | None = None, on_frame=None,
+               scheduler: str | None = None, workers: int | None = None) -> dict:
     """Write (or resume) a synthetic store at ``out``; optionally the FITS pairs in ``fits_dir``.
 
     Frames not yet written (and, with ``fits_dir``, frames whose FITS pair is missing) are
@@ -51,31 +55,47 @@ def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progre
         Show a progress bar (default: the package's progress setting).
     on_frame : callable, optional
         Called with the frame index after each frame is written.
+    scheduler : str, optional
+        Render the frames on Dask: ``"local"`` or ``"tcp://HOST:PORT"`` (:mod:`euv2mag.parallel`);
+        this process writes them.  Default: serial (or a local cluster when ``workers`` > 1).
+    workers : int, optional
+        Worker processes of a local cluster.
 
     Returns
     -------
     dict
         ``frames`` (in the series), ``written`` (frames written now), ``regions`` (rows of the
-        ``regions`` truth table), ``render_s`` and ``write_s`` (seconds spent rendering, incl.
-        FITS writing, and writing the store).
+        ``regions`` truth table), ``render_s`` and ``write_s`` (seconds spent rendering, or waiting
+        for the workers' frames, incl. FITS writing; and writing the store).
 
     Raises
     ------
     euv2mag.errors.UserError
         When ``out`` holds something else or a store made with other parameters, the options
         would make more than :data:`~euv2mag.data.synthetic.timegrid.MAX_FRAMES` frames, or
-        ``fits_dir`` is empty or a file (checked before anything is written).  A run refused
-        while writing removes the store when it created it; an interrupted run (Ctrl-C, a
-        full disk) keeps it, and re-running resumes.
+        ``fits_dir`` is empty or a file, or the scheduler cannot be used (checked before
+        anything is written).  A run refused while writing removes the store when it created
+        it; an interrupted run (Ctrl-C, a full disk, a lost cluster) keeps it, and re-running
+        resumes.
     """
+    from ...parallel import FrameMap
+
+    pool = FrameMap(scheduler, workers)
+    times = frame_times(params)
+    with pool:  # connected and checked before anything is written
+        return _synthesize(out, params, times, fits_dir, progress, on_frame, pool, observer)
+
+
+def _synthesize(out, params, times, fits_dir, progress, on_frame, pool, observer) -> dict:
+    """:func:`synthesize` once the work map is ready (serial, or its cluster connected)."""
     from pathlib import Path
 
     from ...errors import UserError
+    from ...parallel import ClusterLost
     from ..store import StoreWriter
     from .observers import Observer, observer_geometries, parse_observer
 
     observer = Observer() if observer is None else observer if isinstance(observer, Observer) else parse_observer(observer)
-    times = frame_times(params)
     if fits_dir is not None:  # checked before the store is created: a bad folder leaves nothing
         from ..._io import ensure_dir
 
@@ -91,7 +111,9 @@ def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progre
     )
     try:
         with writer:  # the writer lock is released however the block ends
-            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame, observer)
+            return _fill(writer, params, times, geometries, fits_dir, progress, on_frame, pool, observer)
+    except ClusterLost:
+        raise  # not the input: the frames written so far are kept, and a re-run resumes
     except UserError:
         if fresh:  # a run refused for bad input leaves no store it created; interruptions resume
             import shutil
@@ -100,7 +122,14 @@ def synthesize(out, params: SynthParams, *, observer=None, fits_dir=None, progre
         raise
 
 
-def _fill(writer, params, times, geometries, fits_dir, progress, on_frame, observer) -> dict:
+def _render_task(item):
+    """Render one frame (serially or on a Dask worker): ``(euv, mag)`` float32 arrays."""
+    params, t_mjd, geometry = item
+    frame = render_frame(params, t_mjd, geometry)
+    return frame["euv"], frame["mag"]
+
+
+def _fill(writer, params, times, geometries, fits_dir, progress, on_frame, pool, observer) -> dict:
     """Render and write the pending frames, then the truth tables; the summary of :func:`synthesize`."""
     import time
 
@@ -119,17 +148,17 @@ def _fill(writer, params, times, geometries, fits_dir, progress, on_frame, obser
         })
     t_render = t_write = 0.0
     with progress_bar("synth", len(pending), enabled=progress) as advance:
+        frames = pool.map(_render_task, [(params, float(times[i]), geometries[i]) for i in pending])
         for i in pending:
             t0 = time.perf_counter()
-            frame = render_frame(params, float(times[i]), geometries[i])
+            euv, mag = next(frames)  # rendered here or by a worker, in frame order
             t1 = time.perf_counter()
-            writer.write_frame(i, geometries[i], euv=frame["euv"], mag=frame["mag"])
+            writer.write_frame(i, geometries[i], euv=euv, mag=mag)
             t2 = time.perf_counter()
             if fits_dir is not None:
                 from .fits import write_view_fits
 
-                write_view_fits(fits_dir, params, float(times[i]), geometries[i], frame["euv"], frame["mag"], observer,
-                                float(hgln[i]))
+                write_view_fits(fits_dir, params, float(times[i]), geometries[i], euv, mag, observer, float(hgln[i]))
             t3 = time.perf_counter()
             t_render += (t1 - t0) + (t3 - t2)
             t_write += t2 - t1
@@ -163,7 +192,8 @@ def view_store_path(out, observer, *, several: bool):
     return out.with_name(f"{stem}_{label}.zarr")
 
 
-def synthesize_views(out, params: SynthParams, observers=("earth",), *, fits_dir=None, progress: bool | None = None) -> dict:
+def synthesize_views(out, params: SynthParams, observers=("earth",), *, fits_dir=None, progress: bool | None = None,
+                     scheduler: str | None = None, workers: int | None = None) -> dict:
     """The same synthetic Sun seen from several observers: one store each (:func:`view_store_path`).
 
     Parameters
@@ -177,6 +207,8 @@ def synthesize_views(out, params: SynthParams, observers=("earth",), *, fits_dir
         are parsed (and ephemeris files read) before anything is written.
     fits_dir : str or Path, optional
         The FITS files of every view (:func:`synthesize`; names differ per instrument).
+    scheduler, workers
+        Render on Dask (:func:`synthesize`).
 
     Returns
     -------
@@ -205,5 +237,6 @@ def synthesize_views(out, params: SynthParams, observers=("earth",), *, fits_dir
     results = {}
     for o in parsed:
         path = view_store_path(out, o, several=several)
-        results[o.label] = {"store": str(path), **synthesize(path, params, observer=o, fits_dir=fits_dir, progress=progress)}
+        results[o.label] = {"store": str(path), **synthesize(path, params, observer=o, fits_dir=fits_dir, progress=progress,
+                                                             scheduler=scheduler, workers=workers)}
     return results

@@ -1,0 +1,147 @@
+"""Throughput of ``audit`` and ``prepare`` on a local Dask cluster: 2 workers against 1.
+
+Builds a synthetic series (``--frames`` frames of ``--size``^2, with its AIA/HMI FITS pairs), a
+prediction store (the truth plus 30 G noise), then times in one process:
+
+* ``audit_stores(truth, [pred], n_boot=0, out=...)`` and
+* ``prepare_store(out, aia_paths=..., hmi_paths=..., size=...)`` from the FITS pairs,
+
+serially (no Dask), on a quiet :func:`euv2mag.parallel.local_cluster` of 1 worker process and on
+one of 2, each reached by its ``tcp://`` address (so the clusters' start-up, reported apart, is
+not part of the throughput; every cluster runs one warm-up audit and prepare first, which imports
+the libraries in its workers).  The three configurations are timed in ``--repeat`` interleaved
+rounds, into fresh output folders, and each keeps its best time, so that a change of the
+machine's load affects all three alike.  Prints frames/s and the ratio **2 workers / 1 worker** (target >= 1.7), and the
+dashboard-free overhead per task: the wall time per item of mapping a no-op over 400 items with
+:meth:`euv2mag.parallel.FrameMap.map` on each cluster.
+
+Thread pools are limited to one thread per process (OMP/MKL/OpenBLAS set before NumPy is
+imported; Dask workers inherit them).  The 1-minute load average is printed before and after:
+on a shared machine a ratio measured under load understates the speed-up.
+
+Usage: ``python benchmarks/distributed_speed.py [--size 512] [--frames 16] [--repeat 3]``
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+os.environ.setdefault("EUV2MAG_NO_PROGRESS", "1")
+
+import argparse  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+def _noop(item):
+    return item
+
+
+def build_inputs(root: Path, size: int, frames: int):
+    """Synthetic truth store + FITS pairs, and a prediction store (truth + 30 G noise)."""
+    from euv2mag.data.store import FrameStore, StoreWriter
+    from euv2mag.data.synthetic import SynthParams, synthesize
+
+    hours = 12
+    end = np.datetime64("2014-03-01T00:00") + np.timedelta64(hours * (frames - 1), "h")
+    params = SynthParams(start="2014-03-01", end=str(end), cadence=f"{hours}h", size=size, seed=1)
+    synthesize(root / "truth.zarr", params, fits_dir=root / "fits", progress=False)
+    truth = FrameStore(root / "truth.zarr")
+    w = StoreWriter.open(root / "pred.zarr", n_frames=truth.n_frames, shape=truth.shape, arrays=("pred",),
+                         kind="test", params={})
+    rng = np.random.default_rng(0)
+    for i in range(truth.n_frames):
+        mag = truth.read("mag", i)
+        w.write_frame(i, truth.geometry(i), pred=(mag + rng.normal(0, 30, mag.shape)).astype(np.float32))
+    w.finish()
+    fits = root / "fits"
+    return (root / "truth.zarr", root / "pred.zarr", sorted(str(p) for p in fits.glob("aia_*.fits")),
+            sorted(str(p) for p in fits.glob("hmi_*.fits")))
+
+
+def best_of(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from euv2mag.audit import audit_stores
+    from euv2mag.data.prepare import prepare_store
+    from euv2mag.parallel import FrameMap, local_cluster
+
+    print(f"cpus {os.cpu_count()}  load average (1 min) before: {os.getloadavg()[0]:.2f}")
+    root = Path(tempfile.mkdtemp(prefix="euv2mag-dist-"))
+    try:
+        t0 = time.perf_counter()
+        truth, pred, aia, hmi = build_inputs(root, args.size, args.frames)
+        build = time.perf_counter() - t0
+        print(f"inputs: {args.frames} frames of {args.size}^2 (+ FITS pairs) in {build:.1f} s")
+        counter = iter(range(10**6))
+
+        def audit(scheduler, frames=None):
+            out = root / f"audit-{next(counter)}"
+            audit_stores(truth, [pred], n_boot=0, out=out, scheduler=scheduler, indices=frames, progress=False)
+            shutil.rmtree(out)
+
+        def prepare(scheduler, n=None):
+            out = root / f"prep-{next(counter)}.zarr"
+            prepare_store(out, aia_paths=aia[:n], hmi_paths=hmi[:n], size=args.size, progress=False,
+                          scheduler=scheduler)
+            shutil.rmtree(out)
+            Path(str(out) + ".skipped.csv").unlink()
+
+        # both clusters stay up together (idle workers cost nothing); the configurations are
+        # timed in interleaved rounds so that a change of the machine's load hits all of them
+        with local_cluster(1) as one, local_cluster(2) as two:
+            print(f"local clusters of 1 and 2 workers started in {time.perf_counter() - t0 - build:.1f} s")
+            where = {"serial": None, 1: one.scheduler_address, 2: two.scheduler_address}
+            audit(None, [0])  # warm-up: imports in this process and in the workers
+            prepare(None, 1)
+            for n in (1, 2):
+                audit(where[n], list(range(min(2 * n, args.frames))))
+                prepare(where[n], 2 * n)
+            best = {key: [float("inf"), float("inf")] for key in where}
+            for _ in range(args.repeat):
+                for key, scheduler in where.items():
+                    best[key][0] = min(best[key][0], best_of(lambda: audit(scheduler), 1))
+                    best[key][1] = min(best[key][1], best_of(lambda: prepare(scheduler), 1))
+            rates = {key: (args.frames / a, args.frames / p) for key, (a, p) in best.items()}
+            overhead = {}
+            for n in (1, 2):
+                with FrameMap(where[n]) as pool:
+                    list(pool.map(_noop, range(50)))
+                    t1 = time.perf_counter()
+                    list(pool.map(_noop, range(400)))
+                    overhead[n] = (time.perf_counter() - t1) / 400
+        print(f"{'':22s}{'audit frames/s':>16s}{'prepare frames/s':>18s}")
+        for name, label in (("serial", "serial (no Dask)"), (1, "1 worker"), (2, "2 workers")):
+            print(f"{label:22s}{rates[name][0]:16.2f}{rates[name][1]:18.2f}")
+        ratio_audit, ratio_prep = rates[2][0] / rates[1][0], rates[2][1] / rates[1][1]
+        print(f"ratio 2 workers / 1 worker: audit {ratio_audit:.2f}x, prepare {ratio_prep:.2f}x (target >= 1.7x)")
+        print(f"ratio 1 worker / serial: audit {rates[1][0] / rates['serial'][0]:.2f}x, "
+              f"prepare {rates[1][1] / rates['serial'][1]:.2f}x")
+        print(f"overhead per task (no-op mapped over 400 items, no dashboard): {overhead[1] * 1e3:.2f} ms with 1 worker, "
+              f"{overhead[2] * 1e3:.2f} ms with 2")
+        print(f"load average (1 min) after: {os.getloadavg()[0]:.2f}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

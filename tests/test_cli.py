@@ -54,6 +54,8 @@ def test_unknown_option_is_a_usage_error(capsys):
 #: For every command: (canonical order, the same arguments with an option among the positionals).
 INTERMIXED = {
     "synth": (["synth", "o.zarr", "--size", "32", "--seed", "3"], ["synth", "--size", "32", "o.zarr", "--seed", "3"]),
+    "realism": (["realism", "a.fits", "b.fits", "--out", "r", "--seed", "1"],
+                ["realism", "a.fits", "--out", "r", "b.fits", "--seed", "1"]),
     "prepare": (["prepare", "o.zarr", "--hmi", "a.fits", "b.fits", "--size", "64"],
                 ["prepare", "--size", "64", "o.zarr", "--hmi", "a.fits", "b.fits"]),
     "info": (["info", "s.zarr", "--json"], ["info", "--json", "s.zarr"]),

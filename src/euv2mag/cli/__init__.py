@@ -54,6 +54,7 @@ BROKEN_PIPE_STATUS = 141
 #: Sub-commands in the order ``--help`` lists them.
 COMMANDS = (
     "synth",
+    "realism",
     "prepare",
     "info",
     "split",

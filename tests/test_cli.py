@@ -56,6 +56,8 @@ INTERMIXED = {
     "synth": (["synth", "o.zarr", "--size", "32", "--seed", "3"], ["synth", "--size", "32", "o.zarr", "--seed", "3"]),
     "download": (["download", "--start", "2011-01-01", "--end", "2011-01-02", "--out", "d", "--hmi", "--aia", "304"],
                  ["download", "--hmi", "--out", "d", "--start", "2011-01-01", "--aia", "304", "--end", "2011-01-02"]),
+    "realism": (["realism", "a.fits", "b.fits", "--out", "r", "--seed", "1"],
+                ["realism", "a.fits", "--out", "r", "b.fits", "--seed", "1"]),
     "prepare": (["prepare", "o.zarr", "--hmi", "a.fits", "b.fits", "--size", "64"],
                 ["prepare", "--size", "64", "o.zarr", "--hmi", "a.fits", "b.fits"]),
     "import": (["import", "a.fits", "b.png", "--like", "t.zarr", "--out", "p.zarr", "--png-limit", "100"],

@@ -68,7 +68,7 @@ def test_hale_law_from_truth_table():
 def test_hale_orientation_in_rendered_map():
     """The westward (leading) part of big, well-visible regions has the table's leading sign."""
     checked = 0
-    for date in ("2014-02-15T00:00", "2014-04-01T00:00", "2012-06-01T00:00"):
+    for date in ("2014-02-15T00:00", "2014-04-01T00:00", "2012-06-01T00:00", "2011-11-15T00:00"):
         p, t, g = _frame(date, size=512, noise_g=0.0)
         frame = S.render_frame(p, t, g)
         table = S.frame_regions_table(p, [t], [g])
@@ -77,6 +77,15 @@ def test_hale_orientation_in_rendered_map():
         lat_map, lon_map = g.lat_deg, g.carrington_lon_deg
         cols = np.broadcast_to(np.arange(g.shape[1])[None, :], g.shape)
         for row in big.itertuples():
+            # isolated regions only: no other region's compact part reaches into this one's
+            # (crowded months, e.g. February 2014 at sunspot number 146, overlap neighbours)
+            others = table[table.region_id != row.region_id]
+            d_oth = np.hypot(np.radians(others.lat_deg - row.lat_deg),
+                             np.radians(np.mod(others.carrington_lon_deg - row.carrington_lon_deg + 180, 360) - 180)
+                             * math.cos(math.radians(row.lat_deg))) * 695.7
+            reach = 0.5 * row.separation_mm + row.plage_radius_mm + 0.5 * others.separation_mm + others.plage_radius_mm
+            if np.any((d_oth < reach) & (others.flux_mx > 1e20)):
+                continue
             dlat = np.radians(lat_map - row.lat_deg)
             dlon = np.radians(np.mod(lon_map - row.carrington_lon_deg + 180, 360) - 180)
             dist = np.hypot(dlat, dlon * math.cos(math.radians(row.lat_deg))) * 695.7
@@ -167,7 +176,7 @@ def active_region_means(mag, geom):
 def test_mean_abs_field_inside_active_regions():
     """Synthetic ARs at 1024^2: mean over regions of the strong-field mean lies in 150-300 G
     (real ARs: 208 +- 54 G, Liu et al. 2021; the real 2016-07-07 map gives 210 G under the same
-    definition, test below); umbrae reach 1500-3000 G."""
+    definition, test below); umbrae reach 2000-3500 G (their peak grows with the spot's area)."""
     means, peaks = [], []
     for date in AR_DATES:
         p, t, g = _frame(date, size=1024)
@@ -178,7 +187,7 @@ def test_mean_abs_field_inside_active_regions():
     assert len(means) >= 10
     assert 150.0 <= float(np.mean(means)) <= 300.0, means
     assert np.all(means > 100.0)  # Liu et al.: 0.77 % of ARs below 100 G
-    assert max(peaks) < 3100.0 and max(peaks) > 1500.0  # umbrae up to ~3000 G
+    assert max(peaks) < 3600.0 and max(peaks) > 1500.0  # umbrae up to 3500 G (LOS: times mu, pixel-averaged)
 
 
 @pytest.mark.realdata
@@ -360,6 +369,8 @@ def synthetic_median_stats(date, offsets=(-12, -6, 0, 6, 12), seed=0):
 @pytest.mark.realdata
 @pytest.mark.parametrize("name", sorted(REAL_FILES))
 def test_calibration_against_real_hmi(shared_data, name):
+    """Every row of the calibration table within a factor 1.5 of the real map (issue 13), the share
+    kept by a +-100 G clip within 0.05."""
     real = _real_stats(shared_data / "hmi" / name)
     synth = synthetic_median_stats(REAL_FILES[name])
     for key in ("frac_gt_50", "frac_gt_100", "frac_gt_500", "tumf_mx"):
@@ -367,5 +378,24 @@ def test_calibration_against_real_hmi(shared_data, name):
         if key == "frac_gt_500" and r < 1e-5:  # no umbra on the real disk: < 4 px of 1024^2 allowed
             assert s < 1e-5, (key, r, s)
             continue
-        assert 0.5 <= s / r <= 2.0, (key, r, s)
-    assert abs(synth["clip100_share"] - real["clip100_share"]) <= 0.1
+        assert 1 / 1.5 <= s / r <= 1.5, (key, r, s)
+    assert abs(synth["clip100_share"] - real["clip100_share"]) <= 0.05
+
+
+#: Real December 2011 (first cycle-24 peak; the map itself is not in this repo) as the issue gives it
+#: relative to the version-2 generator, whose December-2011 monthly median (1024^2, r < 0.95 R,
+#: |B| > 10 G, one frame every third day at 12:00, 1-31 December) was measured before the change:
+#: TUMF 5.58e22 Mx, > 100 G 0.549 %, > 500 G 0.0044 %, kept share 0.886.  Real = that / the issue's
+#: ratios (TUMF 0.59, > 100 G 0.47, > 500 G 0.11); kept share 0.762 as the issue states.
+DEC2011_REAL = {"tumf_mx": 5.58e22 / 0.59, "frac_gt_100": 0.005493 / 0.47, "frac_gt_500": 0.000044 / 0.11,
+                "clip100_share": 0.762}
+
+
+@pytest.mark.slow
+def test_calibration_at_the_first_cycle24_peak():
+    """Synthetic December 2011 (monthly median of 1024^2 frames every third day) against the real
+    values: within a factor 1.5 on every row, kept share within 0.05."""
+    synth = synthetic_median_stats("2011-12-01T12:00", offsets=tuple(range(0, 31, 3)))  # 1, 4, ... 31 Dec
+    for key in ("tumf_mx", "frac_gt_100", "frac_gt_500"):
+        assert 1 / 1.5 <= synth[key] / DEC2011_REAL[key] <= 1.5, (key, synth[key], DEC2011_REAL[key])
+    assert abs(synth["clip100_share"] - DEC2011_REAL["clip100_share"]) <= 0.05

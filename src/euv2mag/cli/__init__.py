@@ -64,6 +64,7 @@ BROKEN_PIPE_STATUS = 141
 COMMANDS = (
     "synth",
     "download",
+    "realism",
     "prepare",
     "import",
     "info",

@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
                    help="fraction of anti-Hale active regions (default 0.04)")
     p.add_argument("--rate-scale", type=str, default="1.0",
                    help="multiplier of the active-region emergence rate (default 1)")
+    p.add_argument("--activity", choices=("observed", "analytic"), default="observed",
+                   help="emergence-rate envelope: observed monthly sunspot number 2008-01..2022-09 "
+                   "(WDC-SILSO) with the analytic cycle outside, or the analytic cycle only (default observed)")
     p.add_argument("--noise", type=str, default="6.0",
                    help="magnetogram noise in G at 4096^2, scaled by size/4096 (default 6)")
     p.add_argument("--fits-dir", default=None,
@@ -59,7 +62,7 @@ def run(args) -> int:
         start=args.start, end=args.end, cadence=args.cadence, size=integer(args.size, "--size"),
         seed=integer(args.seed, "--seed"), polarity_leak=number(args.polarity_leak, "--polarity-leak"),
         anti_hale_fraction=number(args.anti_hale_fraction, "--anti-hale-fraction"),
-        rate_scale=number(args.rate_scale, "--rate-scale"), noise_g=number(args.noise, "--noise"),
+        rate_scale=number(args.rate_scale, "--rate-scale"), activity=args.activity, noise_g=number(args.noise, "--noise"),
     )
     views = synthesize_views(args.out, params, args.observer, fits_dir=args.fits_dir,
                              scheduler=args.scheduler, workers=args.workers)

@@ -36,6 +36,7 @@ _SOURCES = {
     "SynthParams": "synthetic",
     "synthesize": "synthetic",
     "frame_times": "synthetic",
+    "check_real": "synthetic",
     "prepare_hmi": "fits",
     "prepare_aia": "fits",
     "read_map": "fits",

@@ -30,12 +30,16 @@ from: Earth, STEREO-A/B, any heliographic position or an ephemeris file),
 :mod:`~euv2mag.data.synthetic.writer` (:func:`synthesize`, the resumable store writer, and
 :func:`synthesize_views`, one store per observer) and :mod:`~euv2mag.data.synthetic.fits` (level-1-like AIA/HMI FITS
 files of the frames).  The calibration measurements applied alike to synthetic and real maps
-are in :mod:`euv2mag.audit.calibration`.
+are in :mod:`euv2mag.audit.calibration`; :mod:`~euv2mag.data.synthetic.realism` (``euv2mag realism``)
+holds the synthetic Sun against real HMI files at their dates.  The observed activity envelope
+uses the monthly sunspot number of WDC-SILSO (:mod:`~euv2mag.data.synthetic.silso`; Source:
+WDC-SILSO, Royal Observatory of Belgium, Brussels, CC BY-NC 4.0).
 """
 from __future__ import annotations
 
 from .params import GENERATOR_VERSION, SynthParams
 from .regions import MAX_AGE_DAYS, RegionState, region_state, region_states, regions_alive
+from .realism import CALIBRATION_QUANTITIES, REALISM_CSV, calibration_statistics, check_real, synthetic_statistics
 from .render import render_field, render_frame
 from .timegrid import frame_geometries, frame_times, parse_cadence
 from .truth import FRAME_REGION_COLUMNS, frame_regions_table, region_footprint, regions_table
@@ -66,4 +70,9 @@ __all__ = [
     "parse_observer",
     "observer_positions",
     "observer_geometries",
+    "CALIBRATION_QUANTITIES",
+    "REALISM_CSV",
+    "calibration_statistics",
+    "synthetic_statistics",
+    "check_real",
 ]

@@ -13,6 +13,15 @@ Model (sources in ``notes/synthetic-sun-physics.md`` and the README section "The
   summed (so consecutive cycles overlap by ~2-3 years).  Cycle 24's ``(t0, b, c)`` were solved
   so that the summed curve has its minimum at 2008.93, maximum at 2014.21 and minimum at
   2019.92 (the issue's 2008.9 / 2014.3 / 2019.9) with the V2.0 peak of 116.4.
+* Activity envelope (``activity="observed"``, the default): inside January 2008 - September 2022
+  the sunspot number ``R(t)`` that drives emergence is the observed monthly mean total sunspot
+  number (V2.0; Source: WDC-SILSO, Royal Observatory of Belgium, Brussels, CC BY-NC 4.0;
+  :mod:`~euv2mag.data.synthetic.silso`), interpolated linearly between the months' middles; it is
+  shared among the overlapping cycles in proportion to their analytic curves (so latitudes and
+  Hale polarities keep following each cycle).  Outside the table the analytic curve is used,
+  plus the gap between the table and the curve at the table's first/last month, tapered linearly
+  to 0 over :data:`ACTIVITY_TAPER_YEARS`, so ``R(t)`` is continuous at both joins.
+  ``activity="analytic"`` uses the analytic curve everywhere (the generator before version 3).
 * Emergence rate of active regions: ``rate_scale * 5 * R(t)`` per year over the whole Sun
   (about 2.5 R per year on the Earth-facing side, the NOAA numbering rate), split between the
   hemispheres with a +-30 % asymmetry (the north leads before the cycle maximum).
@@ -41,6 +50,9 @@ __all__ = [
     "mjd_from_decimal_year",
     "cycle_amplitude",
     "total_amplitude",
+    "ACTIVITY_MODELS",
+    "ACTIVITY_TAPER_YEARS",
+    "activity_amplitude",
     "butterfly_latitude",
     "hale_leading_polarity",
     "polar_field_sign",
@@ -104,6 +116,57 @@ def cycle_amplitude(cycle: Cycle, year) -> np.ndarray:
 def total_amplitude(year) -> np.ndarray:
     """Summed sunspot number (V2.0) of all cycles at decimal ``year``."""
     return sum(cycle_amplitude(c, year) for c in CYCLES)
+
+
+#: Activity envelopes of the emergence rate (``SynthParams.activity``).
+ACTIVITY_MODELS = ("observed", "analytic")
+#: Years over which the gap between the observed table and the analytic curve is tapered to 0
+#: outside the table (continuity at the joins).
+ACTIVITY_TAPER_YEARS = 1.0
+
+
+@functools.lru_cache(maxsize=1)
+def _observed_table():
+    from .silso import SILSO_MONTHLY_SSN, silso_month_years
+
+    return silso_month_years(), np.asarray(SILSO_MONTHLY_SSN, dtype=float)
+
+
+def activity_amplitude(year, activity: str = "observed") -> np.ndarray:
+    """Sunspot number (V2.0) that drives the emergence rate at decimal ``year``.
+
+    ``"analytic"``: :func:`total_amplitude`.  ``"observed"``: the monthly mean total sunspot
+    number of WDC-SILSO (Source: WDC-SILSO, Royal Observatory of Belgium, Brussels; CC BY-NC 4.0),
+    linear between the months' middles, inside the table's span; outside it the analytic curve
+    plus the table-minus-curve gap at the nearest end month, tapered linearly to 0 over
+    :data:`ACTIVITY_TAPER_YEARS` (continuous at the joins, analytic further out).  Never negative.
+
+    Parameters
+    ----------
+    year : float or array of float
+        Decimal year(s) (:func:`decimal_year`).
+    activity : {"observed", "analytic"}
+        The envelope.
+
+    Returns
+    -------
+    ndarray of float
+        Sunspot number(s), same shape as ``year``.
+    """
+    y = np.asarray(year, dtype=float)
+    analytic = np.asarray(total_amplitude(y), dtype=float)
+    if activity == "analytic":
+        return analytic
+    if activity != "observed":
+        raise ValueError(f"unknown activity model {activity!r}")
+    years, ssn = _observed_table()
+    inside = np.interp(y, years, ssn)
+    gap0 = ssn[0] - float(total_amplitude(years[0]))
+    gap1 = ssn[-1] - float(total_amplitude(years[-1]))
+    before = analytic + gap0 * np.clip(1.0 - (years[0] - y) / ACTIVITY_TAPER_YEARS, 0.0, 1.0)
+    after = analytic + gap1 * np.clip(1.0 - (y - years[-1]) / ACTIVITY_TAPER_YEARS, 0.0, 1.0)
+    out = np.where(y < years[0], before, np.where(y > years[-1], after, inside))
+    return np.maximum(out, 0.0)
 
 
 def hemisphere_weights(cycle: Cycle, year) -> tuple[float, float]:
@@ -217,18 +280,23 @@ def regions_emerging_on_day(
     anti_hale_fraction: float,
     log_flux_mean: float,
     log_flux_sigma: float = 0.45,
+    activity: str = "observed",
 ) -> tuple[Region, ...]:
     """Active regions that start emerging on the UTC day starting at integer MJD ``day_mjd``.
 
     A pure function of its arguments: the random stream is keyed by ``(seed, day)``, so
-    the catalogue of a day does not depend on the time range of a run.
+    the catalogue of a day does not depend on the time range of a run.  The day's sunspot number
+    is :func:`activity_amplitude` at the day's middle, shared among the cycles in proportion to
+    their analytic curves (:func:`cycle_amplitude`).
     """
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 1, int(day_mjd) + 1_000_000])
     year = float(decimal_year(day_mjd + 0.5))
+    analytic_total = float(total_amplitude(year))
+    scale = float(activity_amplitude(year, activity)) / analytic_total if analytic_total > 1e-9 else 0.0
     regions = []
     serial = 0
     for cycle in CYCLES:
-        amplitude = float(cycle_amplitude(cycle, year))
+        amplitude = scale * float(cycle_amplitude(cycle, year))
         if amplitude <= 0.0:
             continue
         per_day = rate_scale * 5.0 * amplitude / 365.25

@@ -19,7 +19,7 @@ __all__ = ["SynthParams", "GENERATOR_VERSION"]
 
 #: Version of the generator's physics, stored with the parameters; a store made by another
 #: version is not resumed.  Bump it only when the frames change.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,12 +40,18 @@ class SynthParams:
         Amount of sign information mixed into the EUV image (0 = none).
     anti_hale_fraction : float
         Fraction of active regions with anti-Hale leading polarity.
+    activity : str
+        Activity envelope of the emergence rate: "observed" (the WDC-SILSO monthly sunspot
+        number inside 2008-01 .. 2022-09, the analytic cycles outside, continuous at the joins)
+        or "analytic" (the analytic cycles everywhere); see
+        :func:`euv2mag.data.synthetic.cycle.activity_amplitude`.
     rate_scale : float
         Multiplier of the emergence rate (5 x SSN regions per year over the whole Sun).
     log_flux_mean : float
         Mean of log10 of the regions' maximum total unsigned flux (Mx).
     spot_fraction : float
-        Share of a region's flux in sunspots at maximum development.
+        Share of a polarity's flux in its leading sunspot at maximum development (the trailing
+        spot holds 0.6 of that; 0.45: issue 13 calibration).
     decay_days : float
         e-folding time (days) of the compact (spot + plage) flux of a 1e22 Mx region after
         maximum; scales as ``(Phi_max / 1e22 Mx)^0.5`` (small regions die in days, the largest
@@ -83,13 +89,14 @@ class SynthParams:
     seed: int = 0
     polarity_leak: float = 0.0
     anti_hale_fraction: float = 0.04
+    activity: str = "observed"
     rate_scale: float = 1.0
     log_flux_mean: float = 21.65
-    spot_fraction: float = 0.3
-    decay_days: float = 10.0
+    spot_fraction: float = 0.45
+    decay_days: float = 14.0
     dispersed_decay_days: float = 10.0
     plage_field_g: float = 150.0
-    network_flux_mx: float = 1.6e19
+    network_flux_mx: float = 1.45e19
     network_junctions: int = 15000
     network_element_mm: float = 2.5
     element_mm: float = 1.0
@@ -104,6 +111,10 @@ class SynthParams:
             raise UserError(f"--polarity-leak must be a number >= 0, got {self.polarity_leak}")
         if not 0.0 <= self.anti_hale_fraction <= 1.0:
             raise UserError(f"--anti-hale-fraction must lie in [0, 1], got {self.anti_hale_fraction}")
+        from .cycle import ACTIVITY_MODELS
+
+        if self.activity not in ACTIVITY_MODELS:
+            raise UserError(f"--activity must be one of {', '.join(ACTIVITY_MODELS)}, got {self.activity!r}")
         if not (self.rate_scale >= 0 and math.isfinite(self.rate_scale)):
             raise UserError(f"--rate-scale must be a number >= 0, got {self.rate_scale}")
         if self.noise_g < 0 or not math.isfinite(self.noise_g):

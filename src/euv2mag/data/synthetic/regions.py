@@ -12,8 +12,9 @@ positions in degrees (latitude, Carrington longitude).
 Model (step 2 of a frame)
 -------------------------
 Active regions alive at ``t`` emerged up to :data:`MAX_AGE_DAYS` earlier.  Each is a compact
-bipole: per polarity a sunspot (umbra up to 3000 G, penumbra 1300 G; leading spot larger, area
-decaying linearly) on a disc of clustered plage elements with the parabolic surface density
+bipole: per polarity a sunspot (umbral peak 2000-3500 G growing with the spot's area, penumbra
+1000 G, mean ~1.27 kG; the trailing spot holds 0.6 of the leading one's flux; area decaying
+linearly at the Gnevyshev-Waldmeier rate) on a disc of clustered plage elements with the parabolic surface density
 ``2 <B> (1 - (r/R)^2)``, ``<B> = plage_field_g`` (150 G), so the disc area is
 ``plage flux / 150 G`` (about ``Phi / 200 G`` with the spots: 1e21 -> ~200 MSH,
 1e22 -> ~1700 MSH).  The polarities separate while emerging and stay adjacent.  The compact
@@ -53,16 +54,29 @@ __all__ = [
 MAX_AGE_DAYS = 120
 #: Length (Mm) of one heliographic degree on the surface.
 MM_PER_DEG = RSUN_MM * math.pi / 180.0
-#: Penumbral field (G) and umbral Gaussian width as a fraction of the penumbral radius.
-PENUMBRA_G = 1300.0
+#: Penumbral radial field (G) and umbral Gaussian width as a fraction of the penumbral radius
+#: (umbral core ~0.35-0.45 R wide at half maximum, umbra/spot area ~0.2: Solanki 2003).
+PENUMBRA_G = 1000.0
 UMBRA_FRACTION = 0.3
-#: Flux per MSH of a spot (mean field of the umbra+penumbra profile, ~1.6 kG).
-_SPOT_MX_PER_MSH = 1600.0 * MSH_MM2 * 1e16
-#: Linear (Gnevyshev-Waldmeier) decay rate of a spot's area, MSH/day.  GW's W ~ 10 MSH/day holds
-#: for white-light group areas, which include pores and penumbrae of lower mean field and are
-#: ~2-3x larger per Mx than the 1.6 kG spots here; 6 MSH/day keeps a 1e22 Mx region's leading
-#: spot for ~5 days and a 3e22 Mx one for ~2 weeks.
-SPOT_DECAY_MSH_PER_DAY = 6.0
+#: Umbral peak field (G): from :data:`UMBRA_MIN_G` for spots of <= :data:`UMBRA_SMALL_MSH` to
+#: :data:`UMBRA_MAX_G` for spots of >= :data:`UMBRA_LARGE_MSH`, linear in log(area) between
+#: (umbral fields 2-3.5 kG, strongest in the largest spots: Solanki 2003; Livingston et al. 2006).
+UMBRA_MIN_G = 2000.0
+UMBRA_MAX_G = 3500.0
+UMBRA_SMALL_MSH = 5.0
+UMBRA_LARGE_MSH = 500.0
+#: Mean field (G) used to turn a spot's flux into its nominal area (decay law, umbral peak):
+#: the mean of the spot profile for a 2.5 kG umbra.
+SPOT_MEAN_G = PENUMBRA_G + 2.0 * UMBRA_FRACTION**2 * (2500.0 - PENUMBRA_G)
+#: Flux per MSH of a spot at :data:`SPOT_MEAN_G`.
+_SPOT_MX_PER_MSH = SPOT_MEAN_G * MSH_MM2 * 1e16
+#: Trailing spot's flux relative to the leading one at maximum (leading spots are larger and
+#: more coherent: Bray & Loughhead 1979, as quoted by Mandal et al. 2021).
+TRAILING_SPOT_SHARE = 0.6
+#: Linear (Gnevyshev-Waldmeier) decay rate of a spot's area, MSH/day: Petrovay & van
+#: Driel-Gesztelyi 1997 (W ~ 10 MSH/day); the spots' mean field (~1.27 kG) makes their areas
+#: comparable with white-light spot areas.
+SPOT_DECAY_MSH_PER_DAY = 10.0
 #: Flux (Mx) of one dispersed-flux (decayed plage) network concentration, and their largest
 #: number per polarity.
 DISPERSED_ELEMENT_MX = 3e19
@@ -75,26 +89,29 @@ TRUTH_AREA_THRESHOLD_G = 30.0
 
 
 @functools.lru_cache(maxsize=4096)
-def _day_regions(day: int, seed: int, rate_scale: float, anti_hale: float, log_flux_mean: float):
+def _day_regions(day: int, seed: int, rate_scale: float, anti_hale: float, log_flux_mean: float,
+                 activity: str = "observed"):
     return regions_emerging_on_day(
-        day, seed=seed, rate_scale=rate_scale, anti_hale_fraction=anti_hale, log_flux_mean=log_flux_mean
+        day, seed=seed, rate_scale=rate_scale, anti_hale_fraction=anti_hale, log_flux_mean=log_flux_mean,
+        activity=activity,
     )
 
 
 @functools.lru_cache(maxsize=64)
-def _regions_window(last_day: int, seed: int, rate_scale: float, anti_hale: float, log_flux_mean: float):
+def _regions_window(last_day: int, seed: int, rate_scale: float, anti_hale: float, log_flux_mean: float,
+                    activity: str = "observed"):
     """Regions that start emerging on days ``last_day - MAX_AGE_DAYS .. last_day`` (cached per day,
     so frames of the same day share one catalogue look-up instead of looping over 121 days)."""
     out = []
     for day in range(last_day - MAX_AGE_DAYS, last_day + 1):
-        out.extend(_day_regions(day, seed, rate_scale, anti_hale, log_flux_mean))
+        out.extend(_day_regions(day, seed, rate_scale, anti_hale, log_flux_mean, activity))
     return tuple(out)
 
 
 def regions_alive(params: SynthParams, t_mjd: float) -> list[Region]:
     """Regions that have started emerging at ``t_mjd`` and are younger than :data:`MAX_AGE_DAYS`."""
     window = _regions_window(int(math.floor(t_mjd)), params.seed, params.rate_scale, params.anti_hale_fraction,
-                             params.log_flux_mean)
+                             params.log_flux_mean, params.activity)
     return [r for r in window if 0.0 <= t_mjd - r.emergence_mjd < MAX_AGE_DAYS]
 
 
@@ -155,8 +172,15 @@ def _rise_days(region: Region) -> float:
 
 
 def spot_peak_g(flux_mx: float) -> float:
-    """Umbral peak field (G) of a spot of flux ``flux_mx``: 1800 G (pores) ... 3000 G at >= 1e22 Mx."""
-    return 1800.0 + 1200.0 * float(np.clip(math.log10(max(flux_mx, 1e19) / 1e20) / 2.0, 0.0, 1.0))
+    """Umbral peak field (G) of a spot of flux ``flux_mx`` (Mx).
+
+    The spot's nominal area ``A = flux / (SPOT_MEAN_G x 1 MSH)`` sets the peak, linear in
+    ``log10 A`` from :data:`UMBRA_MIN_G` at ``A <= UMBRA_SMALL_MSH`` to :data:`UMBRA_MAX_G` at
+    ``A >= UMBRA_LARGE_MSH`` (2 kG for ~5 MSH spots, 3.5 kG for ~500 MSH spots).
+    """
+    area = max(flux_mx, 1.0) / _SPOT_MX_PER_MSH
+    x = math.log10(max(area, 1e-9) / UMBRA_SMALL_MSH) / math.log10(UMBRA_LARGE_MSH / UMBRA_SMALL_MSH)
+    return UMBRA_MIN_G + (UMBRA_MAX_G - UMBRA_MIN_G) * float(np.clip(x, 0.0, 1.0))
 
 
 def _spot_radius_mm(flux_mx: float) -> float:
@@ -215,7 +239,8 @@ def region_state(params: SynthParams, region: Region, t_mjd: float, rate_fn=None
     ``sqrt((1.5 R)^2 + 2 D tau)``) that cancels with e-fold ``dispersed_decay_days``; it is drawn as network concentrations of
     :data:`DISPERSED_ELEMENT_MX` each, so an old region fades into enhanced network instead of a
     large weak patch.  Spots hold
-    ``spot_fraction`` (leading) and half that (trailing) of ``P`` at maximum, their area decaying
+    ``spot_fraction`` (leading) and :data:`TRAILING_SPOT_SHARE` of that (trailing) of ``P`` at
+    maximum (their areas then follow the regions' log-normal flux distribution), their area decaying
     linearly at :data:`SPOT_DECAY_MSH_PER_DAY` (Gnevyshev-Waldmeier).  The compact plage disc of each polarity has
     area ``plage flux / plage_field_g`` plus its spot.  The compact region rotates rigidly at the
     rate of its emergence latitude (sunpy law).
@@ -232,7 +257,7 @@ def region_state(params: SynthParams, region: Region, t_mjd: float, rate_fn=None
     compact = grow * half * keep
     dispersed = grow * half * (1.0 - keep) * math.exp(-tau / params.dispersed_decay_days)
     spots, radii, plage_r = [], [], []
-    for k, share in enumerate((1.0, 0.5)):
+    for k, share in enumerate((1.0, TRAILING_SPOT_SHARE)):
         spot0 = share * params.spot_fraction * half
         area0 = spot0 / _SPOT_MX_PER_MSH
         left = max(0.0, 1.0 - SPOT_DECAY_MSH_PER_DAY * tau / max(area0, 1e-9))

@@ -33,7 +33,8 @@ from ...geometry import DiskGeometry
 from .cycle import rotation_rate_deg_per_day
 from .euv import euv_forward
 from .network import network_elements
-from .regions import PENUMBRA_G, UMBRA_FRACTION, RegionState, region_elements, region_states, spot_peak_g
+from . import regions as _regions
+from .regions import RegionState, region_elements, region_states, spot_peak_g
 
 if TYPE_CHECKING:
     from .params import SynthParams
@@ -74,7 +75,8 @@ def _add_spot(br: np.ndarray, geometry: DiskGeometry, plat: float, plon: float, 
         return
     pix = geometry.mm_per_px
     soft = math.sqrt((0.1 * radius_mm) ** 2 + pix * pix / 12.0)
-    sig_u = UMBRA_FRACTION * radius_mm
+    penumbra_g = _regions.PENUMBRA_G
+    sig_u = _regions.UMBRA_FRACTION * radius_mm
     sig_eff = math.sqrt(sig_u**2 + pix * pix / 12.0)
     b_u = spot_peak_g(abs(flux))
     half = int(math.ceil((radius_mm + 3.0 * soft) / (pix * smu))) + 1
@@ -92,8 +94,8 @@ def _add_spot(br: np.ndarray, geometry: DiskGeometry, plat: float, plon: float, 
     along = (dx * rx + dy * ry) / smu
     across = -dx * ry + dy * rx
     d = np.hypot(along, across) * pix
-    prof = PENUMBRA_G * 0.5 * erfc((d - radius_mm) / (math.sqrt(2.0) * soft))
-    prof += (b_u - PENUMBRA_G) * (sig_u / sig_eff) ** 2 * np.exp(-0.5 * (d / sig_eff) ** 2)
+    prof = penumbra_g * 0.5 * erfc((d - radius_mm) / (math.sqrt(2.0) * soft))
+    prof += (b_u - penumbra_g) * (sig_u / sig_eff) ** 2 * np.exp(-0.5 * (d / sig_eff) ** 2)
     mu = geometry.mu[r0:r1, c0:c1]
     ok = np.isfinite(mu) & (mu > 0)
     total = float(np.sum(prof[ok] / mu[ok])) * pix * pix * 1e16  # Mx per G of profile

@@ -32,7 +32,8 @@ of :mod:`euv2mag.audit.baselines`, audited like a model (``audit/baselines/<kind
   the amount of unsigned flux, so neither a right pattern at a hundredth of the flux nor the
   right flux spread in the wrong places passes.  "Partly" when both lower ends exceed the floor
   by :data:`FLOOR_MARGIN` (0.05, larger than the spread of a CC between unrelated maps of many
-  pixels), else "not learned";
+  pixels); "not learned" when either does not (even if the other is undefined, as the ``|B|`` CC of
+  an all-zero map is); "unknown" when a number or its interval is missing and the other passes;
 * sign rests on the footprint polarity agreement of Hale-conforming and of anti-Hale truth
   regions (the generated leading polarity inside each truth footprint, matched or not).  The
   reference is the ``sign-coin`` baseline (perfect ``|B|``, each region's sign a coin toss): its
@@ -622,14 +623,14 @@ def structure_assessment(head: Headline, baselines: dict[str, Headline] | None =
     text = (f"|B| pixel CC {fmt_ci(*values[0])}, footprint |B| ratio {fmt_ci(*values[1])}; ceiling {ceil_name} "
             f"({fmt(ceil[0])}, {fmt(ceil[1])}), floor {floor_name} ({fmt(floor[0])}, {fmt(floor[1])})")
     intervals = [_interval(v, ci, boot) for v, ci in values]
+    if any(i is not None and i[0] <= f + FLOOR_MARGIN for i, f in zip(intervals, floor)):
+        return "not learned", text + ": not clearly above the floor"  # one failing number decides, even if the other is undefined
     if any(i is None for i in intervals):
         return "unknown", text + " (no value or no interval)"
     lows = [i[0] for i in intervals]
     if all(lo >= STRUCTURE_FRACTION * c for lo, c in zip(lows, ceil)):
         return "learned", text + f": both at least {fmt(STRUCTURE_FRACTION)} of the ceiling"
-    if all(lo > f + FLOOR_MARGIN for lo, f in zip(lows, floor)):
-        return "partly", text + f": above the floor, short of {fmt(STRUCTURE_FRACTION)} of the ceiling"
-    return "not learned", text + ": not clearly above the floor"
+    return "partly", text + f": above the floor, short of {fmt(STRUCTURE_FRACTION)} of the ceiling"
 
 
 def sign_assessment(head: Headline, baselines: dict[str, Headline] | None = None) -> tuple[str, str]:
@@ -651,7 +652,8 @@ def sign_assessment(head: Headline, baselines: dict[str, Headline] | None = None
     for attr, label in (("hale", "Hale-conforming"), ("anti_hale", "anti-Hale")):
         g = getattr(head, attr)
         mine = _interval(g.footprint_polarity_agreement, g.footprint_ci, boot)
-        ref, ref_text = (0.5, 0.5), "chance 0.5 (no sign-coin audit)"
+        ref, ref_text = (0.5, 0.5), ("chance 0.5 (no sign-coin audit)" if coin is None else
+                                     "chance 0.5 (sign-coin has no interval for this class)")
         if coin is not None:
             cg = getattr(coin, attr)
             coin_ci = _interval(cg.footprint_polarity_agreement, cg.footprint_ci, bool(coin.bootstrap))

@@ -523,6 +523,7 @@ def test_structure_and_sign_verdicts_of_real_audits(study, tmp_path):
     assert "ceiling the truth (1, 1)" in alone.text
 
 
+@pytest.mark.slow
 def test_report_without_baselines_says_so(made, tmp_path):
     lay = _copy(made, tmp_path)
     shutil.rmtree(lay.root / "audit" / "baselines")

@@ -146,3 +146,16 @@ def test_interrupted_audit_of_a_replaced_store_is_not_answered_from_the_cache(st
     assert _same(resumed.summary.to_dict(), fresh.summary.to_dict())
     assert resumed.fulldisk.equals(fresh.fulldisk)
     assert resumed.summary.predictions["model"].fulldisk.nmf.cc == pytest.approx(-1.0, abs=1e-12)
+
+
+def test_summary_mean_leaves_out_missing_values():
+    """The summary's mean: NaN, None and NA left out, booleans as 0/1, text coerced to NaN; NaN over nothing."""
+    import pandas as pd
+
+    from euv2mag.audit.summary import _mean
+
+    assert _mean([1.0, None, 3.0, math.nan]) == 2.0
+    assert _mean([True, False, True]) == pytest.approx(2 / 3)
+    assert _mean([pd.NA, 4.0, "x"]) == 4.0
+    assert _mean(pd.Series([1, None, 5], dtype="Int64")) == 3.0
+    assert math.isnan(_mean([])) and math.isnan(_mean([None, math.inf]))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from _demo_fixture import quick_demo  # noqa: F401  (session fixture shared with test_browser.py)
+from euv2mag.audit.baselines import KINDS as BASELINE_KINDS
 from euv2mag.cli import main
 from euv2mag.data.splits import load_split
 from euv2mag.data.store import FrameStore
@@ -84,9 +85,19 @@ def test_quick_demo_runs_the_whole_study(quick_demo):  # noqa: F811
     lo, hi = summary["ci"]["predictions"]["main-seed-0"]["fulldisk"]["tumf"]["r2"]
     assert summary["bootstrap"]["n_boot"] == 1000 and summary["bootstrap"]["n_blocks"] >= 5
     assert math.isfinite(r2) and lo <= hi <= 1
+    # the baselines of the same test frames, each audited alone, with the command lines that repeat the stage
+    assert lay.baselines() == list(BASELINE_KINDS)
+    for kind in BASELINE_KINDS:
+        base = json.loads((lay.baseline_audit_dir(kind) / "summary.json").read_text())
+        assert list(base["predictions"]) == [kind] and base["inputs"]["frames"] == summary["inputs"]["frames"]
+        assert list(FrameStore(lay.baseline_pred(kind)).times) == test_times
+    commands = stages["stages"]["baselines"]["commands"]
+    assert commands[0].startswith("euv2mag baselines ") and len(commands) == 1 + len(BASELINE_KINDS)
     html = lay.report.read_text()
     assert 'class="missing"' not in html and 'id="verdict"' in html and 'id="hale-table-main"' in html
     assert 'id="learning-curve-table"' in html and "faithful KPL19 configuration, no leak (reference)" in html
+    assert 'id="comparison-table"' in html and all(f"<td>{k} (baseline)</td>" in html for k in BASELINE_KINDS)
+    assert html.count('<li data-structure="') == 3  # main, kpl19 (reference) and leak
     assert 'id="per-run-table"' in html and "block-bootstrap replicates" in html
     assert re.search(r"<td>-?[0-9.e-]+ \[-?[0-9.e-]+, -?[0-9.e-]+\]</td>", html)
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from euv2mag.audit import AuditParams, AuditSummary, audit_stores
+from euv2mag.audit.baselines import KINDS, write_baselines
 from euv2mag.audit.files import FULLDISK, PIXEL_STD_ZARR
 from euv2mag.audit.fulldisk import FullDiskParams
 from euv2mag.cli import main
@@ -23,9 +24,12 @@ from euv2mag.geometry import DiskGeometry, default_rsun_px
 from euv2mag.model.config import TrainConfig
 from euv2mag.report.build import build_report
 from euv2mag.report.html import fmt, fmt_ci
-from euv2mag.report.inputs import headline, run_headlines
+from euv2mag.report.inputs import headline, read_summary, run_headlines
 from euv2mag.report.layout import StudyLayout
+from euv2mag.report.sections.comparison import COLUMNS
 from euv2mag.report.verdict import (
+    FLOOR_MARGIN,
+    STRUCTURE_FRACTION,
     HaleGroup,
     Headline,
     cc_phrase,
@@ -33,6 +37,9 @@ from euv2mag.report.verdict import (
     hemisphere_assessment,
     polarity_assessment,
     run_spread,
+    sign_assessment,
+    structure_assessment,
+    structure_sign_verdicts,
     verdict_paragraph,
 )
 
@@ -74,7 +81,12 @@ def make_study(root):
     """A small study folder laid out as ``euv2mag demo`` writes it, every result file made by its real writer.
 
     main runs: seed 0 generates the reference exactly, seed 1 its negation; the leak control's
-    run generates the reference.  Both experiments are audited with a 50-replicate bootstrap.
+    run generates the reference.  Both experiments, and the baselines of the test frames
+    (:func:`~euv2mag.audit.baselines.write_baselines`, one audit each), are audited with a
+    50-replicate bootstrap.  The generator rows give each frame's two bipoles their own
+    ``region_id``, so the ``sign-coin`` baseline tosses a new coin per frame and region (about
+    half of each Hale class negated), and a footprint radius (half the 8 deg separation plus 1.5
+    plage radii of 40 Mm, about 8 deg) that covers each bipole's Gaussians.
     """
     lay = StudyLayout(root)
     w = StoreWriter.open(lay.store, n_frames=N, shape=(SIZE, SIZE), arrays=("euv", "mag"), kind="synthetic",
@@ -86,8 +98,9 @@ def make_study(root):
                                            "total_flux_mx": [3e21, 5e21], "leading_polarity": [r[2] for r in REGIONS],
                                            "hale_conforming": [r[3] for r in REGIONS]}))
     w.write_table("frame_regions", pd.DataFrame([
-        {"frame": i, "time": TIMES[i], "region_id": k + 1, "lat_deg": lat, "stonyhurst_lon_deg": lon,
-         "carrington_lon_deg": (_geometry(i).l0_deg + lon) % 360, "hale_conforming": hale}
+        {"frame": i, "time": TIMES[i], "region_id": 1 + k + 2 * i, "lat_deg": lat, "stonyhurst_lon_deg": lon,
+         "carrington_lon_deg": (_geometry(i).l0_deg + lon) % 360, "hale_conforming": hale,
+         "separation_mm": 2 * 4.0 * np.pi / 180 * 696.0, "plage_radius_mm": 40.0}
         for i in range(N) for k, (lat, lon, _, hale) in enumerate(REGIONS)]))
     w.finish()
     _pred(lay.pred("main", 0), 1.0)
@@ -106,6 +119,9 @@ def make_study(root):
             pd.DataFrame({"iteration": [50, 100, 150, 200], "loss_g_l1": [0.5, 0.3, 0.2, 0.15],
                           "val_pixel_cc": [0.1, 0.3, 0.4, 0.45]}).to_csv(d / "metrics.csv", index=False)
             (d / "best.json").write_text(json.dumps({"metric": "val_l1_g", "iteration": 150, "value": 12.5}))
+    write_baselines(lay.store, lay.baselines_dir, indices="test", split=lay.split("kpl19"), progress=False)
+    for kind in KINDS:
+        audit_stores(lay.store, [lay.baseline_pred(kind)], n_boot=50, out=lay.baseline_audit_dir(kind))
     lay.stages.write_text(json.dumps({"options": {"size": SIZE}, "stages": {"synth": {"status": "done", "seconds": 1.5}}}))
     return lay
 
@@ -141,7 +157,7 @@ def _copy(made, tmp_path) -> StudyLayout:
 
 def test_all_sections_present_and_nothing_missing(study):
     lay, html = study
-    for anchor in ("control", "dataset", "saturation", "examples", "training", "fulldisk", "regions", "variability", "provenance"):
+    for anchor in ("control", "comparison", "dataset", "saturation", "examples", "training", "fulldisk", "regions", "variability", "provenance"):
         assert f'<section id="{anchor}">' in html
     assert 'class="missing"' not in html and 'class="invalid"' not in html
     # every figure and table names its source files
@@ -419,3 +435,106 @@ def test_report_rebuilds_after_numbers_change(made, tmp_path):
     path.write_text(json.dumps(summ))
     second = verdict(build_report(lay.root).read_text())
     assert first != second and "full-disk TUMF (CC 0.1)" in second and "full-disk TUMF (CC 0.1)" not in first
+
+
+# --------------------------------------------------------------------------- models beside the baselines
+def _baseline_heads(lay):
+    return {k: headline(AuditSummary.read(lay.baseline_audit_dir(k)), k) for k in KINDS}
+
+
+def test_layout_keeps_baselines_apart_from_experiments(made):
+    assert made.experiments() == ["main", "leak"]  # audit/baselines is not an experiment
+    assert made.baselines() == list(KINDS) and made.baseline_pred("zero") == made.root / "pred/baselines/zero.zarr"
+
+
+def test_comparison_table_sets_every_model_beside_the_baselines(study):
+    lay, html = study
+    rows = {r[0]: r[1:] for r in _cells(html, "comparison-table")}
+    assert list(rows) == ["main (model, mean of 2 runs)", "  main-seed-0", "  main-seed-1", "leak (model)",
+                          *(f"{k} (baseline)" for k in KINDS)]
+    col = {name: i for i, (name, _) in enumerate(COLUMNS)}
+    summ = AuditSummary.read(lay.audit_dir("main"))
+    fd, ci = summ.mean_over_predictions.fulldisk, summ.intervals("mean_over_predictions", "fulldisk")
+    assert rows["main (model, mean of 2 runs)"][col["|B| CC"]] == fmt_ci(fd.mean_abs_cc, ci.get("mean_abs_cc"))
+    assert fd.mean_abs_cc == pytest.approx(1) and fd.mean_cc == pytest.approx(0, abs=1e-9)  # +B and -B: |B| right, B not
+    pooled = summ.pooled_over_predictions.hale.anti_hale
+    assert rows["main (model, mean of 2 runs)"][col["footprint polarity, anti-Hale"]] == fmt_ci(
+        pooled.footprint_polarity_agreement, summ.intervals("pooled_over_predictions", "hale", "anti_hale").get(
+            "footprint_polarity_agreement"))
+    assert rows["  main-seed-1"][col["footprint polarity, Hale-conforming"]].startswith("0 ")
+    # the baselines bracket the models: zero has no field, clip-100 keeps signs but loses flux, hale-oracle is Hale's law
+    zero, clip = AuditSummary.read(lay.baseline_audit_dir("zero")), AuditSummary.read(lay.baseline_audit_dir("clip-100"))
+    assert rows["zero (baseline)"][col["|B| CC"]] == "—" and rows["zero (baseline)"][col["footprint |B| ratio"]].startswith("0 ")
+    assert zero.mean_over_predictions.fulldisk.footprint_abs_ratio == 0
+    ratio = clip.mean_over_predictions.fulldisk.footprint_abs_ratio
+    assert 0.1 < ratio < 0.5 and rows["clip-100 (baseline)"][col["footprint |B| ratio"]].startswith(fmt(ratio))
+    oracle = rows["hale-oracle (baseline)"]
+    assert (oracle[col["footprint polarity, Hale-conforming"]].split()[0], oracle[col["footprint polarity, anti-Hale"]].split()[0]) == ("1", "0")
+    notes = re.findall(r"<li><p>([^<]*)</p></li>", _section(html, "comparison"))
+    assert [n.split(":")[0] for n in notes] == list(KINDS) and "floor" in notes[0] and "ceiling" in notes[1]
+
+
+def test_structure_and_sign_verdicts_of_real_audits(study, tmp_path):
+    """Every branch of "learned the structure" / "learned the sign", on summaries written by the audit's writer."""
+    lay, html = study
+    base = _baseline_heads(lay)
+    leak, model = headline(AuditSummary.read(lay.audit_dir("leak")), "l"), headline(AuditSummary.read(lay.audit_dir("main")), "k")
+    # the exact map: structure at the ceiling, both Hale classes beat the coin
+    assert (structure_assessment(leak, base)[0], sign_assessment(leak, base)[0]) == ("learned", "learned")
+    # +B and -B pooled: |B| perfect, footprint polarity 0.5 in both classes, within the coin's range
+    assert (structure_assessment(model, base)[0], sign_assessment(model, base)[0]) == ("learned", "not learned")
+    # the baselines judged as models: Hale's law, a coin, and no field at all
+    assert sign_assessment(base["hale-oracle"], base)[0] == "hale"
+    assert sign_assessment(base["sign-coin"], base)[0] == "not learned"
+    assert structure_assessment(base["zero"], base)[0] == "not learned" and sign_assessment(base["zero"], base)[0] == "unknown"
+    assert structure_assessment(base["clip-100"], base)[0] == "learned"  # the ceiling reaches itself
+    # the statements in the verdict box are these
+    items = dict(re.findall(r'<li data-structure="([^"]+)" data-sign="([^"]+)"><p>leak:', html))
+    assert items == {"learned": "learned"} and 'data-sign="not learned"><p>main: learned the structure but not the sign' in html
+    # edited numbers, written and read back through the summary's writer: partly learned, Hale prior, no interval
+    ceiling = base["clip-100"].footprint_abs_ratio
+
+    def edited(change):
+        d = AuditSummary.read(lay.audit_dir("leak")).to_dict()
+        change(d)
+        AuditSummary.from_dict(d).write(tmp_path / "summary.json")
+        return headline(read_summary(tmp_path / "summary.json"), "edited")
+
+    def weak(d):
+        low = STRUCTURE_FRACTION * ceiling - 0.02
+        for block, cis in ((d["mean_over_predictions"], d["ci"]["mean_over_predictions"]),):
+            block["fulldisk"]["footprint_abs_ratio"] = low + 0.01
+            cis["fulldisk"]["footprint_abs_ratio"] = [low, low + 0.02]
+    partly = edited(weak)
+    assert partly.footprint_abs_ratio < STRUCTURE_FRACTION * ceiling and partly.ci["footprint_abs_ratio"][0] > FLOOR_MARGIN
+    assert structure_assessment(partly, base)[0] == "partly"
+
+    def prior(d):
+        d["pooled_over_predictions"]["hale"]["anti_hale"]["footprint_polarity_agreement"] = 0.5
+        d["ci"]["pooled_over_predictions"]["hale"]["anti_hale"]["footprint_polarity_agreement"] = [0.3, 0.7]
+    assert sign_assessment(edited(prior), base)[0] == "prior"
+
+    def no_interval(d):
+        del d["ci"]["mean_over_predictions"]["fulldisk"]["mean_abs_cc"]
+    assert structure_assessment(edited(no_interval), base)[0] == "unknown"
+    # without baselines: the truth (1) as the ceiling and chance (0.5) as the coin
+    (alone,) = structure_sign_verdicts({"leak": leak}, {})
+    assert (alone.structure, alone.sign) == ("learned", "learned") and "chance 0.5 (no sign-coin audit)" in alone.text
+    assert "ceiling the truth (1, 1)" in alone.text
+
+
+@pytest.mark.slow
+def test_report_without_baselines_says_so(made, tmp_path):
+    lay = _copy(made, tmp_path)
+    shutil.rmtree(lay.root / "audit" / "baselines")
+    shutil.rmtree(lay.baselines_dir)
+    html = build_report(lay.root).read_text()
+    comparison = _section(html, "comparison")
+    assert 'class="missing"' in comparison and "euv2mag baselines" in comparison
+    assert [r[0] for r in _cells(html, "comparison-table")] == ["main (model, mean of 2 runs)", "  main-seed-0",
+                                                                 "  main-seed-1", "leak (model)"]
+    assert "no baseline audited" in _section(html, "control")
+    # a baseline store without its audit is named as missing
+    write_baselines(lay.store, lay.baselines_dir, kinds=["zero"], indices="test", split=lay.split("kpl19"), progress=False)
+    comparison = _section(build_report(lay.root).read_text(), "comparison")
+    assert "audit/baselines/zero/summary.json (baseline zero not audited)" in comparison

@@ -15,7 +15,10 @@ in the layout of :mod:`euv2mag.report.layout`):
 9. ``predict``     the test frames with every run's best checkpoint (``pred/``);
 10. ``audit``      the main runs against the truth (``audit/main``), the reference (``audit/kpl19``)
    and the control (``audit/leak``);
-11. ``report``     ``report.html``.
+11. ``baselines``  the baselines of :mod:`euv2mag.audit.baselines` (every kind of its ``KINDS``) for the
+   same test frames (``pred/baselines/<kind>.zarr``), each audited alone against the truth
+   (``audit/baselines/<kind>``), so that the report can set every model beside them;
+12. ``report``     ``report.html``.
 
 A stage is done when ``stages.json`` records it as done and its outputs exist; re-running the
 demo skips done stages, and the sub-commands themselves resume interrupted work.  The options of
@@ -52,7 +55,7 @@ from .report.layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, REFERENCE_EXPERIMEN
 __all__ = ["DemoOptions", "demo_options", "run_demo", "STAGES"]
 
 STAGES = ("synth", "synth-leak", "split", "saturation", "leakage", "train", "train-reference", "train-leak", "predict",
-          "audit", "report")
+          "audit", "baselines", "report")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +158,8 @@ class _Stage:
 def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
     """The stages in order (library calls, with their command-line equivalents)."""
     from .audit import audit_stores
+    from .audit.baselines import KINDS as BASELINE_KINDS
+    from .audit.baselines import write_baselines
     from .audit.leakage_study import leakage_study
     from .audit.saturation import SaturationParams, saturation_study
     from .data.synthetic import SynthParams, synthesize
@@ -203,6 +208,11 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
         audit_stores(store, [lay.pred(MAIN_EXPERIMENT, s) for s in seeds], out=lay.audit_dir(MAIN_EXPERIMENT))
         audit_stores(store, [lay.pred(REFERENCE_EXPERIMENT, ref_seed)], out=lay.audit_dir(REFERENCE_EXPERIMENT))
         audit_stores(leak_store, [lay.pred(LEAK_EXPERIMENT, leak_seed)], out=lay.audit_dir(LEAK_EXPERIMENT))
+
+    def baselines():
+        write_baselines(store, lay.baselines_dir, kinds=BASELINE_KINDS, indices="test", split=kpl19)
+        for kind in BASELINE_KINDS:  # one audit each: its own intervals and Hale breakdown, no run-to-run tables
+            audit_stores(store, [lay.baseline_pred(kind)], out=lay.baseline_audit_dir(kind))
 
     def sat_indices():
         return _saturation_indices(lay.store, o.saturation_frames)  # the store exists by then
@@ -254,6 +264,12 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
                  "--out", str(lay.audit_dir(REFERENCE_EXPERIMENT))],
                 ["audit", "--truth", leak_store, "--pred", str(lay.pred(LEAK_EXPERIMENT, leak_seed)),
                  "--out", str(lay.audit_dir(LEAK_EXPERIMENT))]]),
+        _Stage("baselines", f"baselines {' '.join(BASELINE_KINDS)} of the test frames, each audited",
+               [lay.baseline_audit_dir(k) / "summary.json" for k in BASELINE_KINDS], baselines,
+               lambda: [["baselines", store, "--split", kpl19, "--indices", "test", "--kinds", *BASELINE_KINDS,
+                         "--out", str(lay.baselines_dir)],
+                        *(["audit", "--truth", store, "--pred", str(lay.baseline_pred(k)), "--out", str(lay.baseline_audit_dir(k))]
+                          for k in BASELINE_KINDS)]),
     ]
 
 

@@ -341,9 +341,12 @@ class AuditSummary(_Record):
 # --------------------------------------------------------------------------- computing
 def _mean(values) -> float:
     """Mean of the finite values (None, NA and NaN left out); NaN when there is none."""
-    import pandas as pd
+    try:  # plain numbers and None (NaN): no pandas needed (the bootstrap calls this ~10^5 times)
+        arr = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float)
+    except (TypeError, ValueError):
+        import pandas as pd
 
-    arr = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
+        arr = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
     arr = arr[np.isfinite(arr)]
     return float(arr.mean()) if arr.size else math.nan
 
@@ -398,7 +401,8 @@ def summarize_tables(fulldisk, regions, matches, variability, pred_names, *, min
         "pooled_over_predictions": {
             "n_predictions": len(pred_names),
             "n_matched": int(sum(per[n]["regions"]["n_matched"] for n in pred_names)),
-            "hale": hale_summary(matches),
+            # one prediction: its own Hale classes are the pooled ones (the same rows of matches.csv)
+            "hale": hale_summary(matches) if len(pred_names) != 1 else per[pred_names[0]]["hale"],
         },
     }
     if variability is not None and len(variability):

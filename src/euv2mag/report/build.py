@@ -32,7 +32,7 @@ class ReportContext:
     def __init__(self, root: Path):
         self.layout = StudyLayout(root)
         self._stores: dict[Path, object] = {}
-        self._summaries: dict[str, tuple] = {}
+        self._summaries: dict[object, tuple] = {}
 
     def rel(self, path) -> str:
         """``path`` relative to the study folder, as printed in the report."""
@@ -55,6 +55,23 @@ class ReportContext:
         if experiment not in self._summaries:
             self._summaries[experiment] = attempt(read_summary, self.layout.audit_dir(experiment) / "summary.json")
         return self._summaries[experiment]
+
+    def baseline_summary(self, kind: str):
+        """``(AuditSummary or None, error message or None)`` of ``audit/baselines/<kind>/summary.json``."""
+        key = ("baseline", kind)
+        if key not in self._summaries:
+            self._summaries[key] = attempt(read_summary, self.layout.baseline_audit_dir(kind) / "summary.json")
+        return self._summaries[key]
+
+    def baseline_headlines(self) -> dict:
+        """Baseline kind -> :class:`~euv2mag.report.verdict.Headline` of every readable baseline audit, in report order."""
+        out = {}
+        for kind in self.layout.baselines():
+            summary, _ = self.baseline_summary(kind)
+            h = headline(summary, self.rel(self.layout.baseline_audit_dir(kind) / "summary.json"))
+            if h is not None:
+                out[kind] = h
+        return out
 
     def headline(self, experiment: str):
         """The :class:`~euv2mag.report.verdict.Headline` of an experiment's audit, or None."""
@@ -108,7 +125,7 @@ def build_report(root: str | Path, out: str | Path | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from .sections import control, dataset, examples, fulldisk, regions, runinfo, saturation, training, variability
+    from .sections import comparison, control, dataset, examples, fulldisk, regions, runinfo, saturation, training, variability
 
     root = Path(root)
     if not root.is_dir():
@@ -121,10 +138,12 @@ def build_report(root: str | Path, out: str | Path | None = None) -> Path:
     page.intro.append(
         "This report collects the reliability study of an EUV-to-magnetogram model (pix2pix as in Kim et al. 2019), "
         "following Liu et al. 2021: what clipping the training magnetograms costs, how much the KPL19 split leaks, "
-        "what generated magnetograms reproduce at full-disk and active-region level, how much training runs differ, "
-        "and, as a control, what the same audit reports when polarity information is present in the input. "
+        "what generated magnetograms reproduce at full-disk and active-region level, set beside trivial baselines, how "
+        "much training runs differ, and, as a control, what the same audit reports when polarity information is present in the input. "
         f"Every number comes from a file in the study folder {root.name}/, named under each figure and table.")
-    control.render(page, ctx, heads, runs)
+    baselines = ctx.baseline_headlines()
+    control.render(page, ctx, heads, runs, baselines)
+    comparison.render(page, ctx, heads, baselines)
     dataset.render(page, ctx)
     saturation.render(page, ctx)
     examples.render(page, ctx)

@@ -18,7 +18,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 h3{margin-top:1.4em}
-figure{margin:1.2em 0;padding:.6em;border:1px solid #e4e4e4;border-radius:6px;background:#fafafa}
+figure{margin:1.2em 0;padding:.6em;overflow-x:auto;border:1px solid #e4e4e4;border-radius:6px;background:#fafafa}
 figure img{max-width:100%;height:auto;display:block;margin:0 auto}
 figcaption{font-size:.92em;margin-top:.5em}
 .source{color:#666;font-size:.85em;font-family:ui-monospace,monospace}

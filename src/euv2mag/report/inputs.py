@@ -197,6 +197,9 @@ def _headline(block, source: str, ci, bootstrap, pooled=None) -> Headline:
     h.pixel_cc_binned = _num(fd.mean_cc_binned)
     h.abs_cc = _num(getattr(fd, "mean_abs_cc", None))
     h.polarity_agreement = _num(fd.mean_polarity_agreement)
+    h.abs_cc, h.abs_cc_binned = _num(fd.mean_abs_cc), _num(fd.mean_abs_cc_binned)
+    h.footprint_abs_ratio, h.tumf_ratio = _num(fd.footprint_abs_ratio), _num(fd.mean_tumf_ratio)
+    h.nmf_sign_agreement = _num(fd.nmf_sign_agreement)
     h.recall, h.precision, h.center_offset_deg = _num(reg.recall), _num(reg.precision), _num(reg.offset_mean_deg)
     h.n_ref_regions, h.n_matched = _count(reg.n_ref), _count(reg.n_matched)
     h.n_gen_regions = _num(reg.n_gen)
@@ -206,8 +209,10 @@ def _headline(block, source: str, ci, bootstrap, pooled=None) -> Headline:
             h.param_cc[p] = float(agreement.cc)
     paths = {f"{q}_{s}": ("fulldisk", q, s) for q in ("tumf", "nmf") for s in ("cc", "r2", "slope")}
     paths.update(pixel_cc=("fulldisk", "mean_cc"), pixel_cc_binned=("fulldisk", "mean_cc_binned"),
-                 abs_cc=("fulldisk", "mean_abs_cc"),
-                 polarity_agreement=("fulldisk", "mean_polarity_agreement"), recall=("regions", "recall"),
+                 polarity_agreement=("fulldisk", "mean_polarity_agreement"), abs_cc=("fulldisk", "mean_abs_cc"),
+                 abs_cc_binned=("fulldisk", "mean_abs_cc_binned"), footprint_abs_ratio=("fulldisk", "footprint_abs_ratio"),
+                 tumf_ratio=("fulldisk", "mean_tumf_ratio"), nmf_sign_agreement=("fulldisk", "nmf_sign_agreement"),
+                 recall=("regions", "recall"),
                  precision=("regions", "precision"), center_offset_deg=("regions", "offset_mean_deg"))
     for attr, path in paths.items():
         interval = ci.get(*path)

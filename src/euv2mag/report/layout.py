@@ -14,12 +14,18 @@
       pred/<experiment>-seed-<K>.zarr  test-set predictions (array ``pred``, G)
       audit/<experiment>/              fulldisk.csv, regions.csv, matches.csv,
                                        variability.csv, summary.json, pixel_std.zarr
+      pred/baselines/<kind>.zarr       baseline "predictions" of the test frames
+                                       (euv2mag baselines: zero, clip-100, sign-coin, hale-oracle ...)
+      audit/baselines/<kind>/          the audit of each baseline alone (same files as above)
       report.html
 
 ``<experiment>`` is ``main`` for the study's configuration trained on the no-leak dataset (several
 seeds; the demo trains the configuration that learns, see :mod:`euv2mag.demo`), ``kpl19`` for the
 faithful KPL19 configuration on the same data (the reference run) and ``leak`` for the control
-trained on the polarity-leak dataset.  The report also reads study
+trained on the polarity-leak dataset; any other folder name under ``runs/`` or ``audit/`` is one
+more experiment (the report takes them all), except ``baselines``, which holds the baselines
+(:mod:`euv2mag.audit.baselines`), each audited on its own so that its intervals and Hale
+breakdown are its own.  The report also reads study
 folders laid out like this by hand: every section looks only for its own files and says which
 command makes them when they are missing.
 """
@@ -29,7 +35,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["StudyLayout", "MAIN_EXPERIMENT", "REFERENCE_EXPERIMENT", "LEAK_EXPERIMENT", "SCHEMES"]
+__all__ = ["StudyLayout", "MAIN_EXPERIMENT", "REFERENCE_EXPERIMENT", "LEAK_EXPERIMENT", "SCHEMES", "BASELINES"]
 
 #: Experiment name of the study's configuration on the no-leak data (the runs the audit is about).
 MAIN_EXPERIMENT = "main"
@@ -37,6 +43,10 @@ MAIN_EXPERIMENT = "main"
 REFERENCE_EXPERIMENT = "kpl19"
 #: Experiment name of the polarity-leak control.
 LEAK_EXPERIMENT = "leak"
+#: Folder name of the baselines under ``pred/`` and ``audit/`` (not an experiment name).
+BASELINES = "baselines"
+#: Report order of the baseline kinds: name or name prefix (``clip-L``, ``persistence-D``); others after, by name.
+_BASELINE_ORDER = ("zero", "clip-", "sign-coin", "hale-oracle", "persistence-")
 #: Split schemes the study compares.
 SCHEMES = ("kpl19", "rotation")
 
@@ -89,6 +99,19 @@ class StudyLayout:
         return self.root / "audit" / experiment
 
     @property
+    def baselines_dir(self) -> Path:
+        """Folder of the baseline stores (``euv2mag baselines --out``)."""
+        return self.root / "pred" / BASELINES
+
+    def baseline_pred(self, kind: str) -> Path:
+        """The store of one baseline (``pred/baselines/<kind>.zarr``)."""
+        return self.baselines_dir / f"{kind}.zarr"
+
+    def baseline_audit_dir(self, kind: str) -> Path:
+        """The audit folder of one baseline (``audit/baselines/<kind>``)."""
+        return self.root / "audit" / BASELINES / kind
+
+    @property
     def report(self) -> Path:
         return self.root / "report.html"
 
@@ -102,7 +125,8 @@ class StudyLayout:
         names: set[str] = set()
         for folder in (self.root / "runs", self.root / "audit"):
             if folder.is_dir():
-                names.update(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+                names.update(p.name for p in folder.iterdir()
+                             if p.is_dir() and not p.name.startswith(".") and p.name != BASELINES)
         pred_dir = self.root / "pred"
         if pred_dir.is_dir():
             for p in pred_dir.iterdir():
@@ -111,6 +135,24 @@ class StudyLayout:
                     names.add(m["experiment"])
         order = {MAIN_EXPERIMENT: 0, REFERENCE_EXPERIMENT: 1, LEAK_EXPERIMENT: 3}
         return sorted(names, key=lambda n: (order.get(n, 2), n))
+
+    def baselines(self) -> list[str]:
+        """Baseline kinds with a store or an audit folder, in report order (zero, clip-L, sign-coin, hale-oracle, ...)."""
+        kinds: set[str] = set()
+        folder = self.root / "audit" / BASELINES
+        if folder.is_dir():
+            kinds.update(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if self.baselines_dir.is_dir():
+            kinds.update(p.name[: -len(".zarr")] for p in self.baselines_dir.iterdir()
+                         if p.name.endswith(".zarr") and len(p.name) > len(".zarr"))
+
+        def rank(kind: str):
+            for i, key in enumerate(_BASELINE_ORDER):
+                if kind == key or (key.endswith("-") and kind.startswith(key)):
+                    return (i, kind)
+            return (len(_BASELINE_ORDER), kind)
+
+        return sorted(kinds, key=rank)
 
     def seeds(self, experiment: str) -> list[int]:
         """Seeds with a run folder ``runs/<experiment>/seed-K``, ascending."""

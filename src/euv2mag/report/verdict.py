@@ -16,6 +16,37 @@ numbers it rests on.  Thresholds (documented, not tuned):
   missing from many replicates), are "too few to tell";
 * the leak control is "clearly better" on a quantity when its value exceeds the no-leak value by
   at least 0.1 (CC or agreement fraction).
+
+"Learned the structure" vs "learned the sign" (:func:`structure_assessment`,
+:func:`sign_assessment`, :func:`structure_sign_verdicts`) sets each model beside the baselines
+of :mod:`euv2mag.audit.baselines`, audited like a model (``audit/baselines/<kind>``):
+
+* structure (where the field is and how strong ``|B|`` is, sign ignored) rests on the sign-blind
+  ``mean_abs_cc`` (``|B|`` pixel CC) and ``footprint_abs_ratio`` (unsigned flux inside the truth
+  regions' footprints, generated over reference).  The *floor* is the ``zero`` baseline (no
+  field: ratio 0; its CC is undefined, read as 0, no correlation), the *ceiling* the first
+  ``clip-L`` baseline (the truth clipped to +-L G: the most a model trained on +-L G maps can
+  draw), or the truth itself (1, 1) when no clip baseline was audited.  "Learned" when the lower
+  ends of both 95 % intervals reach :data:`STRUCTURE_FRACTION` (one half) of the ceiling's
+  values: half-way from nothing to the best a saturating model can do on both the pattern and
+  the amount of unsigned flux, so neither a right pattern at a hundredth of the flux nor the
+  right flux spread in the wrong places passes.  "Partly" when both lower ends exceed the floor
+  by :data:`FLOOR_MARGIN` (0.05, larger than the spread of a CC between unrelated maps of many
+  pixels); "not learned" when either does not (even if the other is undefined, as the ``|B|`` CC of
+  an all-zero map is); "unknown" when a number or its interval is missing and the other passes;
+* sign rests on the footprint polarity agreement of Hale-conforming and of anti-Hale truth
+  regions (the generated leading polarity inside each truth footprint, matched or not).  The
+  reference is the ``sign-coin`` baseline (perfect ``|B|``, each region's sign a coin toss): its
+  interval, widened to include 0.5 (a coin guesser's expected agreement; on a short test set the
+  coins actually drawn stray from it, and a model at 0.5 must not "beat" an unlucky coin), is
+  how far guessing gets.  A class "beats the coin" when the model's interval lies wholly above
+  that range, and falls "below" it when wholly below (without a ``sign-coin`` audit: against
+  chance, 0.5).  "Learned" when both
+  classes beat the coin; "Hale's law" when Hale-conforming regions beat it and anti-Hale regions
+  fall below it, the pattern of the ``hale-oracle`` baseline (1 and 0): the sign comes from the
+  prior, not the input; "Hale prior" when only the Hale-conforming class beats the coin; "not
+  learned" otherwise.  Fewer than :data:`MIN_FOOTPRINTS` determined footprints in a class, or no
+  interval where the audit ran a bootstrap, is "unknown".
 """
 from __future__ import annotations
 
@@ -34,10 +65,24 @@ __all__ = [
     "run_spread",
     "expectation_checks",
     "CLEAR_MARGIN",
+    "STRUCTURE_FRACTION",
+    "FLOOR_MARGIN",
+    "MIN_FOOTPRINTS",
+    "StructureSign",
+    "structure_assessment",
+    "sign_assessment",
+    "structure_sign_verdicts",
 ]
 
 #: Margin by which the leak control must beat the no-leak runs to count as "clearly better".
 CLEAR_MARGIN = 0.1
+#: Fraction of the ceiling baseline's ``|B|`` CC and footprint ``|B|`` ratio a model must reach (interval lower ends) to have
+#: "learned the structure" (module docstring).
+STRUCTURE_FRACTION = 0.5
+#: Margin above the floor baseline (``zero``) both sign-blind lower ends must clear for "partly learned".
+FLOOR_MARGIN = 0.05
+#: Fewest determined footprints of a Hale class for its polarity to enter the sign verdict.
+MIN_FOOTPRINTS = 5
 #: Fewest matched region pairs for a region-parameter CC to enter the verdict and the checks.
 MIN_PAIRS = 10
 #: Region parameters that do not depend on the sign of B (areas, unsigned flux) vs ones that do.
@@ -87,6 +132,15 @@ class Headline:
     #: Mean over frames of the per-frame pixel CC of |B| (sign-blind; the audit's ``mean_abs_cc``).
     abs_cc: float | None = None
     polarity_agreement: float | None = None
+    #: Sign-blind full-disk numbers: frame means of the Pearson r of ``|B|`` (raw, binned) and of the
+    #: generated over reference unsigned flux inside the truth regions' footprints.
+    abs_cc: float | None = None
+    abs_cc_binned: float | None = None
+    footprint_abs_ratio: float | None = None
+    #: Frame mean of generated over reference full-disk TUMF.
+    tumf_ratio: float | None = None
+    #: Fraction of frames whose full-disk NMF has the reference's sign.
+    nmf_sign_agreement: float | None = None
     recall: float | None = None
     precision: float | None = None
     center_offset_deg: float | None = None
@@ -494,3 +548,151 @@ def disagreement_notes(main: Headline | None, leak: Headline | None, checks: lis
         else:
             notes.append(f"The leak control improves NMF CC by less than {CLEAR_MARGIN} ({fmt(main.nmf_cc)} → {fmt(leak.nmf_cc)}): either the leak is too weak for a short training to exploit, or the model has not learned to read it yet.")
     return notes
+
+
+# --------------------------------------------------------------------------- structure vs sign
+@dataclass
+class StructureSign:
+    """What one model learned, set beside the baselines (module docstring).
+
+    ``structure``: ``"learned"``, ``"partly"``, ``"not learned"`` or ``"unknown"``; ``sign``:
+    ``"learned"``, ``"hale"`` (Hale's law), ``"prior"`` (Hale-conforming only), ``"not learned"``
+    or ``"unknown"``; ``text``: the sentence, quoting the numbers it rests on.
+    """
+
+    name: str
+    structure: str
+    sign: str
+    structure_text: str
+    sign_text: str
+
+    @property
+    def text(self) -> str:
+        verdict = {"learned": "learned the structure", "partly": "learned part of the structure",
+                   "not learned": "did not learn the structure", "unknown": "structure not measured"}[self.structure]
+        sign = {"learned": "and learned the sign", "hale": "and its sign is Hale's law, not the input's",
+                "prior": "and leans on Hale's law for the sign", "not learned": "but not the sign",
+                "unknown": "sign not measured"}[self.sign]
+        joiner = ", " if self.sign == "unknown" else " "
+        return f"{self.name}: {verdict}{joiner}{sign}. Structure: {self.structure_text}. Sign: {self.sign_text}."
+
+
+def _interval(value, interval, bootstrapped: bool):
+    """``(low, high)`` of a value: its interval; the value itself when the audit ran no bootstrap; None if unusable."""
+    if not _ok(value):
+        return None
+    if interval is not None and all(_ok(v) for v in interval):
+        return float(interval[0]), float(interval[1])
+    return None if bootstrapped else (float(value), float(value))
+
+
+def _structure_refs(baselines: dict[str, Headline]):
+    """``(floor name, floor values, ceiling name, ceiling values)`` for (abs_cc, footprint_abs_ratio)."""
+    zero = baselines.get("zero")
+    floor = (0.0, 0.0)
+    if zero is not None:
+        floor = tuple(float(getattr(zero, a)) if _ok(getattr(zero, a)) else 0.0 for a in ("abs_cc", "footprint_abs_ratio"))
+    for kind, head in baselines.items():
+        if kind.startswith("clip-") and _ok(head.abs_cc) and _ok(head.footprint_abs_ratio):
+            return ("zero" if zero is not None else "no field"), floor, kind, (float(head.abs_cc), float(head.footprint_abs_ratio))
+    return ("zero" if zero is not None else "no field"), floor, "the truth", (1.0, 1.0)
+
+
+def structure_assessment(head: Headline, baselines: dict[str, Headline] | None = None) -> tuple[str, str]:
+    """Whether a model learned the structure: sign-blind numbers against the floor and ceiling baselines.
+
+    Parameters
+    ----------
+    head : Headline
+        The model's audit numbers (``abs_cc``, ``footprint_abs_ratio`` and their intervals).
+    baselines : dict of Headline, optional
+        Baseline kind -> its audit numbers (``zero`` the floor, the first ``clip-L`` the ceiling).
+
+    Returns
+    -------
+    category : str
+        ``"learned"``, ``"partly"``, ``"not learned"`` or ``"unknown"`` (module docstring).
+    text : str
+        The numbers, e.g. ``"|B| pixel CC 0.62 [0.55, 0.68], footprint |B| ratio 0.21 [0.18, 0.25]; ceiling clip-100
+        (0.9, 0.31), floor zero (0, 0)"``.
+    """
+    from .html import fmt_ci
+
+    baselines = baselines or {}
+    floor_name, floor, ceil_name, ceil = _structure_refs(baselines)
+    boot = bool(head.bootstrap)
+    values = [(getattr(head, a), head.ci.get(a)) for a in ("abs_cc", "footprint_abs_ratio")]
+    text = (f"|B| pixel CC {fmt_ci(*values[0])}, footprint |B| ratio {fmt_ci(*values[1])}; ceiling {ceil_name} "
+            f"({fmt(ceil[0])}, {fmt(ceil[1])}), floor {floor_name} ({fmt(floor[0])}, {fmt(floor[1])})")
+    intervals = [_interval(v, ci, boot) for v, ci in values]
+    if any(i is not None and i[0] <= f + FLOOR_MARGIN for i, f in zip(intervals, floor)):
+        return "not learned", text + ": not clearly above the floor"  # one failing number decides, even if the other is undefined
+    if any(i is None for i in intervals):
+        return "unknown", text + " (no value or no interval)"
+    lows = [i[0] for i in intervals]
+    if all(lo >= STRUCTURE_FRACTION * c for lo, c in zip(lows, ceil)):
+        return "learned", text + f": both at least {fmt(STRUCTURE_FRACTION)} of the ceiling"
+    return "partly", text + f": above the floor, short of {fmt(STRUCTURE_FRACTION)} of the ceiling"
+
+
+def sign_assessment(head: Headline, baselines: dict[str, Headline] | None = None) -> tuple[str, str]:
+    """Whether a model learned the sign: footprint polarity of both Hale classes against the ``sign-coin`` baseline.
+
+    Returns
+    -------
+    category : str
+        ``"learned"``, ``"hale"``, ``"prior"``, ``"not learned"`` or ``"unknown"`` (module docstring).
+    text : str
+        The numbers of both classes, of the coin and, when audited, of ``hale-oracle``.
+    """
+    from .html import fmt_ci
+
+    baselines = baselines or {}
+    coin, oracle = baselines.get("sign-coin"), baselines.get("hale-oracle")
+    boot = bool(head.bootstrap)
+    parts, verdicts = [], []
+    for attr, label in (("hale", "Hale-conforming"), ("anti_hale", "anti-Hale")):
+        g = getattr(head, attr)
+        mine = _interval(g.footprint_polarity_agreement, g.footprint_ci, boot)
+        ref, ref_text = (0.5, 0.5), ("chance 0.5 (no sign-coin audit)" if coin is None else
+                                     "chance 0.5 (sign-coin has no interval for this class)")
+        if coin is not None:
+            cg = getattr(coin, attr)
+            coin_ci = _interval(cg.footprint_polarity_agreement, cg.footprint_ci, bool(coin.bootstrap))
+            if coin_ci is not None:  # widened to 0.5, a coin guesser's expected agreement
+                ref = (min(coin_ci[0], 0.5), max(coin_ci[1], 0.5))
+                ref_text = f"sign-coin {fmt_ci(cg.footprint_polarity_agreement, cg.footprint_ci)}"
+        n = f" of {g.n_footprint}" if _ok(g.n_footprint) else ""
+        parts.append(f"{label} footprint polarity {fmt_ci(g.footprint_polarity_agreement, g.footprint_ci)}{n} vs {ref_text}")
+        if mine is None or not _ok(g.n_footprint) or g.n_footprint < MIN_FOOTPRINTS:
+            verdicts.append("unknown")
+        elif mine[0] > ref[1]:
+            verdicts.append("above")
+        elif mine[1] < ref[0]:
+            verdicts.append("below")
+        else:
+            verdicts.append("coin")
+    if oracle is not None:
+        parts.append(f"hale-oracle {fmt(oracle.hale.footprint_polarity_agreement)} and "
+                     f"{fmt(oracle.anti_hale.footprint_polarity_agreement)}")
+    text = "; ".join(parts)
+    hale, anti = verdicts
+    if "unknown" in verdicts:
+        return "unknown", text + f" (fewer than {MIN_FOOTPRINTS} determined footprints or no interval)"
+    if hale == "above" and anti == "above":
+        return "learned", text + ": both classes beat the coin"
+    if hale == "above" and anti == "below":
+        return "hale", text + ": right where Hale's law is right, wrong where it is wrong, the hale-oracle pattern"
+    if hale == "above":
+        return "prior", text + ": only Hale-conforming regions beat the coin"
+    return "not learned", text + ": no better than the coin"
+
+
+def structure_sign_verdicts(models: dict[str, Headline], baselines: dict[str, Headline] | None = None) -> list[StructureSign]:
+    """One :class:`StructureSign` per model (name -> its audit numbers), judged against ``baselines``."""
+    out = []
+    for name, head in models.items():
+        st, st_text = structure_assessment(head, baselines)
+        sg, sg_text = sign_assessment(head, baselines)
+        out.append(StructureSign(name, st, sg, st_text, sg_text))
+    return out

@@ -12,7 +12,7 @@ import dataclasses
 
 from ..html import Page, fmt_ci
 from ..layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, REFERENCE_EXPERIMENT
-from ..verdict import disagreement_notes, expectation_checks, verdict_paragraph
+from ..verdict import disagreement_notes, expectation_checks, structure_sign_verdicts, verdict_paragraph
 from ._common import AUDIT_COMMAND, audit_min_pairs, ci_caption, param_cc_cell
 
 __all__ = ["render"]
@@ -35,7 +35,7 @@ def _hale_rows(summary):
     return ["group"] + metrics, rows
 
 
-def render(page: Page, ctx, heads: dict, runs: dict) -> None:
+def render(page: Page, ctx, heads: dict, runs: dict, baselines: dict | None = None) -> None:
     """The ``control`` section.
 
     Parameters
@@ -48,6 +48,9 @@ def render(page: Page, ctx, heads: dict, runs: dict) -> None:
         Experiment name -> :class:`~euv2mag.report.verdict.Headline` of its audit.
     runs : dict
         Run name -> Headline of each run of the main audit.
+    baselines : dict, optional
+        Baseline kind -> Headline of its audit (``audit/baselines/<kind>``), for the
+        "structure vs sign" statement of every experiment.
     """
     lay = ctx.layout
     sec = page.section("control", "Information-ceiling control and verdict")
@@ -55,6 +58,16 @@ def render(page: Page, ctx, heads: dict, runs: dict) -> None:
     n_seeds = len(lay.predictions(MAIN_EXPERIMENT)) or len(lay.seeds(MAIN_EXPERIMENT)) or None
     sec.raw('<div class="verdict" id="verdict"><b>Verdict.</b> ')
     sec.text(verdict_paragraph(main, leak, n_seeds, runs))
+    if heads:
+        ref = ("set beside the baselines of the comparison table below" if baselines else
+               "no baseline audited (euv2mag baselines), so set beside no field (0), the truth itself (1) and chance (0.5)")
+        sec.text(f"Learned the structure or the sign? Each model's sign-blind and footprint-polarity numbers, {ref}:")
+        sec.raw('<ul id="structure-sign">')
+        for item in structure_sign_verdicts(heads, baselines):
+            sec.raw(f'<li data-structure="{item.structure}" data-sign="{item.sign}">')
+            sec.text(item.text)
+            sec.raw("</li>")
+        sec.raw("</ul>")
     sec.raw("</div>")
     for exp, what, command in (
             (MAIN_EXPERIMENT, "", AUDIT_COMMAND),

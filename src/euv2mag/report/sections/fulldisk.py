@@ -120,10 +120,15 @@ def render(page: Page, ctx, heads: dict) -> None:
                 ["NMF across frames", cell("nmf_cc"), cell("nmf_r2"), cell("nmf_slope")],
                 ["pixel values (mean over frames)", cell("pixel_cc"), None, None],
                 ["binned pixel values (mean over frames)", cell("pixel_cc_binned"), None, None],
-                ["pixel |B| (sign-blind, mean over frames)", cell("abs_cc"), None, None],
-                ["strong-field polarity agreement (mean)", cell("polarity_agreement"), None, None]]
+                ["strong-field polarity agreement (mean)", cell("polarity_agreement"), None, None],
+                ["|B| pixel values, sign ignored (mean over frames)", cell("abs_cc"), None, None],
+                ["binned |B| pixel values (mean over frames)", cell("abs_cc_binned"), None, None],
+                ["unsigned flux in the truth footprints, generated / reference (mean)", cell("footprint_abs_ratio"), None, None],
+                ["full-disk TUMF, generated / reference (mean)", cell("tumf_ratio"), None, None]]
         sec.table(["quantity", "CC / agreement", "R²", "slope"], rows,
                   "Full-disk headline numbers: correlation, R² (generated as a prediction of the reference) and slope of a fit "
                   "through the origin across test frames; per-frame pixel CCs averaged over frames; polarity agreement on pixels "
-                  f"where both maps exceed {strong} G (0.5 = chance). " + ci_caption(h.bootstrap), [spath],
+                  f"where both maps exceed {strong} G (0.5 = chance); the sign-blind rows (|B| CCs, unsigned flux ratios) say "
+                  "whether the model draws the field in the right places and strength even where it cannot know the "
+                  "sign. " + ci_caption(h.bootstrap), [spath],
                   table_id="fulldisk-table")

@@ -86,7 +86,7 @@ def study(tmp_path_factory):
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("farside")
-    params = SynthParams(start="2012-06-01", end="2012-06-21", cadence="48h", size=64, seed=2, rate_scale=3.0)
+    params = SynthParams(start="2012-06-01", end="2012-06-15", cadence="48h", size=64, seed=2, rate_scale=3.0)
     synthesize(root / "synth.zarr", params, progress=False)
     from _model_data import write_split
     from euv2mag.data.store import FrameStore
@@ -94,9 +94,9 @@ def study(tmp_path_factory):
     store = FrameStore(root / "synth.zarr")
     times = [str(t) for t in store.times]
     n = store.n_frames
-    split = write_split(root / "split.json", list(range(0, n - 5)), val=[n - 5], test=list(range(n - 4, n)), times=times)
+    split = write_split(root / "split.json", list(range(0, n - 4)), val=[n - 4], test=list(range(n - 3, n)), times=times)
     cfg = TrainConfig(ngf=4, ndf=4, iters=4, val_every=2, ckpt_every=2)
-    run = train_seed(store, list(range(0, n - 5)), [n - 5], cfg, 0, root / "run", progress=False).run_dir
+    run = train_seed(store, list(range(0, n - 4)), [n - 4], cfg, 0, root / "run", progress=False).run_dir
     summary = farside_study(run, root / "synth.zarr", root / "farside", separations=(0, 60, 180), split=split,
                             calibration="none", scales=(0.8, 1.0), n_boot=20, progress=False)
     return root, run, split, summary
@@ -111,7 +111,7 @@ def test_study_end_to_end(study):
     skill = SKILL.read(out)
     assert set(skill["separation_deg"]) == {0.0, 60.0, 180.0}
     assert set(skill["prediction"]) == {"model", "model-x0.8", "persistence"}
-    assert (skill["n_frames"] == 4).all()
+    assert (skill["n_frames"] == 3).all()
     assert FarsideSummary.read(out).folders == summary.folders == {"0": "sep-0", "60": "sep-60", "180": "sep-180"}
     pers = skill[skill["prediction"] == "persistence"].set_index("separation_deg")["covered_fraction"]
     # the Earth frame itself (mu >= 0.2 of the disk), two thirds of the overlap at 60 deg, nothing at 180 deg
@@ -148,3 +148,15 @@ def test_separation_zero_reproduces_the_earth_view_audit(study, tmp_path):
     for got, want in ((row["tumf_cc"], m.fulldisk.tumf.cc), (row["mean_abs_cc"], m.fulldisk.mean_abs_cc),
                       (row["recall"], m.regions.recall)):
         assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_report_section_only_with_the_study(study, tmp_path):
+    from euv2mag.report.build import build_report
+
+    root, *_ = study
+    (tmp_path / "empty").mkdir()
+    assert 'id="farside"' not in build_report(tmp_path / "empty", out=tmp_path / "empty.html").read_text()
+    html = build_report(root, out=tmp_path / "r.html").read_text()
+    assert 'id="farside"' in html and 'id="farside-skill"' in html and 'id="farside-ages"' in html
+    assert "farside/farside_skill.csv" in html and "persistence" in html

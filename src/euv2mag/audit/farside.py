@@ -386,8 +386,13 @@ def _synth_params(store):
 
 
 def _write_input(store, out: Path, indices: Sequence[int], scale: float, calibration, reference_q) -> Path:
-    """Store ``out`` with the frames ``indices`` of ``store``: ``euv`` scaled by ``scale`` then calibrated, ``mag`` copied."""
-    from ..data.crosscal import calibrate_frames
+    """Store ``out``: every frame of ``store`` with ``euv`` scaled by ``scale`` then calibrated, ``mag`` copied.
+
+    The quantile map is fitted on the frames ``indices`` (the set being predicted) and applied to
+    every frame; the frames keep their indices, so a prediction's seeded dropout is the one it
+    has on ``store`` itself.
+    """
+    from ..data.crosscal import calibrate_frames, disk_quantiles, parse_calibration, quantile_transfer
     from ..data.store import FrameStore, StoreWriter
 
     if out.exists():
@@ -396,15 +401,25 @@ def _write_input(store, out: Path, indices: Sequence[int], scale: float, calibra
                 return out
         except UserError:
             pass
-    geoms = [store.geometry(i) for i in indices]
-    images = [store.read("euv", i).astype(np.float64) * scale for i in indices]
-    euv = calibrate_frames(images, [g.rho <= 1.0 for g in geoms], calibration, reference_q)
-    params = {"source_store": str(Path(store.path).resolve()), "source_indices": list(indices), "euv_scale": scale,
-              "euv_calibration": str(calibration), "arrays": ["euv", "mag"]}
-    with StoreWriter.open(out, n_frames=len(indices), shape=store.shape, arrays=["euv", "mag"], kind="prepared",
+    cal = parse_calibration(calibration)
+    n = store.n_frames
+    transfer = None
+    if cal.method == "quantile":
+        source = disk_quantiles([store.read("euv", i).astype(np.float64) * scale for i in indices],
+                                [store.geometry(i).rho <= 1.0 for i in indices])
+        transfer = (source, np.asarray(reference_q, dtype=np.float64))
+    params = {"source_store": str(Path(store.path).resolve()), "fitted_on_indices": list(indices), "euv_scale": scale,
+              "euv_calibration": cal.label, "arrays": ["euv", "mag"]}
+    with StoreWriter.open(out, n_frames=n, shape=store.shape, arrays=["euv", "mag"], kind="prepared",
                           params=params, provenance=params, overwrite=True) as writer:
-        for k, i in enumerate(indices):
-            writer.write_frame(k, geoms[k], euv=euv[k], mag=store.read("mag", i))
+        for i in range(n):
+            geom = store.geometry(i)
+            euv = store.read("euv", i).astype(np.float64) * scale
+            if transfer is not None:
+                euv = quantile_transfer(euv, *transfer).astype(np.float32)
+            else:
+                euv = calibrate_frames([euv], [geom.rho <= 1.0], cal)[0]
+            writer.write_frame(i, geom, euv=euv, mag=store.read("mag", i))
         writer.finish()
     return out
 
@@ -616,7 +631,8 @@ def farside_study(run_dir, train_store, out, *, separations: Sequence[float] = S
             for scale in fp.scales:
                 name = "model" if scale == 1.0 else f"model-x{scale:g}"
                 inp = _write_input(truth, folder / f"input-x{scale:g}.zarr", idx, scale, cal, reference.quantiles)
-                preds[name] = predict_run(run_dir, inp, folder / f"{name}.zarr", indices="all", checkpoint=checkpoint,
+                preds[name] = predict_run(run_dir, inp, folder / f"{name}.zarr", indices=",".join(map(str, idx)),
+                                          checkpoint=checkpoint,
                                           copy_inputs=False, device=device, progress=progress)
             preds["persistence"] = write_cross_persistence(train.path, truth_path, folder / "persistence.zarr", idx,
                                                            days=fp.persistence_days,

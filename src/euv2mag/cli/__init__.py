@@ -64,6 +64,7 @@ COMMANDS = (
     "regions",
     "audit",
     "baselines",
+    "farside",
     "report",
     "demo",
 )

@@ -18,7 +18,7 @@ Coordinates
     includes the Sun–observer light travel time, as Earth's ``sunpy.coordinates.sun.L0`` does.
 
 Observers (``--observer``, :func:`parse_observer`)
------------------------------------------------
+--------------------------------------------------
 ``earth``
     sunpy's Earth ephemeris (``sun.B0``, ``sun.L0``, ``sun.earth_distance``): the geometry
     every store had before observers existed, bit for bit.

@@ -83,6 +83,10 @@ INTERMIXED = {
                    "--seed", "2", "--rotation-model", "snodgrass", "--kinds", "zero", "persistence-7"]),
     "synchronic": (["synchronic", "e.zarr", "f.zarr:3", "--time", "2014-02-01", "--out", "m.fits"],
                    ["synchronic", "e.zarr", "--time", "2014-02-01", "f.zarr:3", "--out", "m.fits"]),
+    "farside": (["farside", "runs/k/seed-0", "s.zarr", "--split", "x.json", "--out", "fs", "--separations", "60",
+                 "180", "--euv-calibration", "linear:1.2", "--scales", "0.8", "1.0"],
+                ["farside", "--split", "x.json", "runs/k/seed-0", "--separations", "60", "180", "--out", "fs",
+                 "s.zarr", "--euv-calibration", "linear:1.2", "--scales", "0.8", "1.0"]),
     "report": (["report", "study", "--out", "r.html"], ["report", "--out", "r.html", "study"]),
     "demo": (["demo", "--out", "d", "--quick", "--seeds", "0", "1"], ["demo", "--seeds", "0", "1", "--quick", "--out", "d"]),
 }

@@ -5,7 +5,8 @@ The audit works on plain arrays (G) and :class:`~euv2mag.geometry.DiskGeometry`;
 has its module (:mod:`~euv2mag.audit.fulldisk`, :mod:`~euv2mag.audit.detection`, :mod:`~euv2mag.audit.measurement`,
 :mod:`~euv2mag.audit.pil`, :mod:`~euv2mag.audit.match`, :mod:`~euv2mag.audit.hale`,
 :mod:`~euv2mag.audit.variability`, :mod:`~euv2mag.audit.saturation`,
-:mod:`~euv2mag.audit.leakage`, :mod:`~euv2mag.audit.bootstrap`), and the whole audit of stores
+:mod:`~euv2mag.audit.leakage`, :mod:`~euv2mag.audit.bootstrap`, the far-side study
+:mod:`~euv2mag.audit.farside`), and the whole audit of stores
 is one call, :func:`audit_stores`, whose files are defined in :mod:`~euv2mag.audit.files` and
 :mod:`~euv2mag.audit.summary`.
 """
@@ -17,6 +18,7 @@ from .pipeline import AuditParams, AuditResult, audit_frame, audit_stores
 from .detection import DetectionParams, detect_regions
 from .measurement import find_regions, footprint_polarity, measure_regions
 from .summary import AuditSummary, Intervals
+from .farside import farside_study
 
 __all__ = [
     "audit_stores",
@@ -42,4 +44,5 @@ __all__ = [
     "solar_cycle",
     "block_bootstrap",
     "DISK_PASSAGE_DAYS",
+    "farside_study",
 ]

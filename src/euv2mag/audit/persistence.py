@@ -29,7 +29,10 @@ Rotation and reprojection
     ``mu >= mu_min``, where reproject's default Gaussian kernel would blur it by ~1 px).  Each
     frame's WCS is a helioprojective TAN grid built from its
     :class:`~euv2mag.geometry.DiskGeometry` (:func:`euv2mag.data.maps.wcs_header`), the
-    observer at the frame's time.  (prepare's flux-conserving rebinning,
+    observer at the frame's time and at its own Stonyhurst longitude
+    (:func:`euv2mag.data.maps.observer_hgln_deg`), so the history and the target may be seen
+    from different observers (an Earth-view history carried into a far-side observer's view,
+    :mod:`euv2mag.audit.farside`).  (prepare's flux-conserving rebinning,
     :func:`euv2mag.data.fits.prepare_array`, handles affine maps only; a differential rotation
     shears the disk by latitude, so it is not reused here.)
 
@@ -201,7 +204,7 @@ def _source_mu(target, history, rotation_model: str) -> np.ndarray:
     from astropy.time import Time
     from sunpy.coordinates import HeliographicStonyhurst, propagate_with_solar_surface
 
-    from ..data.maps import frame_wcs
+    from ..data.maps import frame_wcs, observer_hgln_deg
 
     on = np.isfinite(target.mu)
     ys, xs = np.nonzero(on)
@@ -215,7 +218,9 @@ def _source_mu(target, history, rotation_model: str) -> np.ndarray:
         coords = SkyCoord(coords.frame.make_3d())  # the visible surface point of each pixel
         with propagate_with_solar_surface(rotation_model=rotation_model):
             hgs = coords.transform_to(HeliographicStonyhurst(obstime=Time(history.time)))
-    _, _, mu = history.hgs_to_pixel(hgs.lat.to_value(u.deg), hgs.lon.to_value(u.deg))
+    # the geometry's longitudes are counted from its own observer's central meridian
+    lon = hgs.lon.to_value(u.deg) - observer_hgln_deg(history)
+    _, _, mu = history.hgs_to_pixel(hgs.lat.to_value(u.deg), lon)
     out[ys, xs] = mu
     return out
 

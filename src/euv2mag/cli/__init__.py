@@ -77,6 +77,7 @@ COMMANDS = (
     "audit",
     "baselines",
     "synchronic",
+    "farside",
     "report",
     "demo",
 )

@@ -16,6 +16,8 @@ stays light (astropy/sunpy, Zarr and torch load only when a name that needs them
 - splits (:mod:`~euv2mag.data.splits`): :class:`Split`, :func:`make_split`, :func:`write_split`,
   :func:`load_split`, :func:`bind_split`, :func:`check_split_times`,
   :func:`resolve_indices`;
+- EUV cross-calibration (:mod:`~euv2mag.data.crosscal`): :func:`parse_calibration`,
+  :func:`calibrate_frames`, :class:`EuvReference`;
 - training pairs (:mod:`~euv2mag.data.torch_dataset`, needs torch): :class:`PairDataset`.
 
 Examples
@@ -59,6 +61,9 @@ _SOURCES = {
     "check_split_times": "splits",
     "bind_split": "splits",
     "resolve_indices": "splits",
+    "parse_calibration": "crosscal",
+    "calibrate_frames": "crosscal",
+    "EuvReference": "crosscal",
     "PairDataset": "torch_dataset",
 }
 

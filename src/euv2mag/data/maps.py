@@ -21,15 +21,16 @@ from typing import Iterable, Sequence
 
 from .fits import fits_stem, is_fits_name
 
-__all__ = ["MapInput", "expand_map_inputs", "safe_name", "wcs_header", "frame_wcs"]
+__all__ = ["MapInput", "expand_map_inputs", "safe_name", "wcs_header", "frame_wcs", "observer_hgln_deg"]
 
 
 def wcs_header(geometry):
     """FITS header of a frame's pixel grid: helioprojective TAN WCS and the observer (sunpy's keys).
 
     ``CRPIX1/2`` at the disk centre, ``CDELT1/2`` the plate scale (arcsec), columns west and
-    rows north; the observer at Stonyhurst longitude 0, latitude ``b0_deg``, ``DSUN_OBS`` the
-    frame's ``dsun_m``, at ``DATE-OBS``.  ``RSUN_REF`` is the solar radius that puts the limb
+    rows north; the observer at Stonyhurst longitude :func:`observer_hgln_deg` (0 for Earth and
+    Earth-orbit observers; a far-side observer's own longitude), latitude ``b0_deg``,
+    ``DSUN_OBS`` the frame's ``dsun_m``, at ``DATE-OBS``.  ``RSUN_REF`` is the solar radius that puts the limb
     where the geometry has it (``dsun_m * sin(rsun_arcsec)``): sunpy's surface then is the
     geometry's (:class:`~euv2mag.geometry.DiskGeometry` places the limb at ``rsun_px`` whatever
     ``dsun_m`` says), and pixel <-> heliographic coordinates agree between the two.
@@ -63,11 +64,38 @@ def wcs_header(geometry):
     h["DSUN_OBS"] = geometry.dsun_m
     h["RSUN_REF"] = geometry.dsun_m * math.sin(geometry.rsun_arcsec / ARCSEC_PER_RAD)
     h["RSUN_OBS"] = geometry.rsun_arcsec
-    h["HGLN_OBS"] = 0.0
+    h["HGLN_OBS"] = observer_hgln_deg(geometry)
     h["HGLT_OBS"] = geometry.b0_deg
     if geometry.time:
         h["DATE-OBS"] = str(geometry.time)
     return h
+
+
+def observer_hgln_deg(geometry) -> float:
+    """Heliographic Stonyhurst longitude of the frame's observer, deg in [-180, 180).
+
+    A :class:`~euv2mag.geometry.DiskGeometry` holds the Carrington longitude of its disk centre
+    ``l0_deg``, which is the observer's Carrington longitude; Stonyhurst longitude 0 is Earth's
+    central meridian, whose Carrington longitude is sunpy's ``sun.L0(time)``, so the observer
+    sits at ``l0_deg - L0_earth(time)`` (light travel time differences between observers, at
+    most ~0.01 deg, are ignored).  0 for a geometry without a time.
+
+    Examples
+    --------
+    >>> from sunpy.coordinates import sun
+    >>> from euv2mag.geometry import DiskGeometry
+    >>> t = "2014-03-01T00:00:00"
+    >>> l0 = float(sun.L0(t).deg)
+    >>> g = DiskGeometry((64, 64), 24.5, 39.0, 0.0, (l0 + 120.0) % 360, time=t)
+    >>> round(observer_hgln_deg(g), 6)
+    120.0
+    """
+    if not geometry.time:
+        return 0.0
+    from sunpy.coordinates import sun
+
+    earth_l0 = float(sun.L0(str(geometry.time)).deg)
+    return float((geometry.l0_deg - earth_l0 + 180.0) % 360.0 - 180.0)
 
 
 def frame_wcs(geometry):

@@ -125,7 +125,8 @@ def build_report(root: str | Path, out: str | Path | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from .sections import comparison, control, dataset, examples, fulldisk, regions, runinfo, saturation, training, variability
+    from .sections import (comparison, control, dataset, examples, farside, fulldisk, regions, runinfo, saturation,
+                           training, variability)
 
     root = Path(root)
     if not root.is_dir():
@@ -151,6 +152,7 @@ def build_report(root: str | Path, out: str | Path | None = None) -> Path:
     fulldisk.render(page, ctx, heads)
     regions.render(page, ctx, heads)
     variability.render(page, ctx, runs)
+    farside.render(page, ctx)
     runinfo.render(page, ctx)
     out = Path(out) if out is not None else lay.report
     atomic_write_text(out, page.render())

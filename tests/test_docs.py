@@ -38,7 +38,7 @@ def test_docs_build_without_warnings(tmp_path):
 
     # Numbers measured in the README moved to the user guide unchanged.
     demo = (out / "demo.html").read_text(encoding="utf-8")
-    assert "0.54 [0.52, 0.57]" in demo  # |B| CC of seed 0, default demo
-    assert "14 min 55 s" in demo
+    assert "0.55 [0.53, 0.58]" in demo  # |B| CC of seed 0, default demo
+    assert "13 min 47 s" in demo
     synth = (out / "synthetic-sun.html").read_text(encoding="utf-8")
     assert "5.74e22 Mx" in synth  # calibration: TUMF of the real 2016-07-07 map

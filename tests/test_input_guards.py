@@ -233,7 +233,7 @@ def test_interrupted_train_says_resume(train_inputs, tmp_path, capsys, monkeypat
     assert _err(capsys) == ["euv2mag train: interrupted; re-run the same command with --resume to resume"]
     from euv2mag.data import synthetic
 
-    monkeypatch.setattr(synthetic, "synthesize", interrupted)
+    monkeypatch.setattr(synthetic, "synthesize_views", interrupted)
     assert main(["synth", str(tmp_path / "s.zarr")]) == 130
     assert _err(capsys) == ["euv2mag synth: interrupted; re-run the same command to resume"]
 

@@ -110,5 +110,9 @@ def test_detector_recovers_injected_regions():
     assert len(scores) >= 10
     assert scores.detected.mean() >= 0.90
     det = scores[scores.detected]
-    assert (det.offset_deg <= 1.0).all(), det
-    assert (np.abs(det.area_ratio - 1.0) <= 0.20).all(), det
+    # Generator v3 (observed cycle-24 activity, stronger and longer-lived plage) has larger regions
+    # whose decayed flux joins the detected area: the worst of 47 isolated regions is off by 1.46 deg
+    # (a 3.2e22 Mx region) and 1.23 in area (v2: within 1.0 deg and 0.20).
+    assert (det.offset_deg <= 1.5).all(), det
+    assert (np.abs(det.area_ratio - 1.0) <= 0.25).all(), det
+    assert det.offset_deg.median() <= 0.2 and np.abs(det.area_ratio - 1.0).median() <= 0.06, det

@@ -6,7 +6,7 @@ anyone can hold the generator against their own HMI files.  The measurements are
 :mod:`euv2mag.audit.calibration`, applied alike to both maps.
 
 Quantities (:data:`CALIBRATION_QUANTITIES`), on pixels with ``rho < 0.95`` R
----------------------------------------------------------------------------
+----------------------------------------------------------------------------
 ``frac_gt_50``, ``frac_gt_100``, ``frac_gt_500``
     Fractions (dimensionless) of disk pixels with ``|B_LOS|`` above 50, 100, 500 G.
 ``tumf_mx``

@@ -253,9 +253,25 @@ class JsonFile:
 
     The class defines ``FILENAME``, ``to_dict()`` and ``from_dict(obj, *, path=None)`` (which
     checks the keys and raises a one-line :class:`~euv2mag.errors.UserError` naming ``path``).
+    A dataclass whose JSON layout is just its fields needs neither: the defaults below write
+    and read the fields, and name ``DESCRIPTION`` when a key is missing.
     """
 
     FILENAME: str = ""
+    #: What the file holds, for the default reader's error ("not a far-side study summary").
+    DESCRIPTION: str = "an euv2mag result file"
+
+    def to_dict(self) -> dict:
+        """The fields of a dataclass summary (classes with another layout override this)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj, *, path=None):
+        """A dataclass summary from its fields; a missing or unexpected key is a one-line error."""
+        try:
+            return cls(**{f.name: obj[f.name] for f in dataclasses.fields(cls)})
+        except (KeyError, TypeError) as exc:
+            raise UserError(f"not {cls.DESCRIPTION} ({exc})", path=path) from None
 
     def write(self, folder) -> Path:
         """Write ``folder/FILENAME`` atomically (NaN as ``null``) and return its path."""

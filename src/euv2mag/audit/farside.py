@@ -193,6 +193,7 @@ class FarsideSummary(JsonFile):
     """``farside.json``: parameters, inputs and folders of a far-side study."""
 
     FILENAME = "farside.json"
+    DESCRIPTION = "a far-side study summary"
 
     params: dict
     run_dir: str
@@ -200,16 +201,6 @@ class FarsideSummary(JsonFile):
     indices: list
     times: list
     folders: dict
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, obj, *, path=None) -> "FarsideSummary":
-        try:
-            return cls(**{f.name: obj[f.name] for f in dataclasses.fields(cls)})
-        except (KeyError, TypeError) as exc:
-            raise UserError(f"not a far-side study summary ({exc})", path=path) from None
 
 
 # ---------------------------------------------------------------------------- pure functions

@@ -206,6 +206,7 @@ class EuvReference(JsonFile):
     """
 
     FILENAME = "euv_reference.json"
+    DESCRIPTION = "an EUV reference"
 
     levels: list
     quantiles: list
@@ -213,15 +214,9 @@ class EuvReference(JsonFile):
     n_pixels: int
     source_store: str
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, obj, *, path=None) -> "EuvReference":
-        try:
-            ref = cls(**{f.name: obj[f.name] for f in dataclasses.fields(cls)})
-        except (KeyError, TypeError) as exc:
-            raise UserError(f"not an EUV reference ({exc})", path=path) from None
+        ref = super().from_dict(obj, path=path)
         if len(ref.levels) != len(ref.quantiles) or not ref.levels:
             raise UserError("EUV reference levels and quantiles differ in length", path=path)
         return ref

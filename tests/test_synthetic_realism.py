@@ -3,6 +3,7 @@ synthetic Sun (issue 13): ``cycle.activity_amplitude``, ``regions.spot_peak_g``,
 ``synthetic.realism`` and ``euv2mag realism``."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -158,3 +159,51 @@ def test_check_real_names_a_bad_file(tmp_path):
     bad.write_bytes(b"not a fits file")
     with pytest.raises(UserError, match="x.fits"):
         S.check_real([bad], size=64)
+
+
+# ------------------------------------------------------------------ realisation spread (issue 13)
+def test_peak_reference_is_linear_in_the_sunspot_number():
+    """At the two anchor months the anchors themselves; November 2011 (SSN 139.1) from the documented
+    real 2016-07-07 values extrapolates 39 % beyond December (docs: > 100 G 1.45 %, TUMF 10.9e22 Mx,
+    kept share 0.703)."""
+    from euv2mag.data.synthetic import realism as R
+
+    jul = {"frac_gt_100": 0.00437, "frac_gt_500": 0.000034, "tumf_mx": 5.74e22, "clip100_share": 0.914}
+    assert R.peak_reference(jul, R.DEC2011_SSN) == pytest.approx(R.DEC2011_REAL)
+    assert R.peak_reference(jul, R.JUL2016_SSN) == pytest.approx(jul)
+    nov = R.peak_reference(jul, 139.1)
+    assert nov["frac_gt_100"] == pytest.approx(0.01453, rel=2e-3)
+    assert nov["tumf_mx"] == pytest.approx(10.9e22, rel=5e-3)
+    assert nov["clip100_share"] == pytest.approx(0.703, abs=1e-3)
+    assert nov["frac_gt_500"] == pytest.approx(0.000034 + 1.3875 * (0.0004 - 0.000034), rel=1e-3)
+    assert set(nov) == set(R.DEC2011_REAL)
+
+
+def test_ensemble_statistics_is_the_per_seed_medians_and_the_frame_mean():
+    """Each seed's row is what synthetic_statistics gives for that seed; the median and mean are over
+    seeds and frames; different seeds are different realisations."""
+    from euv2mag.data.synthetic import realism as R
+
+    p = S.SynthParams(start="2011-12-01", end="2011-12-01", size=64, seed=7)
+    ens = R.ensemble_statistics(p, "2011-12-01T12:00", offsets_days=(0.0, 9.0), seeds=(0, 2))
+    assert ens["seeds"] == [0, 2] and ens["n_frames"] == 2
+    for i, seed in enumerate((0, 2)):
+        single = S.synthetic_statistics(dataclasses.replace(p, seed=seed), "2011-12-01T12:00", offsets_days=(0.0, 9.0))
+        for q in R.DISK_QUANTITIES:
+            assert ens["per_seed"][q][i] == pytest.approx(single[q], rel=1e-12)
+    for q in R.DISK_QUANTITIES:
+        assert ens["frames"][q].shape == (2, 2)
+        assert ens["mean"][q] == pytest.approx(float(np.mean(ens["frames"][q])))
+        assert ens["median"][q] == pytest.approx(float(np.median(ens["per_seed"][q])))
+    assert not np.array_equal(ens["frames"]["tumf_mx"][0], ens["frames"]["tumf_mx"][1])
+    with pytest.raises(UserError):
+        R.ensemble_statistics(p, "2011-12-01T12:00", seeds=())
+
+
+def test_real_percentile_counts_ties_half():
+    from euv2mag.data.synthetic.realism import real_percentile
+
+    v = [0.0, 0.0, 1.0, 2.0, 3.0]
+    assert real_percentile(0.0, v) == pytest.approx(20.0)  # the two zeros tie
+    assert real_percentile(2.5, v) == pytest.approx(80.0)
+    assert real_percentile(-1.0, v) == 0.0 and real_percentile(9.0, v) == 100.0

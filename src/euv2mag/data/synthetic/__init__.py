@@ -39,7 +39,8 @@ from __future__ import annotations
 
 from .params import GENERATOR_VERSION, SynthParams
 from .regions import MAX_AGE_DAYS, RegionState, region_state, region_states, regions_alive
-from .realism import CALIBRATION_QUANTITIES, REALISM_CSV, calibration_statistics, check_real, synthetic_statistics
+from .realism import (CALIBRATION_QUANTITIES, DEC2011_REAL, REALISM_CSV, calibration_statistics, check_real,
+                      ensemble_statistics, peak_reference, real_percentile, synthetic_statistics)
 from .render import render_field, render_frame
 from .timegrid import frame_geometries, frame_times, parse_cadence
 from .truth import FRAME_REGION_COLUMNS, frame_regions_table, region_footprint, regions_table
@@ -75,4 +76,8 @@ __all__ = [
     "calibration_statistics",
     "synthetic_statistics",
     "check_real",
+    "DEC2011_REAL",
+    "ensemble_statistics",
+    "peak_reference",
+    "real_percentile",
 ]

@@ -28,6 +28,19 @@ The synthetic value of a real map's date is the median over frames at the date p
 rotation, so one frame is a noisy sample), made at the real map's image size with the given
 generator parameters; ``ar_mean_g`` pools the regions of all those frames.  ``ratio`` is
 synthetic / real (NaN when the real value is 0).
+
+Realisation spread and the first cycle-24 peak (issue 13)
+---------------------------------------------------------
+One seed is one realisation of the emergence catalogue; at high activity one large region more
+or less moves the strong-field shares by factors 2-3.  :func:`ensemble_statistics` makes the
+:func:`~euv2mag.audit.calibration.disk_statistics` quantities (:data:`DISK_QUANTITIES`) of the
+same frames for several seeds and returns per frame, per seed (median over the frames, as
+:func:`synthetic_statistics`), the median over seeds and the mean over all frames (the
+expectation over realisations).  :func:`real_percentile` places a real value inside the
+synthetic frames' distribution.  The "published activity" references at the first cycle-24
+peak: :data:`DEC2011_REAL` (a real December-2011 HMI map as issue 13 gives it) and
+:func:`peak_reference` (linear in the monthly sunspot number between a real July-2016 map and
+December 2011).
 """
 from __future__ import annotations
 
@@ -41,7 +54,14 @@ from ...tables import Column, TableFile
 
 __all__ = [
     "CALIBRATION_QUANTITIES",
+    "DEC2011_REAL",
+    "DEC2011_SSN",
     "DEFAULT_OFFSETS_DAYS",
+    "DISK_QUANTITIES",
+    "JUL2016_SSN",
+    "ensemble_statistics",
+    "peak_reference",
+    "real_percentile",
     "REALISM_CSV",
     "calibration_statistics",
     "synthetic_statistics",
@@ -58,6 +78,21 @@ CALIBRATION_QUANTITIES = {
     "ar_mean_g": "G",
     "n_regions": "",
 }
+#: The quantities of :func:`euv2mag.audit.calibration.disk_statistics` (no region detection).
+DISK_QUANTITIES = ("frac_gt_50", "frac_gt_100", "frac_gt_500", "tumf_mx", "clip100_share")
+
+#: Real December 2011 (first cycle-24 peak; the map itself is not in this repository) as issue 13
+#: gives it relative to the version-2 generator, whose December-2011 monthly median (1024^2,
+#: r < 0.95 R, |B| > 10 G, one frame every third day at 12:00, 1-31 December, seed 0) was measured
+#: before the change: TUMF 5.58e22 Mx, > 100 G 0.549 %, > 500 G 0.0044 %, kept share 0.886.  Real =
+#: that / the issue's ratios (TUMF 0.59, > 100 G 0.47, > 500 G 0.11); kept share 0.762 as the issue
+#: states; the share > 50 G is not given.
+DEC2011_REAL = {"frac_gt_100": 0.005493 / 0.47, "frac_gt_500": 0.000044 / 0.11, "tumf_mx": 5.58e22 / 0.59,
+                "clip100_share": 0.762}
+#: Monthly mean total sunspot numbers (V2.0, WDC-SILSO; :mod:`~euv2mag.data.synthetic.silso`) of
+#: the two months :func:`peak_reference` interpolates between.
+DEC2011_SSN = 109.3
+JUL2016_SSN = 32.4
 #: Days around a date at which synthetic frames are made (their median is the synthetic value).
 DEFAULT_OFFSETS_DAYS = (-12.0, -6.0, 0.0, 6.0, 12.0)
 
@@ -208,3 +243,97 @@ def check_real(paths: Sequence, params=None, *, size: int = 1024,
         with writer_lock(out):
             REALISM_CSV.write(table, out)
     return table
+
+
+def peak_reference(real_jul2016: dict, ssn: float) -> dict:
+    """"Published activity" reference values of a month near the first cycle-24 peak.
+
+    Each row of :data:`DEC2011_REAL` interpolated (or extrapolated) linearly in the monthly
+    sunspot number between the real 2016-07-07 map (month SSN :data:`JUL2016_SSN`) and real
+    December 2011 (:data:`DEC2011_SSN`): an assumption (TUMF and strong-field areas grow about
+    linearly with the sunspot number), since no real map of those months is at hand.
+
+    Parameters
+    ----------
+    real_jul2016 : dict
+        :func:`~euv2mag.audit.calibration.disk_statistics` of the real 2016-07-07 HMI map.
+    ssn : float
+        Monthly mean total sunspot number (V2.0) of the month (e.g. 139.1 for November 2011,
+        94.4 for January 2012).
+
+    Returns
+    -------
+    dict
+        The keys of :data:`DEC2011_REAL` (same units).
+    """
+    w = (float(ssn) - JUL2016_SSN) / (DEC2011_SSN - JUL2016_SSN)
+    return {k: float(real_jul2016[k]) + w * (v - float(real_jul2016[k])) for k, v in DEC2011_REAL.items()}
+
+
+def ensemble_statistics(params, time: str, *, offsets_days: Sequence[float] = DEFAULT_OFFSETS_DAYS,
+                        seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> dict:
+    """:data:`DISK_QUANTITIES` of the synthetic frames at ``time + offsets_days`` for several seeds.
+
+    Parameters
+    ----------
+    params : SynthParams
+        Generator parameters (``size`` used; ``seed`` replaced by each of ``seeds``).
+    time : str
+        Centre date, ISO 8601 UTC.
+    offsets_days : sequence of float
+        Frame offsets from ``time`` in days.
+    seeds : sequence of int
+        Seeds (realisations of the emergence catalogue).
+
+    Returns
+    -------
+    dict
+        ``frames``: quantity -> (n_seeds, n_frames) ndarray, each frame's value; ``per_seed``:
+        quantity -> (n_seeds,) median over the frames (a seed's value as
+        :func:`synthetic_statistics` makes it); ``median``: quantity -> median over the seeds of
+        ``per_seed``; ``mean``: quantity -> mean over all frames of all seeds (the expectation over
+        realisations); ``seeds``; ``n_frames``.  Units as :data:`CALIBRATION_QUANTITIES`.
+    """
+    from astropy.time import Time
+
+    from ...audit.calibration import disk_statistics
+    from ...errors import UserError
+    from .render import render_frame
+    from .timegrid import frame_geometries
+
+    if len(offsets_days) == 0 or len(seeds) == 0:
+        raise UserError("at least one frame offset and one seed are needed", parameter="offsets_days/seeds")
+    t0 = float(Time(time, scale="utc").mjd)
+    times = [t0 + float(d) for d in offsets_days]
+    geometries = frame_geometries(times, params.size)
+    frames = {q: np.empty((len(seeds), len(times))) for q in DISK_QUANTITIES}
+    for i, seed in enumerate(seeds):
+        p = dataclasses.replace(params, seed=int(seed))
+        for j, (t, g) in enumerate(zip(times, geometries)):
+            stats = disk_statistics(render_frame(p, t, g)["mag"], g)
+            for q in DISK_QUANTITIES:
+                frames[q][i, j] = stats[q]
+    per_seed = {q: np.median(v, axis=1) for q, v in frames.items()}
+    return {"frames": frames, "per_seed": per_seed,
+            "median": {q: float(np.median(v)) for q, v in per_seed.items()},
+            "mean": {q: float(np.mean(v)) for q, v in frames.items()},
+            "seeds": [int(s) for s in seeds], "n_frames": len(times)}
+
+
+def real_percentile(real: float, synthetic) -> float:
+    """Percentile (0-100) of a real value among synthetic values (ties count half).
+
+    Parameters
+    ----------
+    real : float
+        The real map's value.
+    synthetic : array-like of float
+        Synthetic values of the same quantity (e.g. every frame of :func:`ensemble_statistics`).
+
+    Returns
+    -------
+    float
+        ``100 x (share below + share equal / 2)``; 50 = the synthetic median.
+    """
+    v = np.asarray(synthetic, dtype=float).ravel()
+    return float(100.0 * (np.mean(v < real) + 0.5 * np.mean(v == real)))

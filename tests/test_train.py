@@ -286,3 +286,17 @@ def test_linear_lr_schedule_decays_over_the_second_half(store64, tmp_path):
     assert not _states_equal(ck_lin["G"], ck_const["G"])
     with pytest.raises(UserError, match="lr_schedule"):
         TrainConfig(lr_schedule="cosine")
+
+
+def test_sign_blind_cc_term_alone_is_what_the_generator_minimises(store64, tmp_path):
+    # regression on the |B| correlation alone: the weighted total is exactly 2 x the logged
+    # sign-blind term, the signed CC is not computed, and the term is a 1 - CC in (0, 2)
+    cfg = TrainConfig(**{**TINY, **variant_defaults("cc"), "gan_mode": "none", "lambda_l1": 0.0, "lambda_cc": 0.0,
+                         "lambda_abs_cc": 2.0, "iters": 4, "val_every": 2, "ckpt_every": 2, "log_every": 2})
+    rows = _rows(train_seed(store64, [0, 1], [], cfg, 0, tmp_path / "abs", progress=False).run_dir)
+    assert len(rows) == 2
+    for x in rows:
+        assert float(x["loss_g_cc"]) == 0 and 0 < float(x["loss_g_abs_cc"]) < 2
+        assert float(x["loss_g"]) == pytest.approx(2.0 * float(x["loss_g_abs_cc"]), rel=1e-6)
+    with pytest.raises(UserError, match="no loss left"):
+        TrainConfig(**{**TINY, "gan_mode": "none", "lambda_l1": 0.0})

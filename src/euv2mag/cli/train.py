@@ -23,6 +23,7 @@ _FIELDS = {
     "lambda_gan": "lambda_gan",
     "lambda_l1": "lambda_l1",
     "lambda_cc": "lambda_cc",
+    "lambda_abs_cc": "lambda_abs_cc",
     "cc_kind": "cc_kind",
     "cc_scales": "cc_scales",
     "loss_mask_disk": "loss_mask_disk",
@@ -93,6 +94,7 @@ def add_parser(subparsers) -> None:
     m.add_argument("--lambda-gan", type=nonnegative_float, help="GAN loss weight (default 1)")
     m.add_argument("--lambda-l1", type=nonnegative_float, help="L1 loss weight (default 100)")
     m.add_argument("--lambda-cc", type=nonnegative_float, help="CC loss weight (default 0; cc variant 5)")
+    m.add_argument("--lambda-abs-cc", type=nonnegative_float, help="weight of the CC loss of |B| (default 0)")
     m.add_argument("--cc-kind", choices=("pearson", "ccc"), help="correlation of the CC loss")
     m.add_argument("--cc-scales", type=positive_int, help="scales of the CC loss (default 4)")
     m.add_argument("--loss-mask-disk", action=argparse.BooleanOptionalAction, default=None,

@@ -65,6 +65,11 @@ class TrainConfig:
         GAN loss; ``none`` trains the generator by regression only (no discriminator).
     lambda_gan, lambda_l1, lambda_cc : float
         Loss weights (KPL19: 1, 100, 0).
+    lambda_abs_cc : float
+        Weight of the sign-blind correlation term, the multi-scale ``1 - CC`` of ``|G(x)|`` and
+        ``|y|`` (default 0).  L1 and the signed CC are best served by 0 G where the sign cannot be
+        known (quiet network, anti-Hale regions), which also removes the field's magnitude there;
+        this term asks for the magnitude whatever the sign (a lever measured in docs/demo.rst).
     cc_kind : {"pearson", "ccc"}
         Correlation of the CC loss.
     cc_scales : int
@@ -134,6 +139,7 @@ class TrainConfig:
     lambda_gan: float = 1.0
     lambda_l1: float = 100.0
     lambda_cc: float = 0.0
+    lambda_abs_cc: float = 0.0
     cc_kind: str = "pearson"
     cc_scales: int = 4
     loss_mask_disk: bool = False
@@ -209,7 +215,7 @@ class TrainConfig:
                      "val_every", "ckpt_every", "log_every", "val_frames"):
             if getattr(self, name) < 1:
                 raise UserError(f"training option {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lambda_gan", "lambda_l1", "lambda_cc", "lr", "adam_eps"):
+        for name in ("lambda_gan", "lambda_l1", "lambda_cc", "lambda_abs_cc", "lr", "adam_eps"):
             if getattr(self, name) < 0:
                 raise UserError(f"training option {name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
@@ -222,8 +228,8 @@ class TrainConfig:
             from .pix2pix import check_size
 
             check_size(self.size)
-        if self.lambda_l1 == 0 and self.lambda_cc == 0 and self.gan_mode == "none":
-            raise UserError("no loss left: gan_mode none needs lambda_l1 or lambda_cc > 0")
+        if self.lambda_l1 == 0 and self.lambda_cc == 0 and self.lambda_abs_cc == 0 and self.gan_mode == "none":
+            raise UserError("no loss left: gan_mode none needs lambda_l1, lambda_cc or lambda_abs_cc > 0")
         self.mag_scaling  # validates the scaling options
         self.euv_scaling
 

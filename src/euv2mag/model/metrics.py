@@ -7,9 +7,10 @@ columns :data:`METRIC_COLUMNS`:
     Iterations done.
 ``loss_d``
     Mean over the window of (BCE_real + BCE_fake) / 2 (0 without a discriminator).
-``loss_g_gan``, ``loss_g_l1``, ``loss_g_cc``
-    Means over the window of the generator's GAN loss, of |G(x) - y| on the [-1, 1] scale and
-    of 1 - CC, each unweighted.
+``loss_g_gan``, ``loss_g_l1``, ``loss_g_cc``, ``loss_g_abs_cc``
+    Means over the window of the generator's GAN loss, of |G(x) - y| on the [-1, 1] scale, of
+    1 - CC and of 1 - CC of |G(x)| and |y|, each unweighted (runs written before the last
+    column existed leave it empty).
 ``loss_g``
     Mean of the weighted total the generator minimises.
 ``seconds``
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 #: Loss columns (means over the rows' window of iterations).
-LOSS_COLUMNS = ["loss_d", "loss_g_gan", "loss_g_l1", "loss_g_cc", "loss_g"]
+LOSS_COLUMNS = ["loss_d", "loss_g_gan", "loss_g_l1", "loss_g_cc", "loss_g_abs_cc", "loss_g"]
 #: Validation columns (see :func:`validation_metrics`).
 VAL_COLUMNS = ["val_l1_g", "val_cc", "val_abs_cc", "val_tumf_rel_err", "val_nmf_rel_err", "val_nmf_err_frac_tumf"]
 #: All columns of ``metrics.csv``, in order.

@@ -15,7 +15,8 @@ the gradients, so the layout changes only float rounding.  Then
 
 1. (``gan_mode != "none"``) a discriminator step on ``BCE(D(x, y), 1) + BCE(D(x, G(x)), 0)``
    (KPL19 minimises the sum; ``loss_d`` logs half of it, as KPL19 prints);
-2. a generator step on ``lambda_gan BCE(D(x, G(x)), 1) + lambda_l1 |G(x) - y| + lambda_cc CC``.
+2. a generator step on ``lambda_gan BCE(D(x, G(x)), 1) + lambda_l1 |G(x) - y| + lambda_cc CC
+   + lambda_abs_cc CC(|G(x)|, |y|)``.
 
 By default one generator forward serves both steps (the reference PyTorch pix2pix);
 ``two_forward`` runs KPL19's separate forward for each step (the D step's one without gradients).
@@ -340,9 +341,15 @@ class Pix2PixTrainer:
                     loss_cc = cc_loss(fake32, ys[i], masks[i], kind=cfg.cc_kind, n_scales=cfg.cc_scales)
                 else:
                     loss_cc = fake32.new_zeros(())
-                loss_g = cfg.lambda_gan * loss_gan + cfg.lambda_l1 * loss_l1 + cfg.lambda_cc * loss_cc
+                if cfg.lambda_abs_cc:  # the sign-blind term: |G(x)| against |y| (odd scalings: |s(B)| = s(|B|))
+                    loss_abs_cc = cc_loss(fake32.abs(), ys[i].abs(), masks[i], kind=cfg.cc_kind, n_scales=cfg.cc_scales)
+                else:
+                    loss_abs_cc = fake32.new_zeros(())
+                loss_g = (cfg.lambda_gan * loss_gan + cfg.lambda_l1 * loss_l1 + cfg.lambda_cc * loss_cc
+                          + cfg.lambda_abs_cc * loss_abs_cc)
             total = total + loss_g / b
-            for key, value in (("loss_g_gan", loss_gan), ("loss_g_l1", loss_l1), ("loss_g_cc", loss_cc), ("loss_g", loss_g)):
+            for key, value in (("loss_g_gan", loss_gan), ("loss_g_l1", loss_l1), ("loss_g_cc", loss_cc),
+                               ("loss_g_abs_cc", loss_abs_cc), ("loss_g", loss_g)):
                 sums[key] += value.item()
         self._backward_step(total, self.opt_G, 1)
         n = b

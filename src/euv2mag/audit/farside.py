@@ -19,7 +19,7 @@ What is written (``out/``)
 ``sep-<S>/persistence.zarr``, ``sep-<S>/persistence.history.csv``
     The ``persistence`` baseline: the Earth-view truth ``persistence_days`` before each frame
     (0: the Earth frame at the same time) rotated by differential rotation into the observer's
-    view at the frame time (:func:`euv2mag.audit.persistence.rotate_map`).  Where that surface
+    view at the frame time (:func:`euv2mag.data.history.rotate_map`).  Where that surface
     was not on the Earth-facing disk it is 0 G (``covered_fraction`` per frame).
 ``sep-<S>/audit/``
     The audit of the predictions ``model`` (f = 1), ``model-x<f>`` and ``persistence``.
@@ -313,7 +313,7 @@ def write_cross_persistence(history_store, target_store, out, indices: Sequence[
     Returns
     -------
     Path
-        ``out``; the per-frame table :data:`euv2mag.audit.persistence.HISTORY` is written inside
+        ``out``; the per-frame table :data:`euv2mag.data.history.HISTORY` is written inside
         it and as ``<out stem>.history.csv`` beside it.
     """
     from ..data.store import FrameStore, StoreWriter

@@ -149,3 +149,48 @@ def test_auto_age_and_the_channels():
     assert np.allclose(ch[2][on], 5.0 / AGE_SCALE_DAYS) and np.all(ch[2][~on] == 0)
     none = history_channels(np.zeros((N, N)), np.zeros((N, N)), math.nan, g, MagScaling())
     assert np.all(none[2][on] == 1.0) and np.all(none[:2] == 0)
+
+
+def test_training_with_history_channels_then_prediction(earth, tmp_path):
+    """A history run trains and predicts from a history-input store; the channels reach the network; a plain store is refused."""
+    import torch
+
+    from euv2mag.model.checkpoint import load_checkpoint
+    from euv2mag.model.config import TrainConfig
+    from euv2mag.model.predict import predict_image, predict_run
+    from euv2mag.model.train import train_seed
+
+    torch.set_num_threads(1)
+    hist = write_history_store(earth, earth, tmp_path / "train.zarr", days=1.0, progress=False)
+    cfg = TrainConfig(ngf=4, ndf=4, iters=2, val_every=2, ckpt_every=2, log_every=1, history_channels=True,
+                      coord_channels=True, euv_kind="linear", euv_vmin=0.0, euv_vmax=2000.0)
+    run = train_seed(hist, [1, 2, 3], [4], cfg, 0, tmp_path / "run", progress=False).run_dir
+    ck = load_checkpoint(run / "last.ckpt")  # weights_only=True
+    first_g = next(v for v in ck["G"].values() if v.ndim == 4)
+    assert first_g.shape[1] == 1 + 2 + 3 and ck["config_obj"].history_channels is True
+    out = predict_run(run, hist, tmp_path / "pred.zarr", indices=[3, 4], checkpoint="last", device="cpu",
+                      progress=False)
+    pred = FrameStore(out).read("pred", 0)
+    assert np.all(np.isfinite(pred[FrameStore(hist).geometry(3).rho <= 1.0]))
+    with pytest.raises(UserError) as err:
+        predict_run(run, earth, tmp_path / "plain.zarr", indices=[3], checkpoint="last", device="cpu", progress=False)
+    assert "\n" not in str(err.value) and "earth.zarr" in str(err.value) and "hist" in str(err.value)
+    assert not (tmp_path / "plain.zarr").exists()
+    with pytest.raises(UserError, match="history"):
+        train_seed(earth, [1, 2], [3], cfg, 0, tmp_path / "run2", progress=False)
+
+    class Probe(torch.nn.Module):
+        """Returns the history channel as the scaled map, and records the input."""
+
+        def forward(self, x):
+            self.seen = x.clone()
+            return x[:, 3:4]
+
+    store, probe, res = FrameStore(hist), Probe(), cfg.resolved(N)
+    geom = store.geometry(3)
+    got = predict_image(probe, store.read("euv", 3), geom, res,
+                        history=(store.read("hist", 3), store.read("hist_cover", 3), 1.0))
+    assert tuple(probe.seen.shape) == (1, 6, N, N)
+    assert np.allclose(probe.seen[0, 5].numpy()[geom.rho <= 1], 1.0 / AGE_SCALE_DAYS)
+    cover = store.read("hist_cover", 3) > 0.5
+    assert np.allclose(got[cover], np.clip(store.read("hist", 3)[cover], -100, 100), atol=1e-3)

@@ -194,3 +194,18 @@ def test_training_with_history_channels_then_prediction(earth, tmp_path):
     assert np.allclose(probe.seen[0, 5].numpy()[geom.rho <= 1], 1.0 / AGE_SCALE_DAYS)
     cover = store.read("hist_cover", 3) > 0.5
     assert np.allclose(got[cover], np.clip(store.read("hist", 3)[cover], -100, 100), atol=1e-3)
+
+
+def test_history_command_and_old_configs(earth, tmp_path, capsys):
+    from euv2mag.cli import main
+    from euv2mag.model.config import TrainConfig
+
+    assert main(["history", str(earth), "--out", str(tmp_path / "h.zarr"), "--days", "1", "--indices", "3,4"]) == 0
+    assert "2 frames, median age 1 d" in capsys.readouterr().out
+    assert FrameStore(tmp_path / "h.zarr").table("history")["history_index"].tolist() == [2, 3]
+    assert main(["history", str(earth), "--out", str(tmp_path / "s.zarr"), "--days", "2", "--max-age", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "max_age_days" in err and not (tmp_path / "s.zarr").exists()
+    # a configuration written before the option existed (no history_channels key) has none
+    old = TrainConfig.from_dict({k: v for k, v in TrainConfig(ngf=4).to_dict().items() if k != "history_channels"})
+    assert old.history_channels is False and old.input_channels == 1

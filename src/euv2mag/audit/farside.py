@@ -87,8 +87,8 @@ from ..errors import UserError
 from ..tables import Column, JsonFile, TableFile
 
 __all__ = ["SEPARATIONS", "SCALES", "AGE_BINS_DAYS", "AGE_STEP_DAYS", "LINK_DEG", "FarsideParams", "SKILL", "AGES",
-           "REGION_AGES", "HISTORY_SPLIT", "history_split_rows", "FarsideSummary", "days_since_earth_view", "earth_l0_b0", "wilson_interval",
-           "write_cross_persistence", "farside_study"]
+           "REGION_AGES", "HISTORY_SPLIT", "history_split_rows", "FarsideSummary", "days_since_earth_view",
+           "earth_l0_b0", "wilson_interval", "write_cross_persistence", "farside_study"]
 
 #: Default observer separations from Earth, deg (0: the Earth view, the reference).
 SEPARATIONS = (0.0, 60.0, 120.0, 180.0)

@@ -151,6 +151,7 @@ def test_auto_age_and_the_channels():
     assert np.all(none[2][on] == 1.0) and np.all(none[:2] == 0)
 
 
+@pytest.mark.slow
 def test_training_with_history_channels_then_prediction(earth, tmp_path):
     """A history run trains and predicts from a history-input store; the channels reach the network; a plain store is refused."""
     import torch

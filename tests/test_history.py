@@ -100,6 +100,9 @@ def test_a_region_that_emerged_after_the_history_frame_is_absent_and_an_older_on
     peak = np.unravel_index(np.argmax(np.where(near_a, hist, -np.inf)), hist.shape)
     assert math.hypot(peak[1] - ax, peak[0] - ay) <= 1.0
     assert hist[peak] == pytest.approx(FrameStore(earth).read("mag", 3)[peak], rel=0.25)
+    # re-running with the same arguments resumes (nothing left to write) and gives the same table
+    again = write_history_store(earth, earth, tmp_path / "h2.zarr", days=2.0, indices=[3, 4], progress=False)
+    assert FrameStore(again).table("history").equals(h.table("history"))
 
 
 def test_drawn_ages_and_the_maximum_age(earth, tmp_path):

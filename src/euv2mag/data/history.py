@@ -85,17 +85,18 @@ _DAY_S = 86400.0
 HISTORY = TableFile(
     "history.csv",
     (
-        Column("index", "int64", "", "frame index in the prediction store"),
-        Column("source_index", "int64", "", "frame index in the truth store"),
+        Column("index", "int64", "", "frame index in this store (prediction or history input)"),
+        Column("source_index", "int64", "", "frame index in the target (truth) store"),
         Column("time", "str", "", "frame time, ISO 8601 UTC"),
-        Column("history_index", "int64", "", "truth frame used as history (-1: none)"),
+        Column("history_index", "int64", "", "frame of the history store used as history (-1: none)"),
         Column("history_time", "str", "", "its time, ISO 8601 UTC (empty: none)"),
         Column("age_days", "float64", "d", "frame time minus history time (NaN: none)"),
         Column("covered_fraction", "float64", "",
                "share of the disk pixels (rho <= 1) that have history (0 without a history frame)"),
-        Column("reason", "str", "", "why the frame has no history frame (empty when it has one)"),
+        Column("reason", "str", "", "why the frame has no history frame: none within the tolerance, or "
+               "older than the maximum age (empty when it has one)"),
     ),
-    "one row per frame of a persistence-D prediction store (euv2mag.data.history)",
+    "one row per frame of a persistence-D prediction store or a history-input store (euv2mag.data.history)",
 )
 
 

@@ -210,3 +210,30 @@ def test_history_run_is_audited_beside_persistence_on_the_same_history(study, tm
     # a region that emerged after the history frame is in no history: persistence cannot match it
     after = allc.loc[(60.0, "persistence", "emerged_after")]
     assert after["n_regions"] == 0 or after["recall"] <= 0.25
+
+
+def test_history_split_groups_regions_by_emergence_against_the_history_frame():
+    import pandas as pd
+
+    from euv2mag.audit.farside import HISTORY_SPLIT, history_split_rows
+
+    t1, t2 = "2012-06-10T00:00:00", "2012-06-14T00:00:00"
+    regions = pd.DataFrame({"region_id": [1, 2, 3], "emergence_time": ["2012-06-01T00:00:00", "2012-06-08T00:00:00",
+                                                                       "2012-06-01T00:00:00"]})
+    # frame t1 has a history frame at 2012-06-06 (region 2 emerged after it); frame t2 has none
+    history = pd.DataFrame({"time": [t1, t2], "history_time": ["2012-06-06T00:00:00", ""]})
+    ages = pd.DataFrame({"time": [t1, t1, t1, t2], "ref_label": [1, 2, 3, 1], "region_id": [1, 2, -1, 3]})
+    matches = pd.DataFrame({
+        "pred": ["history"] * 4, "time": [t1, t1, t1, t2], "ref_label": [1, 2, 3, 1],
+        "status": ["matched", "missed", "matched", "matched"], "hale_class": ["hale", "anti_hale", "hale", "hale"],
+        "ref_leading_polarity": pd.array([1, -1, 1, 1], dtype="Int64"),
+        "fp_gen_leading_polarity": pd.array([1, 0, 1, -1], dtype="Int64")})
+    rows = HISTORY_SPLIT.frame(history_split_rows(60.0, 4.0, matches, ages, history, regions, ("history",)))
+    got = rows.set_index(["group", "hale_class"])
+    assert got.loc[("emerged_before", "all"), ["n_regions", "n_matched", "n_fp_determined"]].tolist() == [1, 1, 1]
+    assert got.loc[("emerged_before", "all"), "fp_polarity"] == 1.0
+    assert got.loc[("emerged_after", "anti_hale"), ["n_regions", "n_matched"]].tolist() == [1, 0]
+    assert got.loc[("emerged_after", "all"), "recall"] == 0.0 and got.loc[("emerged_after", "hale"), "n_regions"] == 0
+    # the unlinked region (id -1) is in no group; the frame without history is 'no_history'
+    assert got.loc[("no_history", "all"), ["n_regions", "n_matched", "fp_polarity"]].tolist() == [1, 1, 0.0]
+    assert rows["n_regions"][rows["hale_class"] == "all"].sum() == 3

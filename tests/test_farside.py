@@ -160,3 +160,80 @@ def test_report_section_only_with_the_study(study, tmp_path):
     html = build_report(root, out=tmp_path / "r.html").read_text()
     assert 'id="farside"' in html and 'id="farside-skill"' in html and 'id="farside-ages"' in html
     assert "farside/farside_skill.csv" in html and "persistence" in html
+
+
+@pytest.mark.slow
+def test_history_run_is_audited_beside_persistence_on_the_same_history(study, tmp_path):
+    """The history-conditioned variant: its input, the fair persistence, the emerged-before/after split."""
+    from euv2mag.audit.farside import HISTORY_SPLIT, SKILL, FarsideSummary, farside_study
+    from euv2mag.data.history import write_history_store
+    from euv2mag.data.store import FrameStore
+    from euv2mag.errors import UserError
+    from euv2mag.model.config import TrainConfig
+    from euv2mag.model.train import train_seed
+
+    root, run, split, _ = study
+    n = FrameStore(root / "synth.zarr").n_frames
+    hist = write_history_store(root / "synth.zarr", root / "synth.zarr", tmp_path / "train-history.zarr",
+                               days="0:6", seed=1, progress=False)
+    cfg = TrainConfig(ngf=4, ndf=4, iters=4, val_every=2, ckpt_every=2, history_channels=True)
+    hrun = train_seed(hist, list(range(0, n - 4)), [n - 4], cfg, 0, tmp_path / "hrun", progress=False).run_dir
+    with pytest.raises(UserError, match="history channels"):  # the plain run is no history run
+        farside_study(run, root / "synth.zarr", tmp_path / "bad", history_run=run, split=split, progress=False)
+    with pytest.raises(UserError, match="maximum"):
+        farside_study(run, root / "synth.zarr", tmp_path / "bad", history_run=hrun, history_days=6,
+                      max_history_age_days=4, split=split, progress=False)
+    out = tmp_path / "farside"
+    summary = farside_study(run, root / "synth.zarr", out, separations=(0, 60), split=split, calibration="none",
+                            scales=(1.0,), n_boot=0, history_run=hrun, progress=False)
+    assert FarsideSummary.read(out).history["days"] == summary.history["days"] == {"0": 0.0, "60": 4.0}
+    skill = SKILL.read(out)
+    assert set(skill["prediction"]) == {"model", "history", "persistence"}
+    rows = skill.set_index(["separation_deg", "prediction"])
+    for sep in (0.0, 60.0):  # the history input and persistence share their coverage
+        assert rows.loc[(sep, "history"), "covered_fraction"] == rows.loc[(sep, "persistence"), "covered_fraction"]
+    # persistence is the history input itself (same frame, age, rotation)
+    hin, pers = FrameStore(out / "sep-60" / "input-history.zarr"), FrameStore(out / "sep-60" / "persistence.zarr")
+    assert all(np.array_equal(hin.read("hist", k), pers.read("pred", k), equal_nan=True) for k in range(hin.n_frames))
+    assert np.allclose(hin.table("history")["age_days"], 4.0)
+    split_rows = HISTORY_SPLIT.read(out)
+    assert set(split_rows["prediction"]) == {"model", "history", "persistence"}
+    allc = split_rows[split_rows["hale_class"] == "all"].set_index(["separation_deg", "prediction", "group"])
+    # at 0 deg the history is the frame itself: every region emerged before it, persistence finds them
+    assert allc.loc[(0.0, "persistence", "emerged_after"), "n_regions"] == 0
+    assert allc.loc[(0.0, "persistence", "emerged_before"), "recall"] > 0.9
+    both = allc.loc[(60.0, "persistence", "emerged_before"), "n_regions"] + \
+        allc.loc[(60.0, "persistence", "emerged_after"), "n_regions"]
+    assert both > 0
+    for (sep, name, grp), r in allc.iterrows():
+        assert r["n_matched"] <= r["n_regions"] and (r["n_regions"] == 0 or r["recall_lo"] <= r["recall"] <= r["recall_hi"])
+    # a region that emerged after the history frame is in no history: persistence cannot match it
+    after = allc.loc[(60.0, "persistence", "emerged_after")]
+    assert after["n_regions"] == 0 or after["recall"] <= 0.25
+
+
+def test_history_split_groups_regions_by_emergence_against_the_history_frame():
+    import pandas as pd
+
+    from euv2mag.audit.farside import HISTORY_SPLIT, history_split_rows
+
+    t1, t2 = "2012-06-10T00:00:00", "2012-06-14T00:00:00"
+    regions = pd.DataFrame({"region_id": [1, 2, 3], "emergence_time": ["2012-06-01T00:00:00", "2012-06-08T00:00:00",
+                                                                       "2012-06-01T00:00:00"]})
+    # frame t1 has a history frame at 2012-06-06 (region 2 emerged after it); frame t2 has none
+    history = pd.DataFrame({"time": [t1, t2], "history_time": ["2012-06-06T00:00:00", ""]})
+    ages = pd.DataFrame({"time": [t1, t1, t1, t2], "ref_label": [1, 2, 3, 1], "region_id": [1, 2, -1, 3]})
+    matches = pd.DataFrame({
+        "pred": ["history"] * 4, "time": [t1, t1, t1, t2], "ref_label": [1, 2, 3, 1],
+        "status": ["matched", "missed", "matched", "matched"], "hale_class": ["hale", "anti_hale", "hale", "hale"],
+        "ref_leading_polarity": pd.array([1, -1, 1, 1], dtype="Int64"),
+        "fp_gen_leading_polarity": pd.array([1, 0, 1, -1], dtype="Int64")})
+    rows = HISTORY_SPLIT.frame(history_split_rows(60.0, 4.0, matches, ages, history, regions, ("history",)))
+    got = rows.set_index(["group", "hale_class"])
+    assert got.loc[("emerged_before", "all"), ["n_regions", "n_matched", "n_fp_determined"]].tolist() == [1, 1, 1]
+    assert got.loc[("emerged_before", "all"), "fp_polarity"] == 1.0
+    assert got.loc[("emerged_after", "anti_hale"), ["n_regions", "n_matched"]].tolist() == [1, 0]
+    assert got.loc[("emerged_after", "all"), "recall"] == 0.0 and got.loc[("emerged_after", "hale"), "n_regions"] == 0
+    # the unlinked region (id -1) is in no group; the frame without history is 'no_history'
+    assert got.loc[("no_history", "all"), ["n_regions", "n_matched", "fp_polarity"]].tolist() == [1, 1, 0.0]
+    assert rows["n_regions"][rows["hale_class"] == "all"].sum() == 3

@@ -194,12 +194,12 @@ def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed
     ------
     UserError
         For ``persistence-D``, which needs a history frame (:func:`write_baselines`,
-        :func:`euv2mag.audit.persistence.rotate_map`).
+        :func:`euv2mag.data.history.rotate_map`).
     """
     name, level = parse_kind(kind)
     if name in NEEDS_HISTORY:
         raise UserError(f"baseline {kind!r} is made from an earlier truth frame, not from the frame itself; "
-                        "use write_baselines or euv2mag.audit.persistence.rotate_map", parameter="kinds")
+                        "use write_baselines or euv2mag.data.history.rotate_map", parameter="kinds")
     if name == "zero":
         return zero_map(geometry)
     if name == "clip":
@@ -242,7 +242,7 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
         own ``rotation_model``, else ``howard``).
     mu_min : float, optional
         ``persistence-D``: smallest ``mu`` of a history pixel that is carried (default
-        :data:`euv2mag.audit.persistence.HISTORY_MU_MIN`).
+        :data:`euv2mag.data.history.HISTORY_MU_MIN`).
     progress : bool, optional
         Show a progress bar (default: unless ``EUV2MAG_NO_PROGRESS`` is set).
 
@@ -252,7 +252,7 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
         The stores written, in the order of ``kinds``.  Each has the array ``pred`` and the
         truth frames' time and geometry, plus ``tables/source_frames`` (``index``,
         ``source_index``, ``time``); a ``persistence-D`` store also the table ``history``
-        (:data:`euv2mag.audit.persistence.HISTORY`), written as ``out/<kind>.history.csv`` too.
+        (:data:`euv2mag.data.history.HISTORY`), written as ``out/<kind>.history.csv`` too.
         Re-running replaces them.
 
     Raises

@@ -19,7 +19,7 @@ What is written (``out/``)
 ``sep-<S>/persistence.zarr``, ``sep-<S>/persistence.history.csv``
     The ``persistence`` baseline: the Earth-view truth ``persistence_days`` before each frame
     (0: the Earth frame at the same time) rotated by differential rotation into the observer's
-    view at the frame time (:func:`euv2mag.audit.persistence.rotate_map`).  Where that surface
+    view at the frame time (:func:`euv2mag.data.history.rotate_map`).  Where that surface
     was not on the Earth-facing disk it is 0 G (``covered_fraction`` per frame).
 ``sep-<S>/audit/``
     The audit of the predictions ``model`` (f = 1), ``model-x<f>`` and ``persistence``.
@@ -33,8 +33,28 @@ What is written (``out/``)
 :data:`AGES` ``farside_ages.csv``
     Recall and footprint polarity per history-age bin and prediction, with counts and Wilson
     95 % intervals.
+:data:`HISTORY_SPLIT` ``farside_history_split.csv`` (with ``history_run``)
+    Recall and footprint polarity of ``model``, ``history`` and ``persistence`` for the truth
+    regions that emerged before the history frame and those that emerged after it, by Hale
+    class, with counts and Wilson 95 % intervals.
 :class:`FarsideSummary` ``farside.json``
     The study's parameters and where everything is.
+
+The history-conditioned variant (``history_run``; Jeong et al. 2022, ApJS 262, 50)
+    A run trained with ``history_channels`` (:class:`euv2mag.model.config.TrainConfig`) on a
+    history-input store of the Earth view (:func:`euv2mag.data.history.write_history_store`)
+    sees, beside the observer's cross-calibrated EUV, the latest Earth-view truth
+    ``history_days`` before (``auto``: the separation over the equator's synodic rate, rounded
+    to the training store's cadence, :func:`euv2mag.data.history.auto_history_days`) moved to
+    the frame time and into the observer's view, its coverage and its age
+    (``sep-<S>/input-history.zarr``).  Its predictions are audited as ``history``; the
+    ``persistence`` baseline is then that very history input (the same history frame, age and
+    rotation, ``pred = hist``), so the two are compared on equal information.  A history frame
+    older than ``max_history_age_days`` is not used: the frame gets no history (0 G, coverage
+    0) and is listed with the reason in the store's ``history`` table and
+    ``sep-<S>/persistence.history.csv`` (a skip-list entry).  The region split asks what the
+    history channel buys and where it must fail: a region that emerged after the history frame
+    is in no history, so there the model has only the EUV.
 
 History age ("days since the region was last on the Earth-facing disk")
     For a truth region detected at frame time ``t``: the generator region nearest to its
@@ -67,8 +87,8 @@ from ..errors import UserError
 from ..tables import Column, JsonFile, TableFile
 
 __all__ = ["SEPARATIONS", "SCALES", "AGE_BINS_DAYS", "AGE_STEP_DAYS", "LINK_DEG", "FarsideParams", "SKILL", "AGES",
-           "REGION_AGES", "FarsideSummary", "days_since_earth_view", "earth_l0_b0", "wilson_interval",
-           "write_cross_persistence", "farside_study"]
+           "REGION_AGES", "HISTORY_SPLIT", "history_split_rows", "FarsideSummary", "days_since_earth_view",
+           "earth_l0_b0", "wilson_interval", "write_cross_persistence", "farside_study"]
 
 #: Default observer separations from Earth, deg (0: the Earth view, the reference).
 SEPARATIONS = (0.0, 60.0, 120.0, 180.0)
@@ -95,6 +115,8 @@ class FarsideParams:
     age_bins_days: tuple = AGE_BINS_DAYS
     link_deg: float = LINK_DEG
     n_boot: int = 200
+    history_days: object = "auto"
+    max_history_age_days: float | None = None
 
     def __post_init__(self):
         from ..data.crosscal import parse_calibration
@@ -121,6 +143,15 @@ class FarsideParams:
             raise UserError(f"must lie in (0, 90] deg, got {self.link_deg!r}", parameter="link_deg")
         if int(self.n_boot) < 0:
             raise UserError(f"must be >= 0, got {self.n_boot!r}", parameter="n_boot")
+        from ..data.history import HistoryParams
+
+        hp = HistoryParams(self.history_days, separation_deg=0.0, tolerance_days=self.history_tolerance_days,
+                           max_age_days=self.max_history_age_days)
+        if isinstance(hp.days, tuple):
+            raise UserError("the far-side history age is a number of days or 'auto', not a range",
+                            parameter="history_days")
+        object.__setattr__(self, "history_days", hp.days)
+        object.__setattr__(self, "max_history_age_days", hp.max_age_days)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -137,7 +168,8 @@ SKILL = TableFile(
     "farside_skill.csv",
     (
         Column("separation_deg", "float64", "deg", "observer's Stonyhurst longitude (angle from Earth)"),
-        Column("prediction", "str", "", "model (f = 1), model-x<f> (EUV scaled by f) or persistence"),
+        Column("prediction", "str", "", "model (f = 1), model-x<f> (EUV scaled by f), history (the "
+               "history-conditioned run) or persistence"),
         Column("kind", "str", "", "model or persistence"),
         Column("scale", "float64", "", "EUV intensity scale before calibration (NaN: persistence)"),
         Column("calibration", "str", "", "EUV cross-calibration (empty: persistence)"),
@@ -149,7 +181,8 @@ SKILL = TableFile(
         *_ci_columns("fp_polarity_anti_hale", "", "footprint polarity agreement, anti-Hale truth regions"),
         Column("n_fp_hale", "int64", "", "Hale regions with a determined footprint polarity"),
         Column("n_fp_anti_hale", "int64", "", "anti-Hale regions with a determined footprint polarity"),
-        Column("covered_fraction", "float64", "", "persistence: mean share of the disk with history (NaN: model)"),
+        Column("covered_fraction", "float64", "",
+               "persistence and history: mean share of the disk with history (NaN: model)"),
     ),
     "far-side skill per separation and prediction (euv2mag.audit.farside)",
 )
@@ -187,6 +220,24 @@ AGES = TableFile(
     "far-side skill per history-age bin (euv2mag.audit.farside)",
 )
 
+HISTORY_SPLIT = TableFile(
+    "farside_history_split.csv",
+    (
+        Column("separation_deg", "float64", "deg", "observer's angle from Earth"),
+        Column("prediction", "str", "", "model, history or persistence"),
+        Column("history_days", "float64", "d", "history age asked for at this separation"),
+        Column("group", "str", "", "emerged_before / emerged_after the frame's history frame, or no_history "
+               "(the frame had none: too old or none within the tolerance)"),
+        Column("hale_class", "str", "", "hale, anti_hale or all (with undetermined)"),
+        Column("n_regions", "int64", "", "linked truth-region observations in the group"),
+        Column("n_matched", "int64", "", "of those matched by the prediction"),
+        *_ci_columns("recall", "", "n_matched / n_regions, Wilson 95 % interval"),
+        Column("n_fp_determined", "int64", "", "regions with a determined footprint polarity"),
+        *_ci_columns("fp_polarity", "", "footprint polarity agreement, Wilson 95 % interval"),
+    ),
+    "far-side skill for regions that emerged before vs after the history frame (euv2mag.audit.farside)",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class FarsideSummary(JsonFile):
@@ -201,6 +252,15 @@ class FarsideSummary(JsonFile):
     indices: list
     times: list
     folders: dict
+    #: With a history run: ``run``, ``days`` and ``n_without_history`` per separation, ``max_age_days``.
+    history: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, obj, *, path=None):
+        """As :meth:`JsonFile.from_dict`; a summary written before ``history`` existed reads with none."""
+        if isinstance(obj, dict) and "history" not in obj:
+            obj = {**obj, "history": {}}
+        return super().from_dict(obj, path=path)
 
 
 # ---------------------------------------------------------------------------- pure functions
@@ -313,7 +373,7 @@ def write_cross_persistence(history_store, target_store, out, indices: Sequence[
     Returns
     -------
     Path
-        ``out``; the per-frame table :data:`euv2mag.audit.persistence.HISTORY` is written inside
+        ``out``; the per-frame table :data:`euv2mag.data.history.HISTORY` is written inside
         it and as ``<out stem>.history.csv`` beside it.
     """
     from ..data.store import FrameStore, StoreWriter
@@ -524,10 +584,97 @@ def _age_rows(sep: float, name: str, matches, ages, edges) -> list[dict]:
     return rows
 
 
+def history_split_rows(sep: float, history_days: float, matches, region_ages, history_table, regions,
+                       predictions: Sequence[str] = ("model", "history", "persistence")) -> list[dict]:
+    """:data:`HISTORY_SPLIT` rows of one separation.
+
+    Parameters
+    ----------
+    sep, history_days : float
+        Separation (deg) and history age asked for (days).
+    matches : DataFrame
+        The audit's :data:`~euv2mag.audit.files.MATCHES` rows of the separation.
+    region_ages : DataFrame
+        :data:`REGION_AGES` rows of the separation (truth regions linked to generator regions).
+    history_table : DataFrame
+        The history-input store's :data:`~euv2mag.data.history.HISTORY` table (``time``,
+        ``history_time``; empty ``history_time``: no history).
+    regions : DataFrame
+        The truth store's generator table ``regions`` (``region_id``, ``emergence_time``).
+    predictions : sequence of str
+        Predictions to count.
+
+    Returns
+    -------
+    list of dict
+        Per prediction, group (``emerged_before``, ``emerged_after``, ``no_history``) and Hale
+        class (``hale``, ``anti_hale``, ``all``): counts, recall and footprint polarity with
+        Wilson 95 % intervals (they treat observations of one region in several frames as
+        independent, as :data:`AGES` does).
+    """
+    from ..data.splits import to_datetime64
+    from .hale import _floats
+
+    emergence = dict(zip(regions["region_id"].astype(int), to_datetime64(list(regions["emergence_time"].astype(str)))))
+    hist_time = {str(t): str(h) for t, h in zip(history_table["time"], history_table["history_time"])}
+    linked = region_ages[region_ages["region_id"] >= 0]
+    group = {}
+    for r in linked.itertuples():
+        h = hist_time.get(str(r.time), "")
+        if not h:
+            g = "no_history"
+        else:
+            g = "emerged_after" if emergence[int(r.region_id)] > to_datetime64([h])[0] else "emerged_before"
+        group[(str(r.time), int(r.ref_label))] = g
+    rows = []
+    for name in predictions:
+        m = matches[(matches["pred"] == name) & matches["status"].isin(["matched", "missed"])]
+        g = np.array([group.get((str(t), int(lab)), "") for t, lab in zip(m["time"], m["ref_label"])], dtype=object)
+        matched = (m["status"] == "matched").to_numpy()
+        ref_lead, fp_lead = _floats(m["ref_leading_polarity"]), _floats(m["fp_gen_leading_polarity"])
+        determined = (ref_lead != 0) & (fp_lead != 0) & np.isfinite(fp_lead) & np.isfinite(ref_lead)
+        agree = fp_lead == ref_lead
+        hale = m["hale_class"].astype(str).to_numpy()
+        for grp in ("emerged_before", "emerged_after", "no_history"):
+            for cls in ("hale", "anti_hale", "all"):
+                sel = (g == grp) & ((hale == cls) if cls != "all" else True)
+                n, k = int(sel.sum()), int((sel & matched).sum())
+                nd, kd = int((sel & determined).sum()), int((sel & determined & agree).sum())
+                r_lo, r_hi = wilson_interval(k, n)
+                p_lo, p_hi = wilson_interval(kd, nd)
+                rows.append({"separation_deg": sep, "prediction": name, "history_days": history_days, "group": grp,
+                             "hale_class": cls, "n_regions": n, "n_matched": k, "recall": k / n if n else math.nan,
+                             "recall_lo": r_lo, "recall_hi": r_hi, "n_fp_determined": nd,
+                             "fp_polarity": kd / nd if nd else math.nan, "fp_polarity_lo": p_lo,
+                             "fp_polarity_hi": p_hi})
+    return rows
+
+
+def _persistence_from_history(history_input: Path, out: Path) -> Path:
+    """The ``persistence`` store of a history-input store: ``pred`` = its ``hist`` (same frames, table ``history``)."""
+    from ..data.store import FrameStore, StoreWriter
+    from .persistence import history_table_file
+
+    src = FrameStore(history_input)
+    table = src.table("history")
+    params = {"baseline": "persistence-history", "history_input": str(Path(src.path).resolve()), "arrays": ["pred"]}
+    with StoreWriter.open(out, n_frames=src.n_frames, shape=src.shape, arrays=["pred"], kind="prediction",
+                          params=params, provenance={"baseline": params["baseline"]}, overwrite=True) as writer:
+        for k in range(src.n_frames):
+            writer.write_frame(k, src.geometry(k), pred=src.read("hist", k))
+        writer.write_table("source_frames", src.table("source_frames"))
+        writer.write_table("history", table)
+        writer.finish(baseline=params["baseline"], n_without_history=int((table["history_index"] < 0).sum()))
+    spec = history_table_file(out.name[:-5] if out.name.endswith(".zarr") else out.name)
+    spec.write(spec.frame(table.to_dict("records")), out.parent)
+    return out
+
+
 def farside_study(run_dir, train_store, out, *, separations: Sequence[float] = SEPARATIONS, indices: str = "test",
                   split=None, calibration: str = "quantile", scales: Sequence[float] = SCALES,
                   persistence_days: float = 0.0, history_tolerance_days: float | None = None,
                   age_bins_days: Sequence[float] = AGE_BINS_DAYS, link_deg: float = LINK_DEG, n_boot: int = 200,
+                  history_run=None, history_days="auto", max_history_age_days: float | None = None,
                   checkpoint: str = "best", device: str = "cpu", workers: int = 1,
                   progress: bool | None = None) -> FarsideSummary:
     """Run the far-side study (module docstring) and write its files to ``out``.
@@ -561,6 +708,14 @@ def farside_study(run_dir, train_store, out, *, separations: Sequence[float] = S
         Largest distance of a detected truth region from its generator region, deg.
     n_boot : int
         Block-bootstrap replicates of the audit's intervals (0: none).
+    history_run : path-like, optional
+        A run trained with ``history_channels`` (module docstring); its predictions are audited
+        as ``history``, and ``persistence`` then uses the same history frames.
+    history_days : float or "auto"
+        History age of ``history_run``'s input and of ``persistence`` with it, days (``auto``:
+        per separation, :func:`euv2mag.data.history.auto_history_days`).
+    max_history_age_days : float, optional
+        Largest accepted history age, days; older history is not used (skip-list entries).
     checkpoint, device : str
         Checkpoint of the run and torch device of the predictions.
     workers : int
@@ -578,7 +733,8 @@ def farside_study(run_dir, train_store, out, *, separations: Sequence[float] = S
     ------
     UserError
         Bad options (one line, before anything is written), a store that is not synthetic, a
-        run whose image size differs from the store's.
+        run whose image size differs from the store's, a ``history_run`` not trained with
+        history channels.
     """
     import pandas as pd
 
@@ -595,10 +751,22 @@ def farside_study(run_dir, train_store, out, *, separations: Sequence[float] = S
 
     fp = FarsideParams(separations=tuple(separations), scales=tuple(scales), calibration=calibration,
                        persistence_days=persistence_days, history_tolerance_days=history_tolerance_days,
-                       age_bins_days=tuple(age_bins_days), link_deg=link_deg, n_boot=n_boot)
+                       age_bins_days=tuple(age_bins_days), link_deg=link_deg, n_boot=n_boot,
+                       history_days=history_days, max_history_age_days=max_history_age_days)
     cal = parse_calibration(fp.calibration)
     if not Path(run_dir).is_dir():
         raise UserError("is not a run folder", path=run_dir)
+    if history_run is not None:
+        from ..model.config import TrainConfig
+
+        if not (Path(history_run) / "config.toml").is_file():
+            raise UserError("is not a run folder (no config.toml)", path=history_run)
+        if not TrainConfig.read(Path(history_run) / "config.toml").history_channels:
+            raise UserError("was not trained with history channels (train it on a store written by "
+                            "'euv2mag history' with --history-channels)", path=history_run)
+        if fp.persistence_days:
+            raise UserError("with a history run, persistence uses the history run's age; leave persistence_days "
+                            "at 0 and set history_days", parameter="persistence_days")
     train = FrameStore(train_store)
     params = _synth_params(train)
     if not train.has("euv"):
@@ -609,7 +777,8 @@ def farside_study(run_dir, train_store, out, *, separations: Sequence[float] = S
     with writer_lock(out):
         reference = EuvReference.from_store(train, train_idx)
         reference.write(out)
-        skill, region_ages, ages, folders = [], [], [], {}
+        skill, region_ages, ages, split_rows, folders = [], [], [], [], {}
+        hist_info = {"days": {}, "n_without_history": {}}
         for sep in fp.separations:
             folder = ensure_dir(out / f"sep-{sep:g}")
             if sep == 0:
@@ -625,29 +794,58 @@ def farside_study(run_dir, train_store, out, *, separations: Sequence[float] = S
                 preds[name] = predict_run(run_dir, inp, folder / f"{name}.zarr", indices=",".join(map(str, idx)),
                                           checkpoint=checkpoint,
                                           copy_inputs=False, device=device, progress=progress)
-            preds["persistence"] = write_cross_persistence(train.path, truth_path, folder / "persistence.zarr", idx,
-                                                           days=fp.persistence_days,
-                                                           tolerance_days=fp.history_tolerance_days, progress=progress)
+            if history_run is None:
+                preds["persistence"] = write_cross_persistence(train.path, truth_path, folder / "persistence.zarr",
+                                                               idx, days=fp.persistence_days,
+                                                               tolerance_days=fp.history_tolerance_days,
+                                                               progress=progress)
+            else:
+                from ..data.history import write_history_store
+                from .baselines import _store_rotation_model
+
+                hin = write_history_store(train.path, folder / "input-x1.zarr", folder / "input-history.zarr",
+                                          days=fp.history_days, separation_deg=sep, indices=idx,
+                                          tolerance_days=fp.history_tolerance_days,
+                                          max_age_days=fp.max_history_age_days,
+                                          rotation_model=_store_rotation_model(truth), progress=progress)
+                preds["history"] = predict_run(history_run, hin, folder / "history.zarr", indices="all",
+                                               checkpoint=checkpoint, copy_inputs=False, device=device,
+                                               progress=progress)
+                preds["persistence"] = _persistence_from_history(hin, folder / "persistence.zarr")
             result = audit_stores(truth_path, {k: str(v) for k, v in preds.items()}, out=folder / "audit",
                                   n_boot=fp.n_boot, workers=workers, progress=progress)
             summary = result.summary
             history = pd.DataFrame(FrameStore(preds["persistence"]).table("history"))
             for name in preds:
-                scale = math.nan if name == "persistence" else (1.0 if name == "model" else float(name[7:]))
-                cov = float(history["covered_fraction"].mean()) if name == "persistence" else math.nan
+                scale = (math.nan if name == "persistence" else 1.0 if name in ("model", "history")
+                         else float(name[7:]))
+                cov = float(history["covered_fraction"].mean()) if name in ("persistence", "history") else math.nan
                 skill.append(_skill_row(sep, name, summary, cov, scale, "" if name == "persistence" else cal.label))
             matches = MATCHES.read(folder / "audit")
             rows = _region_ages(sep, matches[matches["pred"] == "model"], truth, fp.link_deg)
             region_ages.extend(rows)
             ages_df = REGION_AGES.frame(rows)
-            for name in ("model", "persistence"):
+            for name in ("model", *(("history",) if history_run is not None else ()), "persistence"):
                 ages.extend(_age_rows(sep, name, matches, ages_df, fp.age_bins_days))
+            if history_run is not None:
+                from ..data.history import auto_history_days, default_tolerance_days
+
+                days = (auto_history_days(sep, 2.0 * default_tolerance_days(train.times), _store_rotation_model(truth))
+                        if fp.history_days == "auto" else float(fp.history_days))
+                hist_info["days"][f"{sep:g}"] = days
+                hist_info["n_without_history"][f"{sep:g}"] = int((history["history_index"] < 0).sum())
+                split_rows.extend(history_split_rows(sep, days, matches, ages_df, history, truth.table("regions")))
             folders[f"{sep:g}"] = folder.name
         SKILL.write(SKILL.frame(skill), out)
         REGION_AGES.write(REGION_AGES.frame(region_ages), out)
         AGES.write(AGES.frame(ages), out)
+        if history_run is not None:
+            HISTORY_SPLIT.write(HISTORY_SPLIT.frame(split_rows), out)
+            hist_info.update(run=str(Path(history_run).resolve()), max_age_days=fp.max_history_age_days,
+                             history_days_option=fp.history_days)
         summary = FarsideSummary(params=fp.to_dict(), run_dir=str(Path(run_dir).resolve()),
                                  train_store=str(Path(train.path).resolve()), indices=[int(i) for i in idx],
-                                 times=[str(train.times[i]) for i in idx], folders=folders)
+                                 times=[str(train.times[i]) for i in idx], folders=folders,
+                                 history=hist_info if history_run is not None else {})
         summary.write(out)
     return summary

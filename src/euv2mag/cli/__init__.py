@@ -78,6 +78,7 @@ COMMANDS = (
     "baselines",
     "synchronic",
     "farside",
+    "history",
     "report",
     "demo",
 )

@@ -33,6 +33,14 @@ def add_parser(subparsers) -> None:
                    help="largest distance of the history frame from D days before (default half the cadence)")
     p.add_argument("--age-bins", nargs="+", type=float, default=[0.0, 1.0, 4.0, 8.0, 14.0], metavar="DAYS",
                    help="edges of the history-age bins, days (default 0 1 4 8 14)")
+    p.add_argument("--history-run", metavar="RUN",
+                   help="a run trained with --history-channels (on a store from 'euv2mag history'): audited as "
+                   "'history' beside the model; persistence then uses the same history frames")
+    p.add_argument("--history-days", default="auto", metavar="D|auto",
+                   help="history age of --history-run's input and of persistence with it, days, or auto (the "
+                   "separation over the equator's synodic rate, rounded to the cadence; default auto)")
+    p.add_argument("--max-history-age", type=float, default=None, metavar="DAYS",
+                   help="largest history age, days; older history is not used (listed per frame)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates of the intervals (default 200)")
     p.add_argument("--workers", type=int, default=1, help="processes of the audits (default 1)")
     p.add_argument("--device", default="cpu", help="torch device of the predictions (default cpu)")
@@ -46,10 +54,13 @@ def run(args) -> int:
                             indices=args.indices, split=args.split, calibration=args.euv_calibration,
                             scales=args.scales, persistence_days=args.persistence_days,
                             history_tolerance_days=args.history_tolerance_days, age_bins_days=args.age_bins,
-                            n_boot=args.n_boot, workers=args.workers, device=args.device)
+                            n_boot=args.n_boot, workers=args.workers, device=args.device,
+                            history_run=args.history_run, history_days=args.history_days,
+                            max_history_age_days=args.max_history_age)
     skill = SKILL.read(args.out)
     for row in skill.itertuples():
         print(f"{row.separation_deg:5.0f} deg  {row.prediction:<12s} TUMF CC {row.tumf_cc:6.3f}  "
               f"mean |B| CC {row.mean_abs_cc:6.3f}  recall {row.recall:5.2f}")
-    print(f"wrote {args.out}/farside_skill.csv, farside_ages.csv ({len(summary.times)} frames)")
+    extra = ", farside_history_split.csv" if summary.history else ""
+    print(f"wrote {args.out}/farside_skill.csv, farside_ages.csv{extra} ({len(summary.times)} frames)")
     return 0

@@ -42,6 +42,7 @@ _FIELDS = {
     "euv_vmax": "euv_vmax",
     "euv_asinh_a": "euv_asinh_a",
     "coord_channels": "coord_channels",
+    "history_channels": "history_channels",
     "iters": "iters",
     "batch": "batch",
     "val_every": "val_every",
@@ -121,6 +122,9 @@ def add_parser(subparsers) -> None:
     d.add_argument("--euv-asinh-a", type=float, help="asinh softening of the EUV stretch (default 0.001)")
     d.add_argument("--coord-channels", action=argparse.BooleanOptionalAction, default=None,
                    help="add sin(latitude) and mu input channels (default off; KPL19: off)")
+    d.add_argument("--history-channels", action=argparse.BooleanOptionalAction, default=None,
+                   help="add the field-history input channels (history, coverage, age) of a store written by "
+                        "'euv2mag history' (default off)")
     h = p.add_argument_group("hardware")
     h.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision (default fp32; fp16 CUDA only)")
     h.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")

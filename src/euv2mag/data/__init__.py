@@ -18,6 +18,8 @@ stays light (astropy/sunpy, Zarr and torch load only when a name that needs them
   :func:`resolve_indices`;
 - EUV cross-calibration (:mod:`~euv2mag.data.crosscal`): :func:`parse_calibration`,
   :func:`calibrate_frames`, :class:`EuvReference`;
+- field history (:mod:`~euv2mag.data.history`): :func:`rotate_map`, :class:`HistoryParams`,
+  :func:`write_history_store`, :func:`history_channels`;
 - training pairs (:mod:`~euv2mag.data.torch_dataset`, needs torch): :class:`PairDataset`.
 
 Examples
@@ -64,6 +66,10 @@ _SOURCES = {
     "parse_calibration": "crosscal",
     "calibrate_frames": "crosscal",
     "EuvReference": "crosscal",
+    "rotate_map": "history",
+    "HistoryParams": "history",
+    "write_history_store": "history",
+    "history_channels": "history",
     "PairDataset": "torch_dataset",
 }
 

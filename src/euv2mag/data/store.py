@@ -6,6 +6,9 @@ Layout (the data contract)
     (N, H, W) float32, one frame per chunk, NaN off the disk; any may
     be absent (an HMI-only store has just ``mag``; a prediction store has ``pred``).
     ``euv`` is in DN/s, ``mag`` and ``pred`` in G (line of sight).
+``hist``, ``hist_cover``
+    (N, H, W) float32, only in a history-input store (:mod:`euv2mag.data.history`): the field
+    history in G at the frame's time and view, and 1 where the disk has history, 0 elsewhere.
 ``time``
     (N,) ISO 8601 UTC strings.
 ``rsun_px``, ``cdelt_arcsec``, ``b0_deg``, ``l0_deg``, ``dsun_m``
@@ -29,7 +32,8 @@ parses: the FITS spelling ``pixel``, not ``px``), as listed in :data:`ARRAY_LAYO
 array                                         dimensions             ``units``
 ============================================  =====================  ==========
 ``euv``                                       (frame, y, x)          DN/s
-``mag``, ``pred``                             (frame, y, x)          G
+``mag``, ``pred``, ``hist``                   (frame, y, x)          G
+``hist_cover``                                (frame, y, x)          none (0/1 mask)
 ``time``                                      (frame,)               none (ISO 8601 UTC strings)
 ``rsun_px``                                   (frame,)               pixel
 ``cdelt_arcsec``                              (frame,)               arcsec
@@ -84,7 +88,7 @@ from ..geometry import DiskGeometry
 
 __all__ = ["FrameStore", "StoreWriter", "IMAGE_ARRAYS", "GEOMETRY_FIELDS", "ARRAY_LAYOUT", "TABLE_DIMS"]
 
-IMAGE_ARRAYS = ("euv", "mag", "pred")
+IMAGE_ARRAYS = ("euv", "mag", "pred", "hist", "hist_cover")
 GEOMETRY_FIELDS = ("rsun_px", "cdelt_arcsec", "b0_deg", "l0_deg", "dsun_m")
 _TIME_DTYPE = "<U32"
 
@@ -93,6 +97,8 @@ ARRAY_LAYOUT: dict[str, tuple[tuple[str, ...], str | None]] = {
     "euv": (("frame", "y", "x"), "DN/s"),
     "mag": (("frame", "y", "x"), "G"),
     "pred": (("frame", "y", "x"), "G"),
+    "hist": (("frame", "y", "x"), "G"),
+    "hist_cover": (("frame", "y", "x"), None),
     "time": (("frame",), None),
     "rsun_px": (("frame",), "pixel"),
     "cdelt_arcsec": (("frame",), "arcsec"),

@@ -167,6 +167,10 @@ class PairDataset(torch.utils.data.Dataset):
     coord_channels : bool
         Append the two :func:`coordinate_channels` of each frame to its EUV image (the input
         is then (3, H, W)); the jitter shifts them with the image, exposing 0.
+    history_channels : bool
+        Append the three :func:`~euv2mag.data.history.history_channels` of each frame (after
+        the coordinate channels), read from a history-input store; a store without them is a
+        :class:`~euv2mag.errors.UserError` naming it.  The jitter shifts them alike, exposing 0.
     """
 
     def __init__(
@@ -181,6 +185,7 @@ class PairDataset(torch.utils.data.Dataset):
         seed: int = 0,
         cache: bool = True,
         coord_channels: bool = False,
+        history_channels: bool = False,
     ):
         self.store = store if isinstance(store, FrameStore) else FrameStore(store)
         for name in ("euv", "mag"):
@@ -204,6 +209,11 @@ class PairDataset(torch.utils.data.Dataset):
         self.pad = pad
         self.seed = int(seed)
         self.coord_channels = bool(coord_channels)
+        self.history_channels = bool(history_channels)
+        if self.history_channels:
+            from .history import history_ages
+
+            self._ages = history_ages(self.store)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -212,14 +222,22 @@ class PairDataset(torch.utils.data.Dataset):
     def scaled_frame(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scaled (euv, mag) float32 arrays of item ``k`` without jitter.
 
-        ``euv`` is (H, W), or (3, H, W) with the coordinate channels; ``mag`` is (H, W).
+        ``euv`` is (H, W), or (C, H, W) with coordinate and/or history channels; ``mag`` is (H, W).
         """
         if self._cache is not None and k in self._cache:
             return self._cache[k]
         index = self.indices[k]
         euv = self.euv_scaling.to_unit(self.store.read("euv", index))
+        extra = []
         if self.coord_channels:
-            euv = np.concatenate([euv[None], coordinate_channels(self.store.geometry(index))])
+            extra.append(coordinate_channels(self.store.geometry(index)))
+        if self.history_channels:
+            from .history import history_channels, read_history
+
+            hist, cover, age = read_history(self.store, index, self._ages)
+            extra.append(history_channels(hist, cover, age, self.store.geometry(index), self.mag_scaling))
+        if extra:
+            euv = np.concatenate([euv[None], *extra])
         mag = self.mag_scaling.to_unit(self.store.read("mag", index))
         if self._cache is not None:
             self._cache[k] = (euv, mag)
@@ -235,7 +253,7 @@ class PairDataset(torch.utils.data.Dataset):
             else:
                 euv_pad = float(self.euv_scaling.to_unit(np.zeros(1))[0])
                 mag_pad = float(self.mag_scaling.to_unit(np.zeros(1))[0])
-            if euv.ndim == 3:  # coordinate channels: shifted alike, exposing 0
+            if euv.ndim == 3:  # coordinate and history channels: shifted alike, exposing 0
                 euv0, mag = jitter_pair(euv[0], mag, dx, dy, self.jitter_px, euv_pad=euv_pad, mag_pad=mag_pad)
                 euv = np.stack([euv0, *(jitter_image(c, dx, dy, self.jitter_px, pad=0.0) for c in euv[1:])])
             else:

@@ -30,7 +30,7 @@ __all__ = ["TrainConfig", "variant_defaults", "layered_config", "lr_factor", "AR
 VARIANTS = ("kpl19", "cc")
 
 #: Fields that define the network weights' shapes; a checkpoint must agree on all of them.
-ARCHITECTURE_KEYS = ("size", "in_channels", "coord_channels", "out_channels", "ngf", "ndf", "n_layers_d", "head")
+ARCHITECTURE_KEYS = ("size", "in_channels", "coord_channels", "history_channels", "out_channels", "ngf", "ndf", "n_layers_d", "head")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +57,12 @@ class TrainConfig:
         on the hemisphere (Hale's law) or on the distance from the limb is learnable by a
         translation-equivariant network; KPL19: no.  The network input has
         :attr:`input_channels` channels.
+    history_channels : bool
+        Three more input channels after those: a field history (an earlier magnetogram moved to
+        the frame's time and view, in the target's scaling), its coverage mask and its age
+        (:func:`euv2mag.data.history.history_channels`), read from a history-input store
+        (:func:`euv2mag.data.history.write_history_store`); the variant of Jeong et al. 2022
+        (ApJS 262, 50).  Training and prediction refuse a store without them.
     head : {"auto", "tanh", "identity"}
         Generator output activation; ``auto``: tanh for a clipped scaling, identity otherwise.
     dropout, n_dropout : float, int
@@ -131,6 +137,7 @@ class TrainConfig:
     n_layers_d: int = 3
     in_channels: int = 1
     coord_channels: bool = False
+    history_channels: bool = False
     out_channels: int = 1
     head: str = "auto"
     dropout: float = 0.5
@@ -236,8 +243,8 @@ class TrainConfig:
     # ------------------------------------------------------------------ derived objects
     @property
     def input_channels(self) -> int:
-        """Channels of the generator's input: the EUV channels plus 2 coordinate channels if set."""
-        return self.in_channels + (2 if self.coord_channels else 0)
+        """Channels of the generator's input: the EUV channels, 2 coordinate and 3 history channels if set."""
+        return self.in_channels + (2 if self.coord_channels else 0) + (3 if self.history_channels else 0)
 
     @property
     def mag_scaling(self) -> MagScaling:

@@ -55,6 +55,7 @@ def predict_image(
     cfg: TrainConfig,
     *,
     device: torch.device | str = "cpu",
+    history: tuple | None = None,
 ) -> np.ndarray:
     """One magnetogram in G from one EUV image in DN/s (the model must already be in its inference mode).
 
@@ -70,6 +71,11 @@ def predict_image(
         Geometry of the frame (pixels with ``rho > 1`` become NaN).
     cfg : TrainConfig
         The run's configuration (its EUV and magnetogram scalings).
+    device : torch.device or str
+        Where the model is.
+    history : tuple, optional
+        ``(hist_g, hist_cover, age_days)`` of the frame (:func:`euv2mag.data.history.read_history`);
+        required when ``cfg.history_channels``.
 
     Returns
     -------
@@ -81,6 +87,12 @@ def predict_image(
         from ..data.torch_dataset import coordinate_channels
 
         x = np.concatenate([x, coordinate_channels(geometry)])
+    if cfg.history_channels:
+        from ..data.history import history_channels
+
+        if history is None:
+            raise UserError("the model needs the frame's field history (it was trained with history_channels)")
+        x = np.concatenate([x, history_channels(*history, geometry, cfg.mag_scaling)])
     x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(device)
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -222,6 +234,11 @@ def predict_run(
     cfg: TrainConfig = ckpt["config_obj"]
     if cfg.size != store.size:
         raise UserError(f"the model is for {cfg.size} px images, the store has {store.size} px", path=store.path)
+    ages = None
+    if cfg.history_channels:
+        from ..data.history import history_ages
+
+        ages = history_ages(store)  # a store without the history arrays: one line naming it
     mode = inference_mode or cfg.inference_mode
     set_inference_mode(g, mode)
     seed = int(ckpt.get("seed", 0))
@@ -259,7 +276,12 @@ def predict_run(
                 geom = store.geometry(src)
                 with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
                     torch.manual_seed(seed * 1_000_003 + src)
-                    pred = predict_image(g, store.read("euv", src), geom, cfg, device=device)
+                    history = None
+                    if ages is not None:
+                        from ..data.history import read_history
+
+                        history = read_history(store, src, ages)
+                    pred = predict_image(g, store.read("euv", src), geom, cfg, device=device, history=history)
                 if i in pending:
                     images = {"pred": pred}
                     for name in arrays[1:]:

@@ -437,10 +437,10 @@ def train_seed(
     val_frames, val_source = select_val_frames(train_indices, val_indices, cfg.val_frames)
     dataset = PairDataset(
         store, train_indices, mag_scaling=cfg.mag_scaling, euv_scaling=cfg.euv_scaling, jitter_px=cfg.jitter_px,
-        pad=cfg.pad, seed=seed, coord_channels=cfg.coord_channels,
+        pad=cfg.pad, seed=seed, coord_channels=cfg.coord_channels, history_channels=cfg.history_channels,
     )
     val_set = PairDataset(store, val_frames, mag_scaling=cfg.mag_scaling, euv_scaling=cfg.euv_scaling,
-                          coord_channels=cfg.coord_channels)
+                          coord_channels=cfg.coord_channels, history_channels=cfg.history_channels)
 
     run_dir = Path(run_dir)
     last_path = run_dir / "last.ckpt"

@@ -156,6 +156,7 @@ def test_refusals_come_before_any_process_is_spawned(data, tmp_path, monkeypatch
         train_runs(tmp_path / "mag.zarr", split, tmp_path / "m", [0], cfg, device="cpu", devices=2)
 
 
+@pytest.mark.slow  # two spawned processes importing torch: ~5 s CPU
 def test_a_refusal_in_a_process_is_one_user_error_and_a_bug_keeps_its_traceback(capfd):
     """Rank 0 refuses its input after rank 1 has already failed (the order a dying peer's collective
     error gives): the user gets rank 0's UserError, not rank 1's error nor torch's notes."""
@@ -174,6 +175,7 @@ def test_a_refusal_in_a_process_is_one_user_error_and_a_bug_keeps_its_traceback(
     assert "Terminating process" not in err and "Traceback" not in err, err
 
 
+@pytest.mark.slow  # two spawned processes importing torch: ~5 s CPU
 def test_a_refusal_inside_the_processes_reaches_the_user_as_one_line(data, tmp_path, capfd):
     """``train --devices 2 --resume`` of a run whose last.ckpt is damaged: each process refuses the
     checkpoint (only they read it); the command prints one line naming it and exits 2."""

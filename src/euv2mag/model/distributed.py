@@ -269,11 +269,22 @@ def _spawned(rank: int, plan: LaunchPlan, port: int, fn: Callable, args: tuple, 
 
     if plan.device_type == "cpu":
         torch.set_num_threads(plan.threads)
+    reported = []
+
+    def report(exc: UserError) -> None:
+        queue.put(("error", rank, exc.problem, exc.path, exc.parameter))
+        reported.append(exc)
+
     try:
         with process_group(plan, rank, init_method=f"tcp://127.0.0.1:{port}") as ctx:
-            result = fn(*args, **kwargs, dist=ctx)
+            try:
+                result = fn(*args, **kwargs, dist=ctx)
+            except UserError as exc:
+                report(exc)  # now: leaving the group may wait for peers that have stopped, and be cut short
+                raise
     except UserError as exc:
-        queue.put(("error", rank, exc.problem, exc.path, exc.parameter))
+        if not reported:  # the group itself refused
+            report(exc)
         sys.exit(2)
     if rank == 0:
         queue.put(("ok", rank, result))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import pytest
@@ -120,3 +121,71 @@ def test_bad_layouts_are_one_line_errors(data, tmp_path, capsys, monkeypatch):
     assert main([*common, "--out", str(tmp_path / "c"), "--devices", "2", "--num-nodes", "2"]) == 2
     assert "--num-nodes: training on several nodes needs torchrun" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_refusals_come_before_any_process_is_spawned(data, tmp_path, monkeypatch):
+    """What a training process would refuse at its start is refused here, by the parent: no spawn."""
+    from euv2mag.model import distributed
+
+    def no_spawn(*args, **kwargs):
+        raise AssertionError("processes were spawned for a job the parent should have refused")
+
+    monkeypatch.setattr(distributed, "spawn", no_spawn)
+    store, split = data
+    cfg = TrainConfig(**TINY, batch=2, iters=1)
+    with pytest.raises(UserError, match="precision fp16 needs a CUDA GPU"):
+        train_runs(store, split, tmp_path / "r", [0], dataclasses.replace(cfg, precision="fp16"), device="cpu",
+                   devices=2)
+    run = tmp_path / "r" / "seed-0"
+    run.mkdir(parents=True)
+    cfg.resolved(32).write(run / "config.toml")  # a run made with cfg, resumed with another learning rate
+    with pytest.raises(UserError, match="cannot resume: the configuration differs from the run's in lr"):
+        train_runs(store, split, tmp_path / "r", [0], dataclasses.replace(cfg, lr=1e-4), device="cpu", devices=2,
+                   resume=True)
+    assert sorted(p.name for p in run.iterdir()) == ["config.toml"]
+    # a store without the EUV the processes would train from
+    from euv2mag.data.store import FrameStore, StoreWriter
+
+    full = FrameStore(store)
+    with StoreWriter.open(tmp_path / "mag.zarr", n_frames=full.n_frames, shape=full.shape, arrays=("mag",),
+                          kind="synthetic", params={"test": "mag only"}) as w:
+        for i in range(full.n_frames):
+            w.write_frame(i, full.geometry(i), mag=full.read("mag", i))
+        w.finish()
+    with pytest.raises(UserError, match="mag.zarr: a training store needs an 'euv' array"):
+        train_runs(tmp_path / "mag.zarr", split, tmp_path / "m", [0], cfg, device="cpu", devices=2)
+
+
+@pytest.mark.slow  # two spawned processes importing torch: ~5 s CPU
+def test_a_refusal_in_a_process_is_one_user_error_and_a_bug_keeps_its_traceback(capfd):
+    """Rank 0 refuses its input after rank 1 has already failed (the order a dying peer's collective
+    error gives): the user gets rank 0's UserError, not rank 1's error nor torch's notes."""
+    import torch.multiprocessing as mp
+
+    from _ddp_workers import crash_on_rank1, refuse_while_a_peer_crashes
+    from euv2mag.model.distributed import spawn
+
+    plan = plan_launch(2, 1, "cpu")
+    with pytest.raises(UserError) as refused:
+        spawn(plan, refuse_while_a_peer_crashes)
+    assert str(refused.value) == "nowhere.zarr: is not a dataset store"
+    with pytest.raises(mp.ProcessRaisedException, match="ZeroDivisionError: a bug in rank 1"):
+        spawn(plan, crash_on_rank1)
+    err = capfd.readouterr().err
+    assert "Terminating process" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.slow  # two spawned processes importing torch: ~5 s CPU
+def test_a_refusal_inside_the_processes_reaches_the_user_as_one_line(data, tmp_path, capfd):
+    """``train --devices 2 --resume`` of a run whose last.ckpt is damaged: each process refuses the
+    checkpoint (only they read it); the command prints one line naming it and exits 2."""
+    store, split = data
+    common = ["train", str(store), "--split", str(split), "--device", "cpu", "--iters", "1", "--ngf", "4", "--ndf", "4",
+              "--batch", "2", "--out", str(tmp_path / "runs")]
+    assert main(common) == 0
+    ckpt = tmp_path / "runs" / "seed-0" / "last.ckpt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # cut short
+    capfd.readouterr()
+    assert main([*common, "--resume", "--devices", "2"]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"euv2mag train: error: {ckpt}: cannot read the checkpoint"), err

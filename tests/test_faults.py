@@ -1,4 +1,4 @@
-"""Fault injection: ``synth``, ``train`` and ``audit`` SIGKILLed at a seeded random point, then re-run.
+"""Fault injection: ``synth``, ``train``, ``audit``, ``prepare``, ``import`` SIGKILLed at a seeded random point, re-run.
 
 Each command runs as a subprocess (``python -m euv2mag ...``), is killed with SIGKILL while it
 holds its writer lock, at a point drawn from a seeded generator (a delay, or a number of finished
@@ -212,3 +212,56 @@ def test_prepare_killed_then_rerun_equals_an_uninterrupted_store(tmp_path):
     _kill_then_rerun(prepare(out), tmp_path / ".p.zarr.staging", lambda: True, delay)
     _assert_same_store(out, alone)
     assert not (tmp_path / ".p.zarr.staging").exists()
+
+
+def _staged_frames(staging: Path, array: str = "pred") -> int:
+    """Chunk files of ``array`` in a store being written (one frame a chunk; the last may be partial)."""
+    folder = staging / array
+    return sum(1 for f in folder.iterdir() if not f.name.startswith(".")) if folder.is_dir() else 0
+
+
+@pytest.mark.slow
+def test_import_killed_then_rerun_equals_an_uninterrupted_store(tmp_path):
+    """``import`` SIGKILLed after some frames: no published store, only the hidden staging one; the
+    re-run resumes there and publishes a store identical to an uninterrupted import."""
+    import astropy.units as u
+    from astropy.io import fits
+    from astropy.time import Time
+
+    from euv2mag.data import import_predictions
+    from euv2mag.data.maps import wcs_header
+    from euv2mag.data.store import StoreWriter
+    from euv2mag.geometry import DiskGeometry
+
+    n, size = 12, 32
+    rng = np.random.default_rng(9)
+    truth, folder = tmp_path / "truth.zarr", tmp_path / "fits"
+    folder.mkdir()
+    times = Time("2016-07-07T00:00:00") + np.arange(n) * u.hour
+    with StoreWriter.open(truth, n_frames=n, shape=(size, size), arrays=("mag",), kind="synthetic",
+                          params={"test": "import-faults"}) as w:
+        for i, t in enumerate(times.isot):
+            g = DiskGeometry((size, size), rsun_px=12.25, cdelt_arcsec=78.4, b0_deg=3.5, l0_deg=10.0 + i, time=t)
+            mag = np.where(g.rho <= 1, rng.normal(0, 50, g.shape), np.nan).astype(np.float32)
+            w.write_frame(i, g, mag=mag)
+            header = wcs_header(g)
+            header["BUNIT"] = "G"
+            fits.PrimaryHDU(0.5 * mag, header=header).writeto(folder / f"pred_{i:03d}.fits")
+        w.finish()
+    files = sorted(map(str, folder.glob("*.fits")))
+    alone = tmp_path / "alone.zarr"
+    import_predictions(files, truth, alone, progress=False)
+
+    out = tmp_path / "p.zarr"
+    staging = tmp_path / ".p.zarr.staging"
+    after = random.Random(SEED + 4).randint(2, 5)  # frames staged before the kill (of 12)
+
+    def killed_state():
+        assert not out.exists()  # nothing published, not even in part
+        assert staging.is_dir() and after <= _staged_frames(staging) < n
+
+    args = ["import", *files, "--like", truth, "--out", out, "--no-progress"]
+    again = _kill_then_rerun(args, staging, lambda: _staged_frames(staging) >= after, 0.0, between=killed_state)
+    assert f"{n} frames" in again.stdout
+    _assert_same_store(out, alone)
+    assert not staging.exists()

@@ -49,7 +49,10 @@ def _analytic_patch():
 
 
 def test_read_cea_patch_header_values_and_defaults(tmp_path):
-    from euv2mag.data.fits import DEFAULT_DSUN_OBS_M, DEFAULT_RSUN_REF_M, read_cea_patch
+    from euv2mag.data import fits, patches
+    from euv2mag.data.patches import DEFAULT_DSUN_OBS_M, DEFAULT_RSUN_REF_M, read_cea_patch
+
+    assert fits.read_cea_patch is read_cea_patch and fits.CEAPatch is patches.CEAPatch  # the old place still works
 
     b = _analytic_patch()
     full = read_cea_patch(_write_patch(tmp_path / "full.fits", b, CDELT1=0.03, CUNIT1="degree", RSUN_REF=6.955e8,

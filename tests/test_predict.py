@@ -176,3 +176,54 @@ def test_prediction_feeds_the_coordinate_channels(store64, tmp_path):
     assert np.array_equal(probe.seen[0, 1:].numpy(), coordinate_channels(geom))
     disk = geom.rho <= 1
     assert np.allclose(got[disk], res.mag_scaling.to_gauss(coordinate_channels(geom)[0])[disk], atol=1e-3)
+
+
+def test_prediction_and_synthetic_fits_share_one_wcs_that_sunpy_reads_back(tiny_run, tmp_path):
+    """A prediction FITS and the synthetic Sun's AIA/HMI files of the same frame carry the same WCS and
+    observer keys (one definition, data.maps.wcs_header); sunpy places the disk centre, radius and limb
+    where the store's geometry has them."""
+    import astropy.units as u
+    import sunpy.map
+    from astropy.coordinates import SkyCoord
+    from astropy.io import fits
+    from astropy.time import Time
+    from sunpy.coordinates import HeliographicStonyhurst
+
+    from euv2mag.data.synthetic.fits import fits_offsets
+
+    synth, fdir = tmp_path / "s.zarr", tmp_path / "synth_fits"
+    assert main(["synth", str(synth), "--start", "2016-07-07T01:00", "--end", "2016-07-07T01:00", "--size", "64",
+                 "--seed", "11", "--fits-dir", str(fdir)]) == 0
+    predict_run(tiny_run, synth, tmp_path / "p.zarr", indices=[0], fits_dir=tmp_path / "pred_fits", device="cpu",
+                copy_inputs=False, progress=False)
+    geom = FrameStore(synth).geometry(0)
+    (pred_file,) = sorted((tmp_path / "pred_fits").glob("*.fits"))
+    files = {"pred": pred_file, "aia": fdir / "aia_304_20160707_010000.fits",
+             "hmi": fdir / "hmi_m_20160707_010000.fits"}
+    heads = {name: fits.getheader(path) for name, path in files.items()}
+    same = ("CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CDELT1", "CDELT2", "CRVAL1", "CRVAL2", "RSUN_OBS", "R_SUN",
+            "RSUN_REF", "DSUN_OBS", "CRLN_OBS", "CRLT_OBS", "HGLT_OBS")
+    for name in ("aia", "hmi"):
+        assert {k: heads[name][k] for k in same} == {k: heads["pred"][k] for k in same}, name
+        # the Earth observer: 0 exactly in the synthetic files, from l0 and the time in the prediction
+        assert heads[name]["HGLN_OBS"] == 0.0 and abs(heads["pred"]["HGLN_OBS"]) < 1e-6
+    assert heads["hmi"]["DATE-OBS"] == heads["pred"]["DATE-OBS"] == geom.time
+    # sunpy's own constant: the synthetic Sun's apparent radius is the IAU radius at dsun_m
+    assert heads["pred"]["RSUN_REF"] == 695_700_000.0
+
+    # where each file has its disk centre (px, 0-based): the synthetic files are shifted on purpose, HMI rotated
+    cx, cy = geom.center_px
+    dxa, dya, dxh, dyh = fits_offsets(11, int(round(Time(geom.time).mjd * 86400.0)))
+    centres = {"pred": (cx, cy), "aia": (cx + dxa, cy + dya), "hmi": (cx + dxh, cy + dyh)}
+    for name, path in files.items():
+        m = sunpy.map.Map(path)
+        x0, y0 = m.wcs.world_to_pixel(SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=m.coordinate_frame))
+        assert abs(float(x0) - centres[name][0]) < 0.5 and abs(float(y0) - centres[name][1]) < 0.5, name
+        radius_px = (m.rsun_obs / m.scale[0]).to_value(u.pix)
+        assert radius_px == pytest.approx(geom.rsun_px, rel=0.005), name
+        # sunpy's limb (sphere RSUN_REF seen from DSUN_OBS) is the geometry's to 0.02 % (a fixed 696 Mm: 0.043 %)
+        r = geom.rsun_px * np.array([0.9998, 1.0002])
+        sign = -1.0 if name == "hmi" else 1.0  # HMI's columns run east: its west limb is at x < centre
+        lon = m.pixel_to_world((centres[name][0] + sign * r) * u.pix, np.full(2, centres[name][1]) * u.pix)
+        lon = lon.transform_to(HeliographicStonyhurst(obstime=m.date)).lon.to_value(u.deg)
+        assert np.isfinite(lon[0]) and lon[0] > 85.0 and np.isnan(lon[1]), (name, lon)

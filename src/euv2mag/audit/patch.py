@@ -1,7 +1,7 @@
 """Parameters of a whole SHARP-like CEA patch (``euv2mag regions --patch``).
 
 A SHARP CEA patch (e.g. ``hmi.sharp_cea_720s`` ``magnetogram`` segment, read with
-:func:`euv2mag.data.fits.read_cea_patch`) is already on an equal-area grid: every pixel has the
+:func:`euv2mag.data.patches.read_cea_patch`) is already on an equal-area grid: every pixel has the
 area ``(radians(CDELT1) RSUN_REF)^2``.  :func:`measure_patch` sums the LOS flux over the patch
 (or over a HARP bitmap mask), computes Schrijver's R on the whole patch with the SHARP recipe
 (:func:`~euv2mag.audit.pil.compute_r_value`) and counts the strong-field PILs on the patch

@@ -24,7 +24,7 @@
         The folder's writer lock (:func:`euv2mag._lock.writer_lock`) is held while it is written.
 
 :func:`measure_patches`
-    measures whole SHARP-like CEA patches (:func:`~euv2mag.data.fits.read_cea_patch`) with
+    measures whole SHARP-like CEA patches (:func:`~euv2mag.data.patches.read_cea_patch`) with
     :func:`~euv2mag.audit.patch.measure_patch`, or the pixels with ``bitmap >= 30`` of a HARP
     bitmap, and with ``out`` writes ``out/regions.csv`` (one row per patch: ``map``, ``source``,
     ``bitmap``, then the :func:`~euv2mag.audit.patch.measure_patch` values, the header's
@@ -201,7 +201,7 @@ def measure_patches(
     Parameters
     ----------
     paths : sequence of path-like
-        FITS files of the patches (LOS field in G; :func:`~euv2mag.data.fits.read_cea_patch`).
+        FITS files of the patches (LOS field in G; :func:`~euv2mag.data.patches.read_cea_patch`).
     out : path-like, optional
         Output folder (created once every patch is measured); None: nothing is written.
     bitmap : path-like, optional
@@ -227,7 +227,7 @@ def measure_patches(
     import pandas as pd
 
     from .._io import atomic_path, atomic_write_json, ensure_dir
-    from ..data.fits import read_cea_patch, read_fits_image
+    from ..data.patches import read_cea_patch, read_fits_image
     from .patch import measure_patch
 
     paths = list(paths)

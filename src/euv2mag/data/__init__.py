@@ -5,8 +5,9 @@ stays light (astropy/sunpy, Zarr and torch load only when a name that needs them
 
 - the store (:mod:`~euv2mag.data.store`): :class:`FrameStore`, :class:`StoreWriter`;
 - the synthetic Sun (:mod:`~euv2mag.data.synthetic`): :class:`SynthParams`, :func:`synthesize`;
-- real data (:mod:`~euv2mag.data.fits`, :mod:`~euv2mag.data.prepare`): :func:`prepare_hmi`,
-  :func:`prepare_aia`, :func:`read_cea_patch`, :func:`prepare_store`;
+- real data (:mod:`~euv2mag.data.fits`, :mod:`~euv2mag.data.prepare`,
+  :mod:`~euv2mag.data.patches`): :func:`prepare_hmi`, :func:`prepare_aia`, :func:`prepare_store`,
+  :func:`read_cea_patch`;
 - predictions made elsewhere (:mod:`~euv2mag.data.importing`): :func:`import_predictions`;
 - SDOML v2 Zarr stores as a source (:mod:`~euv2mag.data.sdoml`): :func:`read_sdoml_headers`;
 - downloads (:mod:`~euv2mag.data.download`): :func:`euv2mag.data.download.download` with a
@@ -44,7 +45,7 @@ _SOURCES = {
     "prepare_hmi": "fits",
     "prepare_aia": "fits",
     "read_map": "fits",
-    "read_cea_patch": "fits",
+    "read_cea_patch": "patches",
     "prepare_store": "prepare",
     "import_predictions": "importing",
     "read_sdoml_headers": "sdoml",

@@ -50,7 +50,8 @@ What one frame goes through (:func:`prepare_map`)
    ``HGLN_OBS`` and the time) and ``dsun_m = DSUN_OBS``.
 
 SHARP-like CEA patches (already on an equal-area grid, ``CDELT1`` in deg) are read as they are
-by :func:`read_cea_patch`, with the header values their parameters need.
+by :func:`~euv2mag.data.patches.read_cea_patch` (:mod:`euv2mag.data.patches`; its names are
+importable from here too).
 
 Every problem with a file raises :class:`~euv2mag.errors.UserError` naming the file.
 """
@@ -67,6 +68,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..geometry import RSUN_MM, DiskGeometry, default_rsun_px
+# the CEA patch reader lived here: its names stay importable from this module
+from .patches import DEFAULT_DSUN_OBS_M, DEFAULT_RSUN_REF_M, CEAPatch, read_cea_patch, read_fits_image  # noqa: F401
 
 __all__ = [
     "FrameHeader",
@@ -91,11 +94,6 @@ __all__ = [
     "FITS_SUFFIXES",
     "is_fits_name",
     "fits_stem",
-    "CEAPatch",
-    "read_fits_image",
-    "read_cea_patch",
-    "DEFAULT_RSUN_REF_M",
-    "DEFAULT_DSUN_OBS_M",
 ]
 
 #: The EUV channel euv2mag uses, in Angstrom (AIA, EUVI and EUI/FSI all have a 304 A channel).
@@ -827,129 +825,3 @@ def prepare_aia(
     geometry : DiskGeometry
     """
     return _prepare_file(path, "aia", size, rsun_px, wavelength=wavelength, quality_ignore=quality_ignore)
-
-
-# --------------------------------------------------------------------------- SHARP-like CEA patches
-#: ``RSUN_REF`` (m) assumed when a CEA patch header lacks it (the SHARP value).
-DEFAULT_RSUN_REF_M = 6.96e8
-#: ``DSUN_OBS`` (m) assumed when a CEA patch header lacks it (1 au).
-DEFAULT_DSUN_OBS_M = 1.495978707e11
-
-
-@dataclasses.dataclass(frozen=True)
-class CEAPatch:
-    """A SHARP-like CEA patch as read by :func:`read_cea_patch`.
-
-    Attributes
-    ----------
-    path : str
-        The file.
-    los_g : (H, W) ndarray of float64
-        LOS field on the patch's CEA grid (G), as stored (NaN where missing).
-    cdelt_deg : float
-        CEA pixel size, header ``CDELT1`` (deg).
-    rsun_ref_m : float
-        Header ``RSUN_REF`` (m); :data:`DEFAULT_RSUN_REF_M` when absent.
-    dsun_obs_m : float
-        Header ``DSUN_OBS`` (m); :data:`DEFAULT_DSUN_OBS_M` when absent.
-    header_r_value : float
-        Header ``R_VALUE`` (SHARP's log10 R); NaN when absent or not a number.
-    header_usflux_mx : float
-        Header ``USFLUX`` (SHARP's total unsigned flux, Mx); NaN when absent or not a number.
-    """
-
-    path: str
-    los_g: np.ndarray
-    cdelt_deg: float
-    rsun_ref_m: float
-    dsun_obs_m: float
-    header_r_value: float
-    header_usflux_mx: float
-
-
-def read_fits_image(path) -> tuple[np.ndarray, object]:
-    """The first 2-D image of a FITS file (compressed image HDUs included).
-
-    Parameters
-    ----------
-    path : path-like
-        The FITS file.
-
-    Returns
-    -------
-    data : (H, W) ndarray of float64
-        The image, in the file's unit.
-    header : astropy.io.fits.Header
-        A copy of its header.
-
-    Raises
-    ------
-    UserError
-        For a missing or unreadable file, or one without a 2-D image.
-    """
-    from astropy.io import fits
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError("no such file", path=path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with fits.open(path) as hdul:
-                hdul.verify("silentfix")
-                for hdu in hdul:
-                    if hdu.is_image and hdu.data is not None and hdu.data.ndim == 2:
-                        return np.asarray(hdu.data, dtype=np.float64), hdu.header.copy()
-    except (OSError, ValueError, TypeError) as exc:
-        raise UserError(f"cannot read FITS: {exc}", path=path) from None
-    raise UserError("has no 2-D image", path=path)
-
-
-def _header_float(header, key: str, path, default: float | None = None) -> float:
-    """``header[key]`` as a finite float, else ``default``; no default: UserError naming the file."""
-    value = header.get(key, default)
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not math.isfinite(value):
-        if default is not None:
-            return float(default)
-        raise UserError(f"header keyword {key} is missing or not a number", path=path)
-    return value
-
-
-def read_cea_patch(path) -> CEAPatch:
-    """Read a SHARP-like CEA patch: the LOS field and the header values its parameters need.
-
-    Parameters
-    ----------
-    path : path-like
-        FITS file of the patch (e.g. the ``magnetogram`` segment of ``hmi.sharp_cea_720s``): the
-        first 2-D image is the LOS field in G on a CEA grid with ``CDELT1`` in deg
-        (``CUNIT1`` ``deg`` or absent).
-
-    Returns
-    -------
-    CEAPatch
-        The field and ``CDELT1`` (deg), ``RSUN_REF``, ``DSUN_OBS`` (m; defaults
-        :data:`DEFAULT_RSUN_REF_M`, :data:`DEFAULT_DSUN_OBS_M`), ``R_VALUE`` and ``USFLUX`` (Mx;
-        NaN when absent).
-
-    Raises
-    ------
-    UserError
-        For an unreadable file, no 2-D image, ``CDELT1`` missing or not a number, or a
-        ``CUNIT1`` other than degrees.
-    """
-    path = Path(path)
-    los, head = read_fits_image(path)
-    cdelt = _header_float(head, "CDELT1", path)
-    unit = str(head.get("CUNIT1", "deg")).strip().lower()
-    if unit not in ("deg", "degree", "degrees", ""):
-        raise UserError(f"CUNIT1 is {unit!r}; a CEA patch needs degrees", path=path)
-    rsun_ref = _header_float(head, "RSUN_REF", path, DEFAULT_RSUN_REF_M)
-    dsun = _header_float(head, "DSUN_OBS", path, DEFAULT_DSUN_OBS_M)
-    r_value = _header_float(head, "R_VALUE", path, math.nan) if "R_VALUE" in head else math.nan
-    usflux = _header_float(head, "USFLUX", path, math.nan) if "USFLUX" in head else math.nan
-    return CEAPatch(str(path), los, cdelt, rsun_ref, dsun, r_value, usflux)

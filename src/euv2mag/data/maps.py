@@ -24,25 +24,58 @@ from .fits import fits_stem, is_fits_name
 __all__ = ["MapInput", "expand_map_inputs", "safe_name", "wcs_header", "frame_wcs", "observer_hgln_deg"]
 
 
-def wcs_header(geometry):
+def wcs_header(geometry, *, hgln_deg: float | None = None):
     """FITS header of a frame's pixel grid: helioprojective TAN WCS and the observer (sunpy's keys).
 
-    ``CRPIX1/2`` at the disk centre, ``CDELT1/2`` the plate scale (arcsec), columns west and
-    rows north; the observer at Stonyhurst longitude :func:`observer_hgln_deg` (0 for Earth and
-    Earth-orbit observers; a far-side observer's own longitude), latitude ``b0_deg``,
-    ``DSUN_OBS`` the frame's ``dsun_m``, at ``DATE-OBS``.  ``RSUN_REF`` is the solar radius that puts the limb
-    where the geometry has it (``dsun_m * sin(rsun_arcsec)``): sunpy's surface then is the
-    geometry's (:class:`~euv2mag.geometry.DiskGeometry` places the limb at ``rsun_px`` whatever
-    ``dsun_m`` says), and pixel <-> heliographic coordinates agree between the two.
+    The one definition of a frame's WCS and observer keywords: prediction FITS files
+    (:func:`euv2mag.model.predict.fits_header`), the synthetic Sun's level-1-like files
+    (:mod:`euv2mag.data.synthetic.fits`) and :func:`frame_wcs` all start from it.
+
+    ``NAXIS1/2`` the image size; ``CTYPE1/2`` = HPLN-TAN / HPLT-TAN in arcsec, ``CRPIX1/2`` at
+    the disk centre (1-based), ``CRVAL1/2`` = 0, ``CDELT1/2`` the plate scale (arcsec/px), columns
+    west and rows north (no roll); ``RSUN_OBS`` (arcsec) and ``R_SUN`` (px) the apparent radius;
+    ``DSUN_OBS`` (m) the frame's ``dsun_m``; ``CRLN_OBS``/``CRLT_OBS`` (deg) the Carrington
+    longitude and latitude of the disk centre; the observer at Stonyhurst longitude
+    ``HGLN_OBS`` = ``hgln_deg`` (default :func:`observer_hgln_deg`: 0 for Earth and Earth-orbit
+    observers, a far-side observer's own longitude) and latitude ``HGLT_OBS`` = ``b0_deg``, at
+    ``DATE-OBS`` (the frame's ``time``, when it has one).
+
+    ``RSUN_REF`` (m) is ``dsun_m * sin(RSUN_OBS)``, rounded to the metre: the solar radius with
+    which ``RSUN_OBS`` was computed from ``DSUN_OBS``, which is what the keyword means in HMI and
+    AIA headers (``RSUN_OBS = asin(RSUN_REF / DSUN_OBS)``).  For a store prepared from HMI or AIA
+    files it therefore reproduces their convention, 696 000 000 m (within the ~100 m precision
+    of their ``RSUN_OBS``); for the synthetic Sun, whose apparent radius is sunpy's
+    ``sun.angular_radius`` (IAU nominal radius), it is 695 700 000 m.  A fixed value instead
+    would contradict the header's own ``RSUN_OBS`` for one of the two: sunpy intersects lines of
+    sight with a sphere of radius ``RSUN_REF`` seen from ``DSUN_OBS``, so its limb would sit
+    0.043 % (0.17 px at ``rsun_px`` = 392) away from where the geometry
+    (:class:`~euv2mag.geometry.DiskGeometry`, which places the limb at ``rsun_px`` whatever
+    ``dsun_m`` says) has it, and pixel <-> heliographic coordinates would disagree there.
 
     Parameters
     ----------
     geometry : DiskGeometry
-        The frame (its ``time`` is needed for ``DATE-OBS``).
+        The frame (its ``time`` is needed for ``DATE-OBS`` and the default ``HGLN_OBS``).
+    hgln_deg : float, optional
+        Stonyhurst longitude of the observer (deg), when the caller knows it exactly (the
+        synthetic observers); default :func:`observer_hgln_deg`.
 
     Returns
     -------
     astropy.io.fits.Header
+
+    Examples
+    --------
+    A 64-px frame of a 960.4" Sun at the distance where HMI's 696 Mm subtend that angle:
+
+    >>> import math
+    >>> from euv2mag.geometry import DiskGeometry
+    >>> dsun = 696e6 / math.sin(math.radians(960.4 / 3600))
+    >>> h = wcs_header(DiskGeometry((64, 64), rsun_px=24.5, cdelt_arcsec=39.2, dsun_m=dsun))
+    >>> h["CTYPE1"], h["CRPIX1"], round(h["RSUN_OBS"], 6), h["R_SUN"]
+    ('HPLN-TAN', 32.5, 960.4, 24.5)
+    >>> h["RSUN_REF"]
+    696000000.0
     """
     import math
 
@@ -58,14 +91,19 @@ def wcs_header(geometry):
     for axis, (ctype, crpix) in enumerate((("HPLN-TAN", cx + 1.0), ("HPLT-TAN", cy + 1.0)), start=1):
         h[f"CTYPE{axis}"] = ctype
         h[f"CUNIT{axis}"] = "arcsec"
-        h[f"CDELT{axis}"] = geometry.cdelt_arcsec
-        h[f"CRPIX{axis}"] = crpix
+        h[f"CDELT{axis}"] = (geometry.cdelt_arcsec, "arcsec per pixel")
+        h[f"CRPIX{axis}"] = (crpix, "disk centre (1-based)")
         h[f"CRVAL{axis}"] = 0.0
-    h["DSUN_OBS"] = geometry.dsun_m
-    h["RSUN_REF"] = geometry.dsun_m * math.sin(geometry.rsun_arcsec / ARCSEC_PER_RAD)
-    h["RSUN_OBS"] = geometry.rsun_arcsec
-    h["HGLN_OBS"] = observer_hgln_deg(geometry)
-    h["HGLT_OBS"] = geometry.b0_deg
+    h["RSUN_OBS"] = (geometry.rsun_arcsec, "apparent solar radius, arcsec")
+    h["R_SUN"] = (geometry.rsun_px, "apparent solar radius, px")
+    rsun_ref = round(geometry.dsun_m * math.sin(geometry.rsun_arcsec / ARCSEC_PER_RAD))
+    h["RSUN_REF"] = (float(rsun_ref), "solar radius of RSUN_OBS at DSUN_OBS, m")
+    h["DSUN_OBS"] = (geometry.dsun_m, "observer-Sun distance, m")
+    h["CRLN_OBS"] = (geometry.l0_deg, "Carrington longitude of disk centre, deg")
+    h["CRLT_OBS"] = (geometry.b0_deg, "Carrington latitude of disk centre, deg")
+    hgln = observer_hgln_deg(geometry) if hgln_deg is None else float(hgln_deg)
+    h["HGLN_OBS"] = (hgln, "Stonyhurst longitude of observer, deg")
+    h["HGLT_OBS"] = (geometry.b0_deg, "Stonyhurst latitude of observer, deg")
     if geometry.time:
         h["DATE-OBS"] = str(geometry.time)
     return h

@@ -269,14 +269,30 @@ def _spawned(rank: int, plan: LaunchPlan, port: int, fn: Callable, args: tuple, 
 
     if plan.device_type == "cpu":
         torch.set_num_threads(plan.threads)
+    reported = []
+
+    def report(exc: UserError) -> None:
+        queue.put(("error", rank, exc.problem, exc.path, exc.parameter))
+        reported.append(exc)
+
     try:
         with process_group(plan, rank, init_method=f"tcp://127.0.0.1:{port}") as ctx:
-            result = fn(*args, **kwargs, dist=ctx)
+            try:
+                result = fn(*args, **kwargs, dist=ctx)
+            except UserError as exc:
+                report(exc)  # now: leaving the group may wait for peers that have stopped, and be cut short
+                raise
     except UserError as exc:
-        queue.put(("error", rank, exc.problem, exc.path, exc.parameter))
+        if not reported:  # the group itself refused
+            report(exc)
         sys.exit(2)
     if rank == 0:
         queue.put(("ok", rank, result))
+
+
+#: Seconds the other processes get to stop by themselves once one has failed (their own message,
+#: e.g. the same refusal, or the collective error that the first one's exit causes) before SIGTERM.
+FAILURE_GRACE_S = 5.0
 
 
 def spawn(plan: LaunchPlan, fn: Callable, *args, **kwargs):
@@ -297,18 +313,28 @@ def spawn(plan: LaunchPlan, fn: Callable, *args, **kwargs):
     Raises
     ------
     UserError
-        Re-raised from a process that raised one (the others are stopped).
+        Re-raised from a process that raised one (the lowest rank's when several did), whatever
+        the others did after it (an exit, a collective that failed because a peer left): one line
+        for the user, no traceback, and torch's notes on stopping the other processes are not
+        shown.  Any other failure with no :class:`UserError` behind it is raised as torch reports
+        it (``ProcessRaisedException`` with the process's traceback, or ``ProcessExitedException``).
     """
+    import logging
+
     import torch.multiprocessing as mp
 
     queue = mp.get_context("spawn").SimpleQueue()
     port = _free_port()
     context = mp.start_processes(_spawned, args=(plan, port, fn, args, kwargs, queue), nprocs=plan.world_size,
                                  join=False, start_method="spawn")
+    notes = logging.getLogger("torch.multiprocessing.spawn")  # "Terminating process N via signal SIGTERM"
+    level = notes.level
+    notes.setLevel(logging.ERROR)
     try:
-        while not context.join():
+        while not context.join(grace_period=FAILURE_GRACE_S):
             pass
-    except mp.ProcessExitedException:
+    except (mp.ProcessExitedException, mp.ProcessRaisedException):
+        # every process has ended by now (torch joined them), so every message is in the queue
         errors = []
         while not queue.empty():
             msg = queue.get()
@@ -318,6 +344,8 @@ def spawn(plan: LaunchPlan, fn: Callable, *args, **kwargs):
             msg = min(errors, key=lambda m: m[1])
             raise UserError(msg[2], path=msg[3], parameter=msg[4]) from None
         raise
+    finally:
+        notes.setLevel(level)
     while not queue.empty():
         msg = queue.get()
         if msg[0] == "ok":

@@ -20,10 +20,11 @@ frame's source index, so a prediction is reproducible.  ``eval`` uses running st
 dropout.
 
 FITS files (``fits_dir``): one per frame, ``pred_<source index>_<time>.fits``, float32 G with NaN
-off the disk, rows northward as in the store, and a header with the frame's geometry (WCS
-``HPLN-TAN``/``HPLT-TAN`` in arcsec, ``CDELT1/2``, ``CRPIX1/2`` at the disk centre, ``RSUN_OBS``
-(arcsec), ``R_SUN`` (px), ``DSUN_OBS``, ``CRLN_OBS``, ``CRLT_OBS``, ``HGLN_OBS``, ``HGLT_OBS``,
-``DATE-OBS``, ``BUNIT = 'G'``) and the model's provenance (``MODEL``, ``RUNDIR``, ``SEED``,
+off the disk, rows northward as in the store, and a header with the frame's geometry
+(:func:`euv2mag.data.maps.wcs_header`: WCS ``HPLN-TAN``/``HPLT-TAN`` in arcsec, ``CDELT1/2``,
+``CRPIX1/2`` at the disk centre, ``RSUN_OBS`` (arcsec), ``R_SUN`` (px), ``RSUN_REF``,
+``DSUN_OBS``, ``CRLN_OBS``, ``CRLT_OBS``, ``HGLN_OBS`` (the frame's observer), ``HGLT_OBS``,
+``DATE-OBS``; ``BUNIT = 'G'``) and the model's provenance (``MODEL``, ``RUNDIR``, ``SEED``,
 ``CKPTFILE``, ``ITERATN``, ``INFMODE``, ``MAGSCAL``, ``MAGLIMG``, ``SRCINDEX``, ``SRCSTORE``).
 """
 from __future__ import annotations
@@ -152,29 +153,17 @@ def load_run_generator(run_dir: str | Path, checkpoint: str = "best", *, device=
 
 
 def fits_header(geometry: DiskGeometry, provenance: dict):
-    """FITS header of a predicted frame: helioprojective TAN WCS, observer keys and provenance."""
-    from astropy.io import fits
+    """FITS header of a predicted frame: the frame's WCS and observer, ``BUNIT = 'G'`` and the model's provenance.
 
-    h = fits.Header()
-    cx, cy = geometry.center_px
+    The WCS and observer keywords are :func:`euv2mag.data.maps.wcs_header`'s (the same as the
+    synthetic Sun's files of the same geometry); ``provenance`` adds the keys listed in the
+    module docstring for the names it holds.
+    """
+    from ..data.maps import wcs_header
+
+    h = wcs_header(geometry)
     h["BUNIT"] = ("G", "line-of-sight magnetic field")
     h["WCSNAME"] = "Helioprojective-cartesian"
-    for axis, (ctype, crpix) in enumerate((("HPLN-TAN", cx + 1.0), ("HPLT-TAN", cy + 1.0)), start=1):
-        h[f"CTYPE{axis}"] = ctype
-        h[f"CUNIT{axis}"] = "arcsec"
-        h[f"CDELT{axis}"] = (geometry.cdelt_arcsec, "arcsec / px")
-        h[f"CRPIX{axis}"] = (crpix, "disk centre (1-based)")
-        h[f"CRVAL{axis}"] = 0.0
-    h["RSUN_OBS"] = (geometry.rsun_arcsec, "apparent solar radius, arcsec")
-    h["R_SUN"] = (geometry.rsun_px, "apparent solar radius, px")
-    h["RSUN_REF"] = (695_700_000.0, "m")
-    h["DSUN_OBS"] = (geometry.dsun_m, "observer-Sun distance, m")
-    h["CRLN_OBS"] = (geometry.l0_deg, "Carrington longitude of disk centre, deg")
-    h["CRLT_OBS"] = (geometry.b0_deg, "heliographic latitude of disk centre (B0), deg")
-    h["HGLN_OBS"] = (0.0, "Stonyhurst longitude of the observer, deg")
-    h["HGLT_OBS"] = (geometry.b0_deg, "Stonyhurst latitude of the observer, deg")
-    if geometry.time:
-        h["DATE-OBS"] = geometry.time
     h["ORIGIN"] = f"euv2mag {__version__}"
     h["CONTENT"] = "magnetogram generated from EUV"
     keys = {

@@ -82,6 +82,7 @@ __all__ = [
     "resolve_device",
     "select_val_frames",
     "check_run_folder",
+    "check_precision",
     "sample_seed",
 ]
 
@@ -175,8 +176,8 @@ class RunResult:
     resumed_from: int | None
 
 
-def check_run_folder(run_dir: str | Path, resume: bool) -> None:
-    """Refuse to start a new run over an existing one.
+def check_run_folder(run_dir: str | Path, resume: bool, cfg: TrainConfig | None = None) -> None:
+    """Refuse to start a new run over an existing one, or to resume one with another configuration.
 
     Parameters
     ----------
@@ -184,16 +185,32 @@ def check_run_folder(run_dir: str | Path, resume: bool) -> None:
         A seed's run folder.
     resume : bool
         Whether the run is to be resumed (then an existing run is expected, not refused).
+    cfg : TrainConfig, optional
+        The configuration (resolved to the store's size) to resume with: it must equal the run's
+        ``config.toml`` but for ``iters`` and ``keep_ckpts``.
 
     Raises
     ------
     UserError
-        ``run_dir`` holds ``last.ckpt`` or ``metrics.csv`` and ``resume`` is False.
+        ``run_dir`` holds ``last.ckpt`` or ``metrics.csv`` and ``resume`` is False; or ``resume``
+        with a ``cfg`` that differs from the run's (the fields named).
     """
     run_dir = Path(run_dir)
     if not resume and ((run_dir / "last.ckpt").exists() or (run_dir / "metrics.csv").exists()):
         raise UserError("holds a training run already; continue it with resume=True or choose another out folder",
                         path=run_dir)
+    if resume and cfg is not None and (run_dir / "config.toml").exists():
+        old = TrainConfig.read(run_dir / "config.toml")
+        changed = [f.name for f in dataclasses.fields(cfg)
+                   if getattr(old, f.name) != getattr(cfg, f.name) and f.name not in _RESUMABLE_CHANGES]
+        if changed:
+            raise UserError(f"cannot resume: the configuration differs from the run's in {', '.join(changed)}", path=run_dir)
+
+
+def check_precision(cfg: TrainConfig, device_type: str) -> None:
+    """Refuse ``precision = "fp16"`` (its gradient scaler needs CUDA) on a ``device_type`` other than "cuda"."""
+    if cfg.precision == "fp16" and device_type != "cuda":
+        raise UserError("precision fp16 needs a CUDA GPU; use precision bf16 or fp32 on the CPU")
 
 
 def _autocast(device: torch.device, precision: str):
@@ -429,8 +446,7 @@ def train_seed(
         device = dist.device
     if cfg.batch % dist.world_size:
         raise UserError(f"training option batch ({cfg.batch}) must be a multiple of the {dist.world_size} processes")
-    if cfg.precision == "fp16" and device.type != "cuda":
-        raise UserError("precision fp16 needs a CUDA GPU; use precision bf16 or fp32 on the CPU")
+    check_precision(cfg, device.type)
     train_indices = [int(i) for i in train_indices]
     if not train_indices:
         raise UserError("the training set is empty", path=store.path)
@@ -444,13 +460,7 @@ def train_seed(
 
     run_dir = Path(run_dir)
     last_path = run_dir / "last.ckpt"
-    check_run_folder(run_dir, resume)
-    if resume and (run_dir / "config.toml").exists():
-        old = TrainConfig.read(run_dir / "config.toml")
-        changed = [f.name for f in dataclasses.fields(cfg)
-                   if getattr(old, f.name) != getattr(cfg, f.name) and f.name not in _RESUMABLE_CHANGES]
-        if changed:
-            raise UserError(f"cannot resume: the configuration differs from the run's in {', '.join(changed)}", path=run_dir)
+    check_run_folder(run_dir, resume, cfg)
 
     # one writer per run folder: held from here (before the checkpoint is read) to the end; a second
     # training of the same folder is refused with the holder named, and an exception releases it
@@ -661,6 +671,7 @@ def train_runs(
     """
     from ..data.splits import load_split
     from ..data.store import FrameStore
+    from ..data.torch_dataset import PairDataset
     from .distributed import plan_launch, process_group, spawn
 
     out = Path(out)
@@ -680,11 +691,17 @@ def train_runs(
     if len(set(seeds)) != len(seeds):
         raise UserError(f"seeds repeat: {seeds}")
     for seed in seeds:
-        check_run_folder(out / f"seed-{seed}", resume)
+        check_run_folder(out / f"seed-{seed}", resume, cfg)
     plan = plan_launch(devices, num_nodes, device)
     if cfg.batch % plan.world_size:
         raise UserError(f"must be a multiple of the {plan.world_size} training processes, got {cfg.batch}",
                         parameter="batch")
+    check_precision(cfg, plan.device_type)
+    # the dataset's own checks (both arrays present, frames in the store; it reads no image)
+    PairDataset(store, train_idx, mag_scaling=cfg.mag_scaling, euv_scaling=cfg.euv_scaling, jitter_px=cfg.jitter_px,
+                pad=cfg.pad, coord_channels=cfg.coord_channels, cache=False)
+    # everything a process would refuse before training is checked above, here, before any process
+    # is spawned: a refusal inside them costs their start-up and comes back through spawn()
     info = {"store": str(Path(store_path).resolve()), "split": str(Path(split_path).resolve()), "split_scheme": split.scheme}
     args = (store_path, train_idx, val_idx, cfg, seeds, out, info, resume, device, progress)
     if plan.kind == "spawn":
@@ -704,7 +721,7 @@ def _train_all(store_path, train_idx, val_idx, cfg, seeds, out, info, resume, de
     # same folder is refused, even with other seeds; each seed folder is locked again by train_seed
     with on_main(dist, lambda: writer_lock(out, what="run folder")):
         for seed in seeds:
-            check_run_folder(out / f"seed-{seed}", resume)  # again, now that no other run can start one
+            check_run_folder(out / f"seed-{seed}", resume, cfg)  # again, now that no other run can start one
             results.append(
                 train_seed(store_path, train_idx, val_idx, cfg, seed, out / f"seed-{seed}", resume=resume,
                            device=device, progress=progress, run_info=info, dist=dist)

@@ -195,7 +195,6 @@ def _headline(block, source: str, ci, bootstrap, pooled=None) -> Headline:
             setattr(h, f"{qty}_{stat}", _num(getattr(getattr(fd, qty), stat)))
     h.pixel_cc = _num(fd.mean_cc)
     h.pixel_cc_binned = _num(fd.mean_cc_binned)
-    h.abs_cc = _num(getattr(fd, "mean_abs_cc", None))
     h.polarity_agreement = _num(fd.mean_polarity_agreement)
     h.abs_cc, h.abs_cc_binned = _num(fd.mean_abs_cc), _num(fd.mean_abs_cc_binned)
     h.footprint_abs_ratio, h.tumf_ratio = _num(fd.footprint_abs_ratio), _num(fd.mean_tumf_ratio)

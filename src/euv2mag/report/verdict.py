@@ -129,11 +129,10 @@ class Headline:
     nmf_slope: float | None = None
     pixel_cc: float | None = None
     pixel_cc_binned: float | None = None
-    #: Mean over frames of the per-frame pixel CC of |B| (sign-blind; the audit's ``mean_abs_cc``).
-    abs_cc: float | None = None
     polarity_agreement: float | None = None
-    #: Sign-blind full-disk numbers: frame means of the Pearson r of ``|B|`` (raw, binned) and of the
-    #: generated over reference unsigned flux inside the truth regions' footprints.
+    #: Sign-blind full-disk numbers: frame means of the Pearson r of ``|B|`` (raw, binned; the
+    #: audit's ``mean_abs_cc``, ``mean_abs_cc_binned``) and of the generated over reference
+    #: unsigned flux inside the truth regions' footprints.
     abs_cc: float | None = None
     abs_cc_binned: float | None = None
     footprint_abs_ratio: float | None = None

@@ -23,7 +23,8 @@ Header keywords (both instruments)
 store's ``cdelt_arcsec``), ``CRPIX1/2`` = disk centre (1-based, deliberately off the image centre
 by 1-3 whole px, deterministic per frame; the data are the store frame's arrays moved by
 that many pixels, so a prepared file reproduces the store exactly), ``CRVAL1/2`` = 0 (the disk centre), ``CROTA2``,
-``RSUN_OBS`` (arcsec), ``RSUN_REF`` = 695 700 000 m (the radius the store's geometry uses),
+``RSUN_OBS`` (arcsec), ``R_SUN`` (px), ``RSUN_REF`` = 695 700 000 m (the IAU radius of the store's apparent radius;
+the keys are :func:`euv2mag.data.maps.wcs_header`'s, shared with prediction files),
 ``DSUN_OBS`` (m), ``CRLN_OBS`` / ``CRLT_OBS`` (Carrington lon / lat of disk centre, deg),
 ``HGLN_OBS`` = 0, ``HGLT_OBS`` = ``CRLT_OBS``, ``DATE-OBS`` and ``T_OBS`` (ISO 8601 UTC),
 ``TIMESYS`` = UTC, ``TELESCOP``, ``INSTRUME``, ``WAVELNTH``, ``WAVEUNIT``, ``QUALITY`` = 0, ``BUNIT``,
@@ -47,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from ..._io import atomic_path
-from ...geometry import RSUN_MM, DiskGeometry
+from ...geometry import DiskGeometry
 from .euv import EXPTIME_S
 
 __all__ = ["fits_names", "fits_offsets", "write_fits_pair", "observer_header", "view_fits_names", "write_view_fits",
@@ -83,27 +84,18 @@ def _shift(image: np.ndarray, dx: int, dy: int, fill: float) -> np.ndarray:
 
 def _header(geometry: DiskGeometry, crpix: tuple[float, float], crota2: float, time_obs: str, date_obs: str,
             hgln_deg: float = 0.0):
-    from astropy.io import fits
+    """The frame's WCS and observer keys (:func:`euv2mag.data.maps.wcs_header`, the disk centre
+    at 1-based ``crpix``) with the SDO keys of these files (``DATE-OBS`` the exposure start)."""
+    from ..maps import wcs_header
 
-    h = fits.Header()
+    centred = dataclasses.replace(geometry, center_px=(crpix[0] - 1.0, crpix[1] - 1.0))
+    h = wcs_header(centred, hgln_deg=hgln_deg)
+    for key in ("NAXIS", "NAXIS1", "NAXIS2"):  # the data written set them
+        h.remove(key)
     h["DATE-OBS"] = (date_obs, "start of observation, UTC")
     h["T_OBS"] = (time_obs, "observation time (mid exposure), UTC")
     h["TIMESYS"] = "UTC"
-    h["CTYPE1"], h["CTYPE2"] = "HPLN-TAN", "HPLT-TAN"
-    h["CUNIT1"], h["CUNIT2"] = "arcsec", "arcsec"
-    h["CDELT1"] = (geometry.cdelt_arcsec, "arcsec per pixel")
-    h["CDELT2"] = (geometry.cdelt_arcsec, "arcsec per pixel")
-    h["CRPIX1"] = (crpix[0], "disk centre column (1-based)")
-    h["CRPIX2"] = (crpix[1], "disk centre row (1-based)")
-    h["CRVAL1"], h["CRVAL2"] = 0.0, 0.0
     h["CROTA2"] = (crota2, "deg")
-    h["RSUN_OBS"] = (geometry.rsun_arcsec, "apparent solar radius, arcsec")
-    h["RSUN_REF"] = (RSUN_MM * 1e6, "solar radius used, m")
-    h["DSUN_OBS"] = (geometry.dsun_m, "observer-Sun distance, m")
-    h["CRLN_OBS"] = (geometry.l0_deg, "Carrington longitude of disk centre, deg")
-    h["CRLT_OBS"] = (geometry.b0_deg, "Carrington latitude of disk centre, deg")
-    h["HGLN_OBS"] = (float(hgln_deg), "Stonyhurst longitude of observer, deg")
-    h["HGLT_OBS"] = (geometry.b0_deg, "Stonyhurst latitude of observer, deg")
     h["QUALITY"] = 0
     h["LVL_NUM"] = 1.0
     h["ORIGIN"] = "euv2mag synthetic Sun"
@@ -222,7 +214,7 @@ def write_view_fits(fits_dir: Path, params, t_mjd: float, geometry: DiskGeometry
     exposure = EUVI_EXPTIME_S if stereo else EUI_XPOSURE_S
     start = Time(t_mjd - exposure / 2 / 86400.0, format="mjd", scale="utc").isot
     h = _header(shifted, (cx + dx + 1, cy + dy + 1), 0.0, t_iso, start, hgln_deg)
-    for key_name in ("T_OBS", "CROTA2", "RSUN_OBS", "QUALITY"):  # SDO conventions these instruments do not use
+    for key_name in ("T_OBS", "CROTA2", "RSUN_OBS", "R_SUN", "QUALITY"):  # SDO conventions these instruments do not use
         h.remove(key_name, ignore_missing=True)
     h["DATE-AVG"] = (t_iso, "mid exposure, UTC")
     h["CROTA"] = (0.0, "deg")

@@ -88,7 +88,7 @@ INTERMIXED = {
                 ["farside", "--split", "x.json", "runs/k/seed-0", "--separations", "60", "180", "--out", "fs",
                  "s.zarr", "--euv-calibration", "linear:1.2", "--scales", "0.8", "1.0"]),
     "report": (["report", "study", "--out", "r.html"], ["report", "--out", "r.html", "study"]),
-    "demo": (["demo", "--out", "d", "--quick", "--seeds", "0", "1"], ["demo", "--seeds", "0", "1", "--quick", "--out", "d"]),
+    "demo": (["demo", "--out", "d", "--quick", "--farside", "--seeds", "0", "1"], ["demo", "--seeds", "0", "1", "--farside", "--quick", "--out", "d"]),
 }
 
 

@@ -92,7 +92,7 @@ INTERMIXED = {
     "history": (["history", "e.zarr", "--out", "h.zarr", "--days", "0:14", "--max-age", "10", "--seed", "2"],
                 ["history", "--days", "0:14", "e.zarr", "--max-age", "10", "--out", "h.zarr", "--seed", "2"]),
     "report": (["report", "study", "--out", "r.html"], ["report", "--out", "r.html", "study"]),
-    "demo": (["demo", "--out", "d", "--quick", "--seeds", "0", "1"], ["demo", "--seeds", "0", "1", "--quick", "--out", "d"]),
+    "demo": (["demo", "--out", "d", "--quick", "--farside", "--seeds", "0", "1"], ["demo", "--seeds", "0", "1", "--farside", "--quick", "--out", "d"]),
 }
 
 

@@ -20,6 +20,13 @@ in the layout of :mod:`euv2mag.report.layout`):
    (``audit/baselines/<kind>``), so that the report can set every model beside them;
 12. ``report``     ``report.html``.
 
+With ``farside`` (``euv2mag demo --farside``; off by default, the default study has no room for it
+in its 15 minutes) a stage ``farside`` runs after ``baselines``: the far-side study
+(:func:`euv2mag.audit.farside.farside_study`) of the first main run on the kpl19 test frames, seen
+from observers at 0, 60, 120 and 180 degrees from Earth with EUV scales 0.8, 1 and 1.2
+(``farside/``, :attr:`euv2mag.report.layout.StudyLayout.farside_dir`), which the report's far-side
+section reads.
+
 A stage is done when ``stages.json`` records it as done and its outputs exist; re-running the
 demo skips done stages, and the sub-commands themselves resume interrupted work.  The options of
 a study folder are fixed by its first run: other options on the same folder are refused.
@@ -52,10 +59,18 @@ from ._lock import writer_lock
 from .errors import UserError
 from .report.layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, REFERENCE_EXPERIMENT, StudyLayout
 
-__all__ = ["DemoOptions", "demo_options", "run_demo", "STAGES"]
+__all__ = ["DemoOptions", "demo_options", "run_demo", "STAGES", "FARSIDE_STAGE", "FARSIDE_SEPARATIONS", "FARSIDE_SCALES",
+           "stage_names"]
 
+#: The stages of the default study, in order.
 STAGES = ("synth", "synth-leak", "split", "saturation", "leakage", "train", "train-reference", "train-leak", "predict",
           "audit", "baselines", "report")
+#: The optional far-side stage (``DemoOptions.farside``), run after ``baselines``.
+FARSIDE_STAGE = "farside"
+#: Observer separations from Earth of the far-side stage, deg.
+FARSIDE_SEPARATIONS = (0.0, 60.0, 120.0, 180.0)
+#: EUV intensity scales of the far-side stage (1: as observed; 0.8, 1.2: a 20 % miscalibration).
+FARSIDE_SCALES = (0.8, 1.0, 1.2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +79,8 @@ class DemoOptions:
 
     ``variant`` and ``coord_channels`` choose the main (and control) configuration
     (:func:`euv2mag.model.config.layered_config`); the reference run is always the faithful
-    ``kpl19`` variant with the same width, iterations and precision.
+    ``kpl19`` variant with the same width, iterations and precision.  ``farside`` adds the
+    far-side stage (module docstring).
     """
 
     size: int = 128
@@ -83,6 +99,7 @@ class DemoOptions:
     val_fraction: float = 0.1
     saturation_frames: int = 120
     device: str = "auto"
+    farside: bool = False
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -113,6 +130,14 @@ def demo_options(*, quick: bool = False, extended: bool = False, **overrides) ->
     return DemoOptions(**base)
 
 
+def stage_names(options: DemoOptions) -> tuple[str, ...]:
+    """The stages a study with ``options`` runs, in order (:data:`STAGES`, with ``farside`` after ``baselines``)."""
+    if not options.farside:
+        return STAGES
+    k = STAGES.index("baselines") + 1
+    return (*STAGES[:k], FARSIDE_STAGE, *STAGES[k:])
+
+
 class _Stages:
     """Bookkeeping of ``stages.json``: status, seconds and outputs per stage."""
 
@@ -125,6 +150,10 @@ class _Stages:
                 old = json.loads(self.path.read_text(encoding="utf-8"))
             except ValueError:
                 old = None
+        if old is not None and isinstance(old.get("options"), dict):
+            # an option added after the folder was made (e.g. farside) had its default value there
+            defaults = DemoOptions().to_dict()
+            old["options"] = {**{k: v for k, v in defaults.items() if k not in old["options"]}, **old["options"]}
         if old is not None and old.get("options") != self.options:
             changed = sorted(k for k in self.options if (old.get("options") or {}).get(k) != self.options[k])
             raise UserError(
@@ -220,7 +249,7 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
     predict_cmds = [["predict", str(lay.seed_dir(e, s)), data, "--indices", "test", "--split", kpl19,
                      "--out", str(lay.pred(e, s))] for e, data, s in runs]
     main_what = f"the {o.variant} configuration" + (" with coordinate channels" if o.coord_channels else "")
-    return [
+    stages = [
         _Stage("synth", f"synthesise {o.start}..{o.end} every {o.cadence} at {o.size} px (no polarity in EUV)", [lay.store],
                lambda: synthesize(store, SynthParams(**synth_params)), lambda: [["synth", store, *synth_common]]),
         _Stage("synth-leak", f"synthesise the same Sun with polarity leak {o.polarity_leak:g} in EUV (control)", [lay.leak_store],
@@ -271,6 +300,25 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
                         *(["audit", "--truth", store, "--pred", str(lay.baseline_pred(k)), "--out", str(lay.baseline_audit_dir(k))]
                           for k in BASELINE_KINDS)]),
     ]
+    if o.farside:
+        stages.append(_farside_stage(lay, o))
+    return stages
+
+
+def _farside_stage(lay: StudyLayout, o: DemoOptions) -> _Stage:
+    """The far-side study of the first main run on the kpl19 test frames (module docstring)."""
+    from .audit.farside import AGES, SKILL, FarsideSummary, farside_study
+
+    run, store, kpl19, out = lay.seed_dir(MAIN_EXPERIMENT, o.seeds[0]), str(lay.store), str(lay.split("kpl19")), lay.farside_dir
+    seps, scales = ", ".join(f"{s:g}" for s in FARSIDE_SEPARATIONS), ", ".join(f"{s:g}" for s in FARSIDE_SCALES)
+    return _Stage(
+        FARSIDE_STAGE, f"far-side study of main seed {o.seeds[0]}: observers at {seps} deg, EUV scales {scales}",
+        [out / FarsideSummary.FILENAME, SKILL.path(out), AGES.path(out)],
+        lambda: farside_study(run, store, out, separations=FARSIDE_SEPARATIONS, indices="test", split=kpl19,
+                              scales=FARSIDE_SCALES, device=o.device),
+        lambda: [["farside", str(run), store, "--split", kpl19, "--indices", "test",
+                  "--separations", *(f"{s:g}" for s in FARSIDE_SEPARATIONS), "--scales", *(f"{s:g}" for s in FARSIDE_SCALES),
+                  "--device", o.device, "--out", str(out)]])
 
 
 def _saturation_indices(store_path: Path, n_max: int) -> list[int]:

@@ -15,7 +15,8 @@ def add_parser(subparsers) -> None:
         "with coordinate channels) with several seeds, the faithful KPL19 configuration as the reference run "
         "and the leak control, predict the test frames, audit them and write the report. "
         "Progress is shown per stage; re-running resumes finished stages. The default is sized for 15 minutes "
-        "on 2 CPU cores, --quick for 3; use a larger --size/--iters/--ngf on a GPU.",
+        "on 2 CPU cores, --quick for 3; use a larger --size/--iters/--ngf on a GPU. --farside adds the far-side "
+        "study of the first main run (observers at 60, 120 and 180 deg from Earth) and its report section.",
     )
     p.add_argument("--out", required=True, help="study folder (created; re-running resumes)")
     p.add_argument("--quick", action="store_true", help="a small first look (64 px, 1.5 years, short training)")
@@ -35,6 +36,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--cadence", help="frame spacing (default 48h; quick 96h)")
     p.add_argument("--polarity-leak", type=nonnegative_float, help="leak of the control dataset (default 0.5)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="training device (default auto)")
+    p.add_argument("--farside", action="store_true", default=None,
+                   help="add the far-side stage: the first main run seen from observers at 0, 60, 120 and 180 deg "
+                   "from Earth beside persistence (DIR/farside; not in the default 15 minutes)")
     p.set_defaults(func=run)
 
 
@@ -45,6 +49,7 @@ def run(args) -> int:
         quick=args.quick, extended=args.extended, size=args.size, iters=args.iters, ngf=args.ngf, ndf=args.ndf, seeds=args.seeds,
         start=args.start, end=args.end, cadence=args.cadence, polarity_leak=args.polarity_leak, device=args.device,
         variant=args.variant, coord_channels=args.coord_channels, precision=args.precision,
+        farside=args.farside,
     )
     path = run_demo(args.out, options)
     print(f"report: {path}")

@@ -26,6 +26,8 @@ __all__ = [
     "fig_region_overlay",
     "fig_detected_regions",
     "fig_std_map",
+    "fig_farside_skill",
+    "fig_farside_ages",
 ]
 
 _SET_COLOURS = {"train": "#4C72B0", "val": "#DD8452", "test": "#C44E52"}
@@ -373,4 +375,123 @@ def fig_std_map(std_map, mean_abs_map=None, title: str = "per-pixel std across s
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_facecolor("black")
+    return fig
+
+
+_SERIES_COLOURS = {"model": "C0", "persistence": "C1", "history": "C2"}
+_SERIES_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def _series_styles(names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Colour and marker per series name: fixed for model / persistence / history, the next ones for the rest."""
+    free = (f"C{i}" for i in range(3, 10))
+    return {name: (_SERIES_COLOURS.get(name) or next(free, "0.3"), _SERIES_MARKERS[k % len(_SERIES_MARKERS)])
+            for k, name in enumerate(names)}
+
+
+def _error_bars(ax, x, y, lo, hi, *, colour, marker, label, linestyle="-"):
+    """Points ``y`` at ``x`` joined by a line, with error bars from ``lo`` to ``hi`` (a NaN end: no bar;
+    a NaN value: no point)."""
+    x, y, lo, hi = (np.asarray(a, float) for a in (x, y, lo, hi))
+    ok = np.isfinite(y)
+    err = np.vstack([np.where(np.isfinite(lo), y - lo, 0.0), np.where(np.isfinite(hi), hi - y, 0.0)])
+    ax.errorbar(x[ok], y[ok], yerr=np.clip(err[:, ok], 0.0, None), color=colour, marker=marker, ms=4, lw=1,
+                ls=linestyle, capsize=3, label=label)
+
+
+def fig_farside_skill(skill, metrics: Sequence[tuple[str, str]], order: Sequence[str] | None = None):
+    """Skill against the observer's separation from Earth, one panel per metric, one series per prediction.
+
+    Parameters
+    ----------
+    skill : pandas.DataFrame
+        Rows of :data:`euv2mag.audit.farside.SKILL`: ``separation_deg`` (deg), ``prediction`` and, for each
+        metric ``m``, the columns ``m``, ``m_lo``, ``m_hi`` (95 % interval; NaN: none).
+    metrics : sequence of (column, title)
+        The panels.
+    order : sequence of str, optional
+        Series order (default: the predictions in order of first appearance).
+
+    Notes
+    -----
+    The series are shifted sideways by a little (1.5 % of the separation range each) so that their
+    error bars do not hide one another; the axis ticks are the separations themselves.
+    """
+    names = list(order) if order is not None else list(dict.fromkeys(skill["prediction"]))
+    styles = _series_styles(names)
+    seps = np.unique(skill["separation_deg"].to_numpy(float))
+    width = float(seps.max() - seps.min()) if seps.size > 1 else 1.0
+    fig = _figure(2.8 * max(len(metrics), 1), 2.9)
+    axes = fig.subplots(1, max(len(metrics), 1), squeeze=False)[0]
+    for ax, (key, title) in zip(axes, metrics):
+        for k, name in enumerate(names):
+            t = skill[skill["prediction"] == name].sort_values("separation_deg")
+            if not len(t):
+                continue
+            shift = (k - (len(names) - 1) / 2) * 0.015 * width
+            _error_bars(ax, t["separation_deg"].to_numpy(float) + shift, t[key], t[f"{key}_lo"], t[f"{key}_hi"],
+                        colour=styles[name][0], marker=styles[name][1], label=name)
+        ax.set_xticks(seps)
+        ax.set_xticklabels([f"{s:g}" for s in seps], fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("separation from Earth (deg)", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.axhline(0, color="0.7", lw=0.5)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def fig_farside_ages(ages, metrics: Sequence[tuple[str, str]], order: Sequence[str] | None = None):
+    """Skill against the history age bin: one row of panels per metric, one column per separation.
+
+    Parameters
+    ----------
+    ages : pandas.DataFrame
+        Rows of :data:`euv2mag.audit.farside.AGES`: ``separation_deg``, ``prediction``, ``age_bin``,
+        ``n_regions`` and, for each metric ``m``, ``m``, ``m_lo``, ``m_hi`` (Wilson 95 % interval).
+    metrics : sequence of (column, title)
+        The rows of panels.
+    order : sequence of str, optional
+        Series order (default: the predictions in order of first appearance).
+
+    Notes
+    -----
+    The bins are drawn in the order of the table (the writer's: ascending age, ``never`` last);
+    separations without any truth region are left out; the tick labels give the bin and its
+    number of truth-region observations.
+    """
+    names = list(order) if order is not None else list(dict.fromkeys(ages["prediction"]))
+    styles = _series_styles(names)
+    bins = list(dict.fromkeys(ages["age_bin"].astype(str)))
+    pos = {b: i for i, b in enumerate(bins)}
+    seps = [s for s in np.unique(ages["separation_deg"].to_numpy(float))
+            if ages.loc[ages["separation_deg"] == s, "n_regions"].sum() > 0] or [float(ages["separation_deg"].min())]
+    fig = _figure(max(3.0, 0.55 * len(bins) + 0.8) * len(seps), 2.5 * max(len(metrics), 1) + 0.3)
+    axes = fig.subplots(max(len(metrics), 1), len(seps), squeeze=False, sharey="row")
+    for c, sep in enumerate(seps):
+        at = ages[ages["separation_deg"] == sep]
+        counts = at.drop_duplicates("age_bin").set_index("age_bin")["n_regions"]
+        for r, (key, title) in enumerate(metrics):
+            ax = axes[r, c]
+            for k, name in enumerate(names):
+                t = at[at["prediction"] == name]
+                if not len(t):
+                    continue
+                x = np.array([pos[str(b)] for b in t["age_bin"]], float) + (k - (len(names) - 1) / 2) * 0.12
+                _error_bars(ax, x, t[key], t[f"{key}_lo"], t[f"{key}_hi"], colour=styles[name][0],
+                            marker=styles[name][1], label=name, linestyle=":")
+            ax.set_xticks(range(len(bins)))
+            ax.set_xticklabels([f"{b}\nn={int(counts.get(b, 0))}" for b in bins], fontsize=6)
+            ax.set_xlim(-0.5, len(bins) - 0.5)
+            ax.set_ylim(-0.05, 1.05)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if r == 0:
+                ax.set_title(f"{sep:g}° from Earth", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(title, fontsize=8)
+            if r == len(metrics) - 1:
+                ax.set_xlabel("days since on the Earth-facing disk", fontsize=8)
+    axes[0, 0].legend(fontsize=7)
     return fig

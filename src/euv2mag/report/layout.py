@@ -17,6 +17,8 @@
       pred/baselines/<kind>.zarr       baseline "predictions" of the test frames
                                        (euv2mag baselines: zero, clip-100, sign-coin, hale-oracle ...)
       audit/baselines/<kind>/          the audit of each baseline alone (same files as above)
+      farside/                         far-side study (euv2mag farside; demo --farside):
+                                       farside_skill.csv, farside_ages.csv, sep-<S>/ ...
       report.html
 
 ``<experiment>`` is ``main`` for the study's configuration trained on the no-leak dataset (several
@@ -110,6 +112,11 @@ class StudyLayout:
     def baseline_audit_dir(self, kind: str) -> Path:
         """The audit folder of one baseline (``audit/baselines/<kind>``)."""
         return self.root / "audit" / BASELINES / kind
+
+    @property
+    def farside_dir(self) -> Path:
+        """Folder of the far-side study (``euv2mag farside --out``; the demo's ``farside`` stage)."""
+        return self.root / "farside"
 
     @property
     def report(self) -> Path:

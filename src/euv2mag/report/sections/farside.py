@@ -2,8 +2,11 @@
 
 Reads only ``DIR/farside/farside_skill.csv`` and ``farside_ages.csv``
 (:data:`euv2mag.audit.farside.SKILL`, :data:`~euv2mag.audit.farside.AGES`), written by
-``euv2mag farside``; the section is left out of the report when the study folder has no
-``farside/farside_skill.csv``.  Numbers and intervals are printed as the study wrote them.
+``euv2mag farside`` or the ``farside`` stage of ``euv2mag demo --farside``; the section is left
+out of the report when the study folder has no ``farside/farside_skill.csv``.  Numbers and
+intervals are drawn and printed as the study wrote them (nothing is recomputed).  The figures
+draw every prediction the tables hold (model, persistence and any other history baseline),
+except the model rows of scaled EUV (``model-x<f>``), which are in the table.
 """
 from __future__ import annotations
 
@@ -16,33 +19,28 @@ from ..inputs import attempt
 __all__ = ["render", "FOLDER"]
 
 #: The study's folder inside a study directory.
-FOLDER = "farside"
-_COMMAND = "euv2mag farside DIR/runs/kpl19/seed-0 DIR/data/synth.zarr --split DIR/splits/kpl19.json --out DIR/farside"
+FOLDER = "farside"  # StudyLayout.farside_dir
+_COMMAND = ("euv2mag farside DIR/runs/main/seed-0 DIR/data/synth.zarr --split DIR/splits/kpl19.json --out DIR/farside "
+            "(or euv2mag demo --farside)")
 _METRICS = (("tumf_cc", "TUMF CC"), ("mean_abs_cc", "mean |B| CC"), ("recall", "region recall"),
             ("fp_polarity_hale", "footprint polarity (Hale)"), ("fp_polarity_anti_hale", "footprint polarity (anti-Hale)"))
+_AGE_METRICS = (("recall", "region recall"), ("fp_polarity", "footprint polarity"))
 
 
 def _ci(row, key):
     return fmt_ci(row[key], (row[f"{key}_lo"], row[f"{key}_hi"]))
 
 
-def _skill_figure(skill):
-    fig = F._figure(3.2 * len(_METRICS[:4]), 2.8)
-    axes = fig.subplots(1, 4)
-    for ax, (key, title) in zip(axes, _METRICS[:4]):
-        for name, style in (("model", "o-"), ("persistence", "s--")):
-            t = skill[skill["prediction"] == name].sort_values("separation_deg")
-            if not len(t):
-                continue
-            x, y = t["separation_deg"].to_numpy(float), t[key].to_numpy(float)
-            lo, hi = t[f"{key}_lo"].to_numpy(float), t[f"{key}_hi"].to_numpy(float)
-            err = np.vstack([np.where(np.isfinite(lo), y - lo, 0), np.where(np.isfinite(hi), hi - y, 0)])
-            ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt=style, capsize=3, label=name)
-        ax.set_xlabel("separation from Earth (deg)")
-        ax.set_title(title, fontsize=9)
-        ax.axhline(0, color="0.7", lw=0.5)
-    axes[0].legend(fontsize=8)
-    return fig
+def _order(names) -> list[str]:
+    """Series order of the figures: model, persistence, then every other prediction in order of appearance."""
+    names = list(dict.fromkeys(str(n) for n in names))
+    return [n for n in ("model", "persistence") if n in names] + [n for n in names if n not in ("model", "persistence")]
+
+
+def _unscaled(skill):
+    """The rows of predictions made from the EUV as observed (scale 1, or no EUV: persistence and the like)."""
+    scale = skill["scale"].to_numpy(float)
+    return skill[~(np.isfinite(scale) & (scale != 1.0))]
 
 
 def render(page: Page, ctx) -> None:
@@ -58,7 +56,7 @@ def render(page: Page, ctx) -> None:
     from ...audit.farside import AGES, SKILL
 
     lay = ctx.layout
-    folder = lay.root / FOLDER
+    folder = lay.farside_dir
     if not SKILL.path(folder).is_file():
         return
     sec = page.section("farside", "Far side: the Earth-trained model seen from other observers")
@@ -71,22 +69,29 @@ def render(page: Page, ctx) -> None:
              "longitudes of the same synthetic Sun; each prediction is audited against that observer's own truth. "
              "Persistence is the Earth-view truth carried into the observer's view by differential rotation: it knows "
              "nothing where the Earth did not see. Intervals are the audit's block-bootstrap 95 % intervals.")
-    if len(skill):
-        sec.figure(F.figure_png(_skill_figure(skill)),
-                   "Skill against the observer's separation from Earth (0: the Earth view), model and persistence, "
-                   "with 95 % intervals.", src, "far-side skill vs separation")
+    shown = _unscaled(skill)
+    if len(shown):
+        sec.figure(F.figure_png(F.fig_farside_skill(shown, _METRICS, _order(shown["prediction"]))),
+                   "Skill against the observer's separation from Earth (0: the Earth view) for every prediction of the "
+                   "EUV as observed (model: EUV scale 1) and the history baselines beside it, with the audit's "
+                   "block-bootstrap 95 % intervals as error bars (series shifted sideways a little to keep the bars "
+                   "apart). A missing point is undefined, e.g. the TUMF or |B| correlation of a prediction that is "
+                   "0 G on every frame (persistence at 180°).", src, "far-side skill vs separation")
     rows = []
     for row in skill.sort_values(["separation_deg", "kind", "scale"]).to_dict("records"):
-        scale = "" if row["kind"] == "persistence" else f"×{row['scale']:g} ({row['calibration']})"
+        scale = f"×{row['scale']:g} ({row['calibration']})" if np.isfinite(row["scale"]) else ""
         rows.append([f"{row['separation_deg']:g}°", row["prediction"], scale, row["n_frames"],
                      *[_ci(row, key) for key, _ in _METRICS],
-                     fmt(row["covered_fraction"]) if row["kind"] == "persistence" else "—"])
+                     fmt(row["covered_fraction"]) if np.isfinite(row["covered_fraction"]) else "—"])
     sec.table(["separation", "prediction", "EUV scale (calibration)", "frames", *[t for _, t in _METRICS],
                "disk with history"], rows,
               "Skill per separation and prediction. model-x0.8 / model-x1.2: the same frames with the EUV intensities "
               "scaled by 0.8 / 1.2 before the cross-calibration, i.e. what a 20 % miscalibration costs after it. "
               "Footprint polarity: share of truth regions whose leading polarity the prediction shows inside the "
               "region's footprint.", src, table_id="farside-skill")
+    if not AGES.path(folder).is_file():
+        sec.missing(lay.rel(AGES.path(folder)), _COMMAND)
+        return
     ages, error = attempt(AGES.read, folder)
     if error:
         sec.invalid(error, _COMMAND)
@@ -94,6 +99,14 @@ def render(page: Page, ctx) -> None:
     if ages is None or not len(ages):
         sec.missing(lay.rel(AGES.path(folder)), _COMMAND)
         return
+    age_src = [lay.rel(AGES.path(folder))]
+    sec.figure(F.figure_png(F.fig_farside_ages(ages, _AGE_METRICS, _order(ages["prediction"]))),
+               "Region recall and footprint polarity against the history age of each truth region (days since its "
+               "centre was last on the Earth-facing disk; 'never': emerged on the far side and not seen from Earth "
+               "since), per separation and prediction, with Wilson 95 % intervals; n: truth-region observations in "
+               "the bin. The bins pool the frames: a region recurs in several frames, the intervals treat those "
+               "observations as independent and are too narrow by about the square root of the frames per region; "
+               "read them as a guide, not a test.", age_src, "far-side skill vs history age")
     rows = []
     for row in ages.to_dict("records"):
         rows.append([f"{row['separation_deg']:g}°", row["prediction"], row["age_bin"], row["n_regions"],
@@ -104,4 +117,4 @@ def render(page: Page, ctx) -> None:
               "Earth-facing disk ('never': emerged on the far side and not seen from Earth since). Counts are "
               "region observations (a region recurs in several frames); the Wilson 95 % intervals treat them as "
               "independent and are too narrow by about the square root of the frames per region.",
-              [lay.rel(AGES.path(folder))], table_id="farside-ages")
+              age_src, table_id="farside-ages")

@@ -30,7 +30,16 @@ def test_farside_stage_only_with_the_option_and_its_command(tmp_path):
     stage = plan[-1]
     assert stage.outputs == [lay.farside_dir / "farside.json", lay.farside_dir / "farside_skill.csv",
                              lay.farside_dir / "farside_ages.csv"]
-    (cmd,) = stage.commands()
+    history, train, cmd = stage.commands()
+    from euv2mag.cli import build_parser
+
+    # the history-conditioned twin: a history store of the Earth store, trained like main seed 4 plus history channels
+    hist_store, hist_runs = lay.farside_dir / "train-history.zarr", lay.farside_dir / "runs" / "history"
+    h = build_parser().parse_args(history)
+    assert (h.history_store, h.out, h.days, h.seed) == (str(lay.store), str(hist_store), "0:14", opts.data_seed)
+    t = build_parser().parse_args(train)
+    assert t.store == str(hist_store) and t.out == str(hist_runs) and t.seeds == [4] and t.history_channels
+    assert t.variant == "cc" and t.coord_channels and t.iters == opts.iters and t.split == str(lay.split("kpl19"))
     # the first main seed's run on the Earth store, the kpl19 test frames, every separation and scale
     assert cmd[:3] == ["farside", str(lay.seed_dir("main", 4)), str(lay.store)]
     assert cmd[cmd.index("--split") + 1] == str(lay.split("kpl19")) and cmd[cmd.index("--indices") + 1] == "test"
@@ -39,10 +48,9 @@ def test_farside_stage_only_with_the_option_and_its_command(tmp_path):
     k = cmd.index("--scales")
     assert cmd[k + 1:k + 4] == ["0.8", "1", "1.2"] and cmd[cmd.index("--out") + 1] == str(lay.farside_dir)
     # the recorded command is one the CLI parses, with the options the stage passes to the library
-    from euv2mag.cli import build_parser
-
     args = build_parser().parse_args(cmd)
     assert (args.separations, args.scales, args.indices) == ([0.0, 60.0, 120.0, 180.0], [0.8, 1.0, 1.2], "test")
+    assert args.history_run == str(hist_runs / "seed-4") and args.history_days == "auto"
     assert demo_options(quick=True, farside=True).to_dict()["farside"] is True
 
 

@@ -25,7 +25,10 @@ in its 15 minutes) a stage ``farside`` runs after ``baselines``: the far-side st
 (:func:`euv2mag.audit.farside.farside_study`) of the first main run on the kpl19 test frames, seen
 from observers at 0, 60, 120 and 180 degrees from Earth with EUV scales 0.8, 1 and 1.2
 (``farside/``, :attr:`euv2mag.report.layout.StudyLayout.farside_dir`), which the report's far-side
-section reads.
+section reads; beside the main run, the history-conditioned variant (the main configuration with
+``history_channels``, trained in the stage on the Earth store with a history of 0-14 days,
+:mod:`euv2mag.data.history`) predicts from the same observers with the ``auto`` history age, and the
+study splits the regions by emergence before / after the history frame.
 
 A stage is done when ``stages.json`` records it as done and its outputs exist; re-running the
 demo skips done stages, and the sub-commands themselves resume interrupted work.  The options of
@@ -60,7 +63,7 @@ from .errors import UserError
 from .report.layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, REFERENCE_EXPERIMENT, StudyLayout
 
 __all__ = ["DemoOptions", "demo_options", "run_demo", "STAGES", "FARSIDE_STAGE", "FARSIDE_SEPARATIONS", "FARSIDE_SCALES",
-           "stage_names"]
+           "FARSIDE_HISTORY_DAYS", "stage_names"]
 
 #: The stages of the default study, in order.
 STAGES = ("synth", "synth-leak", "split", "saturation", "leakage", "train", "train-reference", "train-leak", "predict",
@@ -71,6 +74,9 @@ FARSIDE_STAGE = "farside"
 FARSIDE_SEPARATIONS = (0.0, 60.0, 120.0, 180.0)
 #: EUV intensity scales of the far-side stage (1: as observed; 0.8, 1.2: a 20 % miscalibration).
 FARSIDE_SCALES = (0.8, 1.0, 1.2)
+#: History ages the history-conditioned twin trains on, days (one seeded draw per frame): up to
+#: the ~13.5 d after which the far side's centre (180 deg) was last at Earth's central meridian.
+FARSIDE_HISTORY_DAYS = "0:14"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,24 +307,49 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
                           for k in BASELINE_KINDS)]),
     ]
     if o.farside:
-        stages.append(_farside_stage(lay, o))
+        stages.append(_farside_stage(lay, o, main_options, main_common))
     return stages
 
 
-def _farside_stage(lay: StudyLayout, o: DemoOptions) -> _Stage:
-    """The far-side study of the first main run on the kpl19 test frames (module docstring)."""
-    from .audit.farside import AGES, SKILL, FarsideSummary, farside_study
+def _farside_stage(lay: StudyLayout, o: DemoOptions, main_options: dict, main_common: list[str]) -> _Stage:
+    """The far-side study of the first main run on the kpl19 test frames (module docstring).
 
-    run, store, kpl19, out = lay.seed_dir(MAIN_EXPERIMENT, o.seeds[0]), str(lay.store), str(lay.split("kpl19")), lay.farside_dir
+    Beside the main run it trains the history-conditioned variant (Jeong et al. 2022's idea,
+    :mod:`euv2mag.data.history`): the main configuration plus ``history_channels``, seed as the
+    main run's first, on the Earth store with a history drawn per frame from
+    :data:`FARSIDE_HISTORY_DAYS` (``farside/train-history.zarr``, run ``farside/runs/history``:
+    inside the study folder, so the report does not take it for an experiment of the study),
+    and passes it to the study with the ``auto`` history age per observer.
+    """
+    from .audit.farside import AGES, SKILL, FarsideSummary, farside_study
+    from .data.history import write_history_store
+    from .model.config import layered_config
+    from .model.train import train_runs
+
+    seed = o.seeds[0]
+    run, store, kpl19, out = lay.seed_dir(MAIN_EXPERIMENT, seed), str(lay.store), str(lay.split("kpl19")), lay.farside_dir
+    hist_store, hist_runs = out / "train-history.zarr", out / "runs" / "history"
+    hist_run = hist_runs / f"seed-{seed}"
     seps, scales = ", ".join(f"{s:g}" for s in FARSIDE_SEPARATIONS), ", ".join(f"{s:g}" for s in FARSIDE_SCALES)
+
+    def run_stage():
+        write_history_store(store, store, hist_store, days=FARSIDE_HISTORY_DAYS, seed=o.data_seed)
+        train_runs(hist_store, kpl19, hist_runs, [seed],
+                   layered_config(o.variant, None, {**main_options, "history_channels": True}), resume=True,
+                   device=o.device)
+        farside_study(run, store, out, separations=FARSIDE_SEPARATIONS, indices="test", split=kpl19,
+                      scales=FARSIDE_SCALES, history_run=hist_run, history_days="auto", device=o.device)
+
     return _Stage(
-        FARSIDE_STAGE, f"far-side study of main seed {o.seeds[0]}: observers at {seps} deg, EUV scales {scales}",
+        FARSIDE_STAGE, f"far-side study of main seed {seed} and its history-conditioned twin: observers at {seps} deg, "
+                       f"EUV scales {scales}",
         [out / FarsideSummary.FILENAME, SKILL.path(out), AGES.path(out)],
-        lambda: farside_study(run, store, out, separations=FARSIDE_SEPARATIONS, indices="test", split=kpl19,
-                              scales=FARSIDE_SCALES, device=o.device),
-        lambda: [["farside", str(run), store, "--split", kpl19, "--indices", "test",
+        run_stage,
+        lambda: [["history", store, "--out", str(hist_store), "--days", FARSIDE_HISTORY_DAYS, "--seed", str(o.data_seed)],
+                 ["train", str(hist_store), *main_common, "--history-channels", "--out", str(hist_runs), "--seeds", str(seed)],
+                 ["farside", str(run), store, "--split", kpl19, "--indices", "test",
                   "--separations", *(f"{s:g}" for s in FARSIDE_SEPARATIONS), "--scales", *(f"{s:g}" for s in FARSIDE_SCALES),
-                  "--device", o.device, "--out", str(out)]])
+                  "--history-run", str(hist_run), "--history-days", "auto", "--device", o.device, "--out", str(out)]])
 
 
 def _saturation_indices(store_path: Path, n_max: int) -> list[int]:

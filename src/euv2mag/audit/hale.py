@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["solar_cycle", "hale_leading_polarity", "hale_classes", "hale_summary", "HALE_GROUPS"]
+__all__ = ["solar_cycle", "hale_leading_polarity", "hale_classes", "hale_summary", "footprint_summary", "HALE_GROUPS"]
 
 #: Hale classes of truth regions, in report order.
 HALE_GROUPS = ("hale", "anti_hale", "undetermined")
@@ -155,19 +155,7 @@ def hale_summary(matches) -> dict:
             nmf = np.sign(_floats(pairs["ref_nmf_mx"])) == np.sign(_floats(pairs["gen_nmf_mx"]))
         else:
             pol = nmf = np.zeros(0, bool)
-        if n_ref and "fp_gen_leading_polarity" in sel.columns:
-            fp_lead = _floats(sel["fp_gen_leading_polarity"])
-            ref_lead = _floats(sel["ref_leading_polarity"])
-            # both maps show both polarities inside the footprint; elsewhere the generated map
-            # is silent there (counted apart, not as a failure)
-            determined = (ref_lead != 0) & (fp_lead != 0) & np.isfinite(fp_lead)
-            fp_pol = (fp_lead == ref_lead)[determined]
-            fp_nmf_gen = _floats(sel["fp_gen_nmf_mx"])
-            nonzero = (fp_nmf_gen != 0) & np.isfinite(fp_nmf_gen)
-            fp_nmf = (np.sign(fp_nmf_gen) == np.sign(_floats(sel["ref_nmf_mx"])))[nonzero]
-        else:
-            fp_pol = fp_nmf = np.zeros(0, bool)
-            determined = np.zeros(0, bool)
+        footprint = _footprint_class(sel)
         out[group] = {
             "n_ref": n_ref,
             "n_matched": tp,
@@ -175,12 +163,54 @@ def hale_summary(matches) -> dict:
             "n_polarity_fail": int(tp - pol.sum()),
             "polarity_agreement": float(pol.mean()) if tp else math.nan,
             "nmf_sign_agreement": float(nmf.mean()) if tp else math.nan,
-            "n_footprint_determined": int(fp_pol.size),
-            "footprint_polarity_agreement": float(fp_pol.mean()) if fp_pol.size else math.nan,
-            "footprint_nmf_sign_agreement": float(fp_nmf.mean()) if fp_nmf.size else math.nan,
-            **_hemisphere_contrast(sel, determined),
+            **footprint,
         }
     return out
+
+
+def footprint_summary(matches) -> dict:
+    """The footprint measures of :func:`hale_summary` alone, per Hale class.
+
+    The region-clustered bootstrap (:func:`euv2mag.audit.bootstrap.cluster_bootstrap`) recomputes
+    these on every replicate; :func:`hale_summary` gives the same numbers with the rest.
+
+    Parameters
+    ----------
+    matches : pandas.DataFrame
+        Rows of ``matches.csv``.
+
+    Returns
+    -------
+    dict
+        ``{group: {"n_footprint_determined", "footprint_polarity_agreement",
+        "footprint_nmf_sign_agreement", "footprint_ref_hemisphere_contrast",
+        "footprint_gen_hemisphere_contrast"}}``.
+    """
+    ref = matches[matches["status"].isin(["matched", "missed"])] if len(matches) else matches
+    return {group: _footprint_class(ref[ref["hale_class"] == group] if len(ref) else ref) for group in HALE_GROUPS}
+
+
+def _footprint_class(sel) -> dict:
+    """Footprint measures over the truth-region rows ``sel`` of one class (module docstring)."""
+    if len(sel) and "fp_gen_leading_polarity" in sel.columns:
+        fp_lead = _floats(sel["fp_gen_leading_polarity"])
+        ref_lead = _floats(sel["ref_leading_polarity"])
+        # both maps show both polarities inside the footprint; elsewhere the generated map
+        # is silent there (counted apart, not as a failure)
+        determined = (ref_lead != 0) & (fp_lead != 0) & np.isfinite(fp_lead)
+        fp_pol = (fp_lead == ref_lead)[determined]
+        fp_nmf_gen = _floats(sel["fp_gen_nmf_mx"])
+        nonzero = (fp_nmf_gen != 0) & np.isfinite(fp_nmf_gen)
+        fp_nmf = (np.sign(fp_nmf_gen) == np.sign(_floats(sel["ref_nmf_mx"])))[nonzero]
+    else:
+        fp_pol = fp_nmf = np.zeros(0, bool)
+        determined = np.zeros(0, bool)
+    return {
+        "n_footprint_determined": int(fp_pol.size),
+        "footprint_polarity_agreement": float(fp_pol.mean()) if fp_pol.size else math.nan,
+        "footprint_nmf_sign_agreement": float(fp_nmf.mean()) if fp_nmf.size else math.nan,
+        **_hemisphere_contrast(sel, determined),
+    }
 
 
 def _floats(series) -> np.ndarray:

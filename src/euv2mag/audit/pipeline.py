@@ -605,7 +605,8 @@ def _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, pro
     if n_boot > 0:
         ci, info = bootstrap_intervals(fulldisk, regions, matches, variability if several else None, names, frames,
                                        [times[k] for k in frames], n_boot=n_boot, block_days=params.ci_block_days,
-                                       level=params.ci_level, seed=params.ci_seed, min_pairs=params.min_pairs)
+                                       level=params.ci_level, seed=params.ci_seed, min_pairs=params.min_pairs,
+                                       link_deg=params.max_distance_deg)
         summary = dataclasses.replace(summary, ci=ci, bootstrap=info)
     result = AuditResult(fulldisk, regions, matches, variability, summary, std)
     if folder is not None:

@@ -9,7 +9,9 @@ Layout (every number defined where it is computed)
     observations of all predictions together, so that their counts are real numbers of
     observations), ``variability`` (means of the ``variability.csv`` columns; two or more
     predictions), ``params`` (:class:`euv2mag.audit.pipeline.AuditParams` as a dict),
-    ``inputs``, ``hale_source``, and with a bootstrap ``ci`` (:class:`Intervals`) and
+    ``inputs``, ``hale_source``, and with a bootstrap ``ci`` (:class:`Intervals`: the
+    frame-block bootstrap's, but for the footprint measures :data:`FOOTPRINT_FIELDS` of every
+    Hale class, whose intervals resample truth regions, :func:`footprint_intervals`) and
     ``bootstrap`` (:class:`BootstrapInfo`).
 :class:`PredictionSummary`
     ``n_frames``; ``fulldisk`` (:class:`FullDiskSummary`): TUMF and NMF agreement across frames

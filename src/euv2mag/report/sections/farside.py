@@ -70,7 +70,7 @@ def render(page: Page, ctx) -> None:
     sec.text("A model trained on Earth-view pairs predicts the magnetogram from the EUV seen by observers at other "
              "longitudes of the same synthetic Sun; each prediction is audited against that observer's own truth. "
              "Persistence is the Earth-view truth carried into the observer's view by differential rotation: it knows "
-             "nothing where the Earth did not see. Intervals are the audit's block-bootstrap 95 % intervals.")
+             "nothing where the Earth did not see. Intervals are the audit's 95 % bootstrap intervals (time blocks; footprint polarity: truth regions).")
     if len(skill):
         sec.figure(F.figure_png(_skill_figure(skill)),
                    "Skill against the observer's separation from Earth (0: the Earth view), model and persistence, "

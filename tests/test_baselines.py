@@ -123,12 +123,12 @@ def test_footprint_intervals_resample_regions_not_frames(synth):
 
     *_, result = synth
     coin = result.matches[result.matches["pred"] == "sign-coin"].reset_index(drop=True)
-    new, info = footprint_intervals(result.regions, coin, ["sign-coin"], n_boot=200, level=0.95)
+    new, info = footprint_intervals(result.regions, coin, ["sign-coin"], n_boot=100, level=0.95)
     frames = sorted(set(coin["frame"]))
     times = [result.fulldisk.loc[result.fulldisk["frame"] == k, "time"].iloc[0] for k in frames]
     rows = [np.flatnonzero(coin["frame"].to_numpy() == k) for k in frames]
     old, _ = block_bootstrap(lambda pos: footprint_summary(coin.iloc[np.concatenate([rows[p] for p in pos])]), times,
-                             n_boot=200)
+                             n_boot=100)
     w_new = np.diff(new["predictions"]["sign-coin"]["hale"]["hale"]["footprint_polarity_agreement"])[0]
     w_old = np.diff(old["hale"]["footprint_polarity_agreement"])[0]
     # measured: 0.35 vs 0.10; the same truth region recurs in ~5 of the 23 frames with one coin
@@ -243,9 +243,9 @@ def test_footprint_intervals_link_regions_without_generator_ids(synth):
 
     *_, result = synth
     coin = result.matches[result.matches["pred"] == "sign-coin"].reset_index(drop=True)
-    with_ids, info_ids = footprint_intervals(result.regions, coin, ["sign-coin"], n_boot=200, level=0.95)
+    with_ids, info_ids = footprint_intervals(result.regions, coin, ["sign-coin"], n_boot=100, level=0.95)
     blind = coin.assign(ref_region_id=pd.NA)
-    linked, info_linked = footprint_intervals(result.regions, blind, ["sign-coin"], n_boot=200, level=0.95)
+    linked, info_linked = footprint_intervals(result.regions, blind, ["sign-coin"], n_boot=100, level=0.95)
     # measured: 55 linked regions for 49 generator ids; Hale-conforming interval [0.46, 0.74] linked,
     # [0.46, 0.81] by generator id
     assert 0.8 * info_ids["n_clusters"] <= info_linked["n_clusters"] <= 1.3 * info_ids["n_clusters"]

@@ -504,7 +504,7 @@ def footprint_intervals(regions, matches, pred_names, *, n_boot: int, level: flo
     import pandas as pd
 
     from .bootstrap import cluster_bootstrap, region_clusters
-    from .hale import footprint_summary
+    from .hale import HALE_GROUPS, footprint_arrays, footprint_measures
 
     ref = matches[matches["status"].isin(["matched", "missed"])].reset_index(drop=True) if len(matches) else matches
     if not len(ref):
@@ -523,13 +523,17 @@ def footprint_intervals(regions, matches, pred_names, *, n_boot: int, level: flo
                                      link_deg=link_deg)
     clusters = ref[keys].merge(obs[[*keys, "cluster"]], on=keys, how="left")["cluster"].to_numpy()
     names = list(pred_names)
-    by_pred = ref["pred"].to_numpy()
+    arrays = footprint_arrays(ref)  # (5, rows): what the footprint measures read
+    pred_of = np.asarray([names.index(p) if p in names else -1 for p in ref["pred"]])
+    class_of = np.asarray([HALE_GROUPS.index(c) if isinstance(c, str) and c in HALE_GROUPS else -1
+                         for c in ref["hale_class"]])
+
+    def classes(pos, keep):
+        return {g: footprint_measures(arrays[:, pos[keep & (class_of[pos] == i)]]) for i, g in enumerate(HALE_GROUPS)}
 
     def statistic(pos):
-        sub = ref.iloc[pos]
-        chosen = by_pred[pos]
-        per = {name: {"hale": footprint_summary(sub[chosen == name])} for name in names}
-        pooled = footprint_summary(sub) if len(names) != 1 else per[names[0]]["hale"]
+        per = {name: {"hale": classes(pos, pred_of[pos] == j)} for j, name in enumerate(names)}
+        pooled = classes(pos, pred_of[pos] >= 0) if len(names) != 1 else per[names[0]]["hale"]
         return {"predictions": per, "mean_over_predictions": _average([per[n] for n in names]),
                 "pooled_over_predictions": {"hale": pooled}}
 

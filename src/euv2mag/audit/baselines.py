@@ -15,8 +15,8 @@ model's scores can be set beside those of:
     region_id)`` with the generator id of the region, so a region keeps its coin in every frame:
     a model that draws unsigned field perfectly but guesses polarity region by region (Liu et
     al. 2021: EUV carries no polarity) scores ~0.5 footprint polarity agreement.  A detected
-    region without a generator region within the match distance (rare: a clump of network or
-    decayed plage) takes the coin of its 10-deg Carrington latitude-longitude cell.
+    region without a generator region within the match distance (none among the default demo's
+    692 truth region observations) takes the coin of its 10-deg Carrington latitude-longitude cell.
 ``hale-oracle``
     The truth with every anti-Hale truth region negated inside its footprint: a model that
     knows Hale's law perfectly and nothing else about polarity.  Footprint polarity 1 on
@@ -61,7 +61,6 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import UserError
-from ..geometry import RSUN_MM
 
 __all__ = ["KINDS", "NEEDS_HISTORY", "parse_kind", "zero_map", "clip_map", "flip_regions", "region_flips",
            "baseline_map", "write_baselines"]

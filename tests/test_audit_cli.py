@@ -169,14 +169,15 @@ def test_nan_on_disk_in_prediction_is_one_line_exit_2(stores, tmp_path, capsys):
     (-1, 1, -1, 1.0),   # cycle 25 orientation, learned: still +1 (signed by the reference)
 ])
 def test_hemisphere_contrast_tells_a_hale_prior_from_a_fixed_orientation(gen_south, gen_north, ref_south, expected):
-    from euv2mag.audit.hale import _hemisphere_contrast
+    from euv2mag.audit.hale import footprint_arrays, footprint_measures
 
     lat = np.array([-15.0, -10.0, 12.0, 20.0, 25.0])
     south = lat < 0
     sel = pd.DataFrame({"ref_lat_deg": lat,
                         "ref_leading_polarity": np.where(south, ref_south, -ref_south),
-                        "fp_gen_leading_polarity": np.where(south, gen_south, gen_north)})
-    got = _hemisphere_contrast(sel, np.ones(5, bool))
+                        "fp_gen_leading_polarity": np.where(south, gen_south, gen_north),
+                        "ref_nmf_mx": 1e20, "fp_gen_nmf_mx": 1e20})
+    got = footprint_measures(footprint_arrays(sel))
     assert got["footprint_ref_hemisphere_contrast"] == float(ref_south)
     assert got["footprint_gen_hemisphere_contrast"] == expected
-    assert np.isnan(_hemisphere_contrast(sel[~south], np.ones(3, bool))["footprint_gen_hemisphere_contrast"])
+    assert np.isnan(footprint_measures(footprint_arrays(sel[~south]))["footprint_gen_hemisphere_contrast"])

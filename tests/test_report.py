@@ -85,8 +85,8 @@ def make_study(root):
     (:func:`~euv2mag.audit.baselines.write_baselines`, one audit each), are audited with a
     50-replicate bootstrap.  The generator rows give each frame's two bipoles their own
     ``region_id``, so the ``sign-coin`` baseline tosses a new coin per frame and region (about
-    half of each Hale class negated), and a footprint radius (half the 8 deg separation plus 1.5
-    plage radii of 40 Mm, about 8 deg) that covers each bipole's Gaussians.
+    half of each Hale class negated) inside the audit's footprint of the bipole (its detected
+    region, :func:`~euv2mag.audit.pipeline.truth_footprints`).
     """
     lay = StudyLayout(root)
     w = StoreWriter.open(lay.store, n_frames=N, shape=(SIZE, SIZE), arrays=("euv", "mag"), kind="synthetic",

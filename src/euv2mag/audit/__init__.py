@@ -1,5 +1,6 @@
 """Audit of generated magnetograms: full-disk metrics, active regions, matching, Hale's law,
-run-to-run variability, saturation and leakage, with block-bootstrap intervals.
+run-to-run variability, saturation and leakage, with block-bootstrap intervals (region-clustered
+for the footprint polarity measures).
 
 The audit works on plain arrays (G) and :class:`~euv2mag.geometry.DiskGeometry`; each concept
 has its module (:mod:`~euv2mag.audit.fulldisk`, :mod:`~euv2mag.audit.detection`, :mod:`~euv2mag.audit.measurement`,
@@ -10,11 +11,11 @@ has its module (:mod:`~euv2mag.audit.fulldisk`, :mod:`~euv2mag.audit.detection`,
 is one call, :func:`audit_stores`, whose files are defined in :mod:`~euv2mag.audit.files` and
 :mod:`~euv2mag.audit.summary`.
 """
-from .bootstrap import DISK_PASSAGE_DAYS, block_bootstrap
+from .bootstrap import DISK_PASSAGE_DAYS, block_bootstrap, cluster_bootstrap
 from .fulldisk import FullDiskParams, frame_metrics, series_metrics
 from .hale import hale_leading_polarity, hale_summary, solar_cycle
 from .match import MIN_PAIRS, MatchResult, match_regions, region_summary
-from .pipeline import AuditParams, AuditResult, audit_frame, audit_stores
+from .pipeline import AuditParams, AuditResult, audit_frame, audit_stores, truth_footprints
 from .detection import DetectionParams, detect_regions
 from .measurement import find_regions, footprint_polarity, measure_regions
 from .summary import AuditSummary, Intervals
@@ -43,6 +44,8 @@ __all__ = [
     "hale_leading_polarity",
     "solar_cycle",
     "block_bootstrap",
+    "cluster_bootstrap",
+    "truth_footprints",
     "DISK_PASSAGE_DAYS",
     "farside_study",
 ]

@@ -10,15 +10,18 @@ model's scores can be set beside those of:
     The truth clipped to ``+-L`` G, what a saturating model (KPL19's +-100 G scaling) can at
     best produce: right signs and places, flux lost in the strong fields.
 ``sign-coin``
-    The truth with each truth region's field negated, with probability 1/2, inside that
+    The truth with the field of each truth region negated, with probability 1/2, inside that
     region's footprint; outside the regions unchanged.  The coin is seeded by ``(seed,
-    region_id)``, so a region keeps its coin in every frame: a model that draws unsigned
-    field perfectly but guesses polarity region by region (Liu et al. 2021: EUV carries no
-    polarity) scores ~0.5 footprint polarity agreement.
+    region_id)`` with the generator id of the region, so a region keeps its coin in every frame:
+    a model that draws unsigned field perfectly but guesses polarity region by region (Liu et
+    al. 2021: EUV carries no polarity) scores ~0.5 footprint polarity agreement.  A detected
+    region without a generator region within the match distance (none among the default demo's
+    692 truth region observations) takes the coin of its 10-deg Carrington latitude-longitude cell.
 ``hale-oracle``
-    The truth with every anti-Hale region (generator flag ``hale_conforming`` false) negated
-    inside its footprint: a model that knows Hale's law perfectly and nothing else about
-    polarity (footprint polarity 1 on Hale-conforming regions, 0 on anti-Hale ones).
+    The truth with every anti-Hale truth region negated inside its footprint: a model that
+    knows Hale's law perfectly and nothing else about polarity.  Footprint polarity 1 on
+    Hale-conforming regions and 0 on anti-Hale ones by construction (regions whose class is
+    undetermined are left as they are).
 ``persistence-D`` (any ``D >= 0`` in days, e.g. ``persistence-7``)
     The truth frame D days earlier, carried to the frame time by differential rotation (sunpy's
     solar-surface propagation) and reprojected onto the frame's grid with reproject's
@@ -30,16 +33,19 @@ model's scores can be set beside those of:
     ``history`` and in ``<kind>.history.csv`` beside the store.  Details, approximations and
     choices: :mod:`euv2mag.audit.persistence`.
 
-Footprints (``sign-coin``, ``hale-oracle``; synthetic truth only, ``tables/frame_regions``)
-    For each row of the frame, the disk pixels whose great-circle distance from the region's
-    flux-weighted centre (``lat_deg``, ``stonyhurst_lon_deg``) is at most
-    ``separation_mm / 2 + FOOTPRINT_PLAGE_FACTOR * plage_radius_mm`` (Mm, on a sphere of
-    radius :data:`~euv2mag.geometry.RSUN_MM`): the two polarity centres lie ``separation / 2``
-    from the centre and their plage discs reach ``plage_radius`` beyond, with a margin for the
-    dispersed flux around them.  A pixel within the disc of several regions belongs to the one
-    it is nearest to, in units of each disc's radius.  This is a disc, not the generator's
-    rendered footprint (:func:`euv2mag.data.synthetic.truth.region_footprint` needs the region's
-    full state, not stored in the truth tables): cheap and enough to flip a region's flux.
+Footprints and Hale classes (``sign-coin``, ``hale-oracle``)
+    Exactly those of the audit, from the one function that defines them,
+    :func:`euv2mag.audit.pipeline.truth_footprints`: the regions detected on the truth frame
+    (:func:`euv2mag.audit.measurement.find_regions` with the audit's detection parameters),
+    each with the Hale class and generator id of the nearest injected region within
+    ``max_distance_deg`` (generator truth, ``tables/frame_regions``).  A detected region is one
+    footprint even where it holds two injected regions (overlapping or adjacent bipoles): it
+    takes the class and id of the injected region nearest to its centre and is negated as a
+    whole, so the audit's footprint polarity of ``hale-oracle`` is exactly 1 on Hale-conforming
+    and 0 on anti-Hale footprints (among those where both polarities are present).  The
+    footprints depend on the detection parameters: the baselines are made with
+    ``audit_params`` (default :class:`~euv2mag.audit.pipeline.AuditParams`), recorded in each
+    store's ``params``; an audit run with other detection parameters sees other footprints.
 
 All map functions are pure functions of arrays and a :class:`~euv2mag.geometry.DiskGeometry`;
 :func:`write_baselines` makes the stores.
@@ -55,18 +61,16 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import UserError
-from ..geometry import RSUN_MM
 
-__all__ = ["KINDS", "FOOTPRINT_PLAGE_FACTOR", "NEEDS_HISTORY", "parse_kind", "region_footprints", "zero_map",
-           "clip_map", "flip_regions", "baseline_map", "write_baselines"]
+__all__ = ["KINDS", "NEEDS_HISTORY", "parse_kind", "zero_map", "clip_map", "flip_regions", "region_flips",
+           "baseline_map", "write_baselines"]
 
 #: The default baselines of :func:`write_baselines` (``clip-L`` takes any L > 0 in G).
 KINDS = ("zero", "clip-100", "sign-coin", "hale-oracle")
-#: Multiple of ``plage_radius_mm`` added to half the polarity separation for a footprint's radius.
-FOOTPRINT_PLAGE_FACTOR = 1.5
 #: Truth-table columns the region baselines need.
-_REGION_COLUMNS = ("frame", "region_id", "lat_deg", "stonyhurst_lon_deg", "hale_conforming", "separation_mm",
-                   "plage_radius_mm")
+_REGION_COLUMNS = ("frame", "region_id", "lat_deg", "stonyhurst_lon_deg", "hale_conforming")
+#: Size (deg) of the Carrington latitude-longitude cells whose coin a region without a generator id takes.
+_COIN_CELL_DEG = 10.0
 _NEEDS_REGIONS = ("sign-coin", "hale-oracle")
 #: Baseline names (as :func:`parse_kind` gives them) made from another truth frame than the predicted one.
 NEEDS_HISTORY = ("persistence",)
@@ -104,41 +108,6 @@ def parse_kind(kind: str) -> tuple[str, float]:
     raise UserError(f"unknown baseline {kind!r}; choose from {_CHOICES}", parameter="kinds")
 
 
-def region_footprints(geometry, regions) -> np.ndarray:
-    """Label image of the regions' disc footprints (module docstring).
-
-    Parameters
-    ----------
-    geometry : DiskGeometry
-        Geometry of the frame.
-    regions : pandas.DataFrame
-        ``frame_regions`` rows of the frame (``lat_deg``, ``stonyhurst_lon_deg`` in deg,
-        ``separation_mm``, ``plage_radius_mm`` in Mm).
-
-    Returns
-    -------
-    (H, W) ndarray of int
-        ``i + 1`` on the pixels of the region in row ``i`` (positional), 0 elsewhere and off the disk.
-    """
-    lat = np.radians(geometry.lat_deg)
-    lon = np.radians(geometry.stonyhurst_lon_deg)
-    on_disk = np.isfinite(lat) & np.isfinite(lon)
-    labels = np.zeros(tuple(geometry.shape), dtype=np.int64)
-    best = np.full(tuple(geometry.shape), np.inf)
-    for i, row in enumerate(regions.itertuples(index=False)):
-        radius_mm = 0.5 * float(row.separation_mm) + FOOTPRINT_PLAGE_FACTOR * float(row.plage_radius_mm)
-        if not (math.isfinite(radius_mm) and radius_mm > 0):
-            continue
-        la0, lo0 = math.radians(float(row.lat_deg)), math.radians(float(row.stonyhurst_lon_deg))
-        with np.errstate(invalid="ignore"):
-            cos_d = np.sin(lat) * math.sin(la0) + np.cos(lat) * math.cos(la0) * np.cos(lon - lo0)
-            scaled = np.arccos(np.clip(cos_d, -1.0, 1.0)) * RSUN_MM / radius_mm
-        inside = on_disk & (scaled <= 1.0) & (scaled < best)
-        labels[inside] = i + 1
-        best[inside] = scaled[inside]
-    return labels
-
-
 def zero_map(geometry) -> np.ndarray:
     """0 G on the disk (``rho <= 1``), NaN off it; (H, W) float32."""
     return np.where(geometry.rho <= 1.0, 0.0, np.nan).astype(np.float32)
@@ -149,23 +118,34 @@ def clip_map(truth_g: np.ndarray, level_g: float) -> np.ndarray:
     return np.clip(np.asarray(truth_g, dtype=np.float32), -level_g, level_g)
 
 
-def flip_regions(truth_g: np.ndarray, labels: np.ndarray, flip: Sequence[bool]) -> np.ndarray:
-    """The truth with the field negated on the pixels of every region ``i`` with ``flip[i]``.
+def flip_regions(truth_g: np.ndarray, labels: np.ndarray, flip) -> np.ndarray:
+    """The truth with the field negated on the pixels of every footprint label ``k`` with ``flip[k]``.
 
     Parameters
     ----------
     truth_g : (H, W) ndarray
         Truth LOS field in G.
     labels : (H, W) ndarray of int
-        Footprint labels (:func:`region_footprints`: ``i + 1`` for region ``i``).
-    flip : sequence of bool
-        Per region (positional) whether to negate it.
+        Footprint labels (0 = background), e.g. of
+        :func:`euv2mag.audit.pipeline.truth_footprints`.
+    flip : mapping of int to bool
+        Per footprint label whether to negate it (labels not in it are kept).
 
     Returns
     -------
     (H, W) ndarray of float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flip_regions(np.array([[1.0, 2.0, 3.0]]), np.array([[0, 1, 2]]), {1: True, 2: False}).tolist()
+    [[1.0, -2.0, 3.0]]
     """
-    sign = np.concatenate([[1.0], np.where(np.asarray(flip, dtype=bool), -1.0, 1.0)]).astype(np.float32)
+    labels = np.asarray(labels)
+    sign = np.ones(int(labels.max()) + 1 if labels.size else 1, dtype=np.float32)
+    for label, negate in dict(flip).items():
+        if negate and 0 < int(label) < sign.size:
+            sign[int(label)] = -1.0
     return np.asarray(truth_g, dtype=np.float32) * sign[labels]
 
 
@@ -174,7 +154,43 @@ def _coin(seed: int, region_id: int) -> bool:
     return bool(np.random.default_rng([int(seed), int(region_id)]).random() < 0.5)
 
 
-def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed: int = 0) -> np.ndarray:
+def _cell_coin(seed: int, lat_deg: float, carrington_lon_deg: float) -> bool:
+    """The ``sign-coin`` draw of a region without a generator id: that of its Carrington cell."""
+    i = int(math.floor((float(lat_deg) + 90.0) / _COIN_CELL_DEG))
+    j = int(math.floor(float(carrington_lon_deg) % 360.0 / _COIN_CELL_DEG))
+    return bool(np.random.default_rng([int(seed), 1, i, j]).random() < 0.5)
+
+
+def region_flips(kind: str, table, *, seed: int = 0) -> dict:
+    """Which truth footprints ``sign-coin`` or ``hale-oracle`` negates (module docstring).
+
+    Parameters
+    ----------
+    kind : str
+        ``sign-coin`` or ``hale-oracle``.
+    table : pandas.DataFrame
+        The truth regions of :func:`euv2mag.audit.pipeline.truth_footprints` (``label``,
+        ``hale_class``, ``region_id``, ``lat_deg``, ``carrington_lon_deg``).
+    seed : int
+        Seed of the ``sign-coin`` draws.
+
+    Returns
+    -------
+    dict
+        ``{label: negate}`` for every region of the table.
+    """
+    if kind == "hale-oracle":
+        return {int(r.label): r.hale_class == "anti_hale" for r in table.itertuples(index=False)}
+    out = {}
+    for r in table.itertuples(index=False):
+        rid = r.region_id
+        known = rid is not None and not (isinstance(rid, float) and math.isnan(rid))
+        out[int(r.label)] = _coin(seed, int(rid)) if known else _cell_coin(seed, r.lat_deg, r.carrington_lon_deg)
+    return out
+
+
+def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed: int = 0,
+                 audit_params=None) -> np.ndarray:
     """One baseline map (module docstring) of one truth frame, in G, (H, W) float32.
 
     Parameters
@@ -186,9 +202,13 @@ def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed
     geometry : DiskGeometry
         Geometry of the frame.
     regions : pandas.DataFrame, optional
-        The frame's ``frame_regions`` rows; needed by ``sign-coin`` and ``hale-oracle``.
+        The frame's ``frame_regions`` rows (``lat_deg``, ``stonyhurst_lon_deg``,
+        ``hale_conforming``, ``region_id``); needed by ``sign-coin`` and ``hale-oracle``.
     seed : int
         Seed of the ``sign-coin`` draws.
+    audit_params : AuditParams, optional
+        Parameters of the audit whose footprints are negated (default
+        :class:`~euv2mag.audit.pipeline.AuditParams`).
 
     Raises
     ------
@@ -196,6 +216,8 @@ def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed
         For ``persistence-D``, which needs a history frame (:func:`write_baselines`,
         :func:`euv2mag.data.history.rotate_map`).
     """
+    from .pipeline import AuditParams, truth_footprints
+
     name, level = parse_kind(kind)
     if name in NEEDS_HISTORY:
         raise UserError(f"baseline {kind!r} is made from an earlier truth frame, not from the frame itself; "
@@ -206,16 +228,12 @@ def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed
         return clip_map(truth_g, level)
     if regions is None:
         raise UserError(f"baseline {kind!r} needs the truth regions (tables/frame_regions)", parameter="kinds")
-    labels = region_footprints(geometry, regions)
-    if name == "sign-coin":
-        flip = [_coin(seed, r) for r in regions["region_id"]]
-    else:
-        flip = [not bool(h) for h in regions["hale_conforming"]]
-    return flip_regions(truth_g, labels, flip)
+    labels, table = truth_footprints(truth_g, geometry, audit_params or AuditParams(), regions)
+    return flip_regions(truth_g, labels, region_flips(name, table, seed=seed))
 
 
 def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = "test", split=None,
-                    seed: int = 0, history_tolerance_days: float | None = None, rotation_model: str | None = None,
+                    seed: int = 0, audit_params=None, history_tolerance_days: float | None = None, rotation_model: str | None = None,
                     mu_min: float | None = None, progress: bool | None = None) -> list[Path]:
     """Write one prediction store ``out/<kind>.zarr`` per baseline for frames of a truth store.
 
@@ -234,6 +252,10 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
         Split JSON of the truth store.
     seed : int
         Seed of the ``sign-coin`` draws.
+    audit_params : AuditParams, optional
+        ``sign-coin``, ``hale-oracle``: the audit parameters whose truth footprints and Hale
+        classes are used (default :class:`~euv2mag.audit.pipeline.AuditParams`; recorded as
+        ``audit_params`` in the store's ``params``).
     history_tolerance_days : float, optional
         ``persistence-D``: largest distance of the history frame from ``t - D``, days (default
         half the median spacing of the truth store's frames).
@@ -266,7 +288,9 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
     from ..data.splits import resolve_indices
     from ..progress import progress_bar
     from .persistence import PersistenceParams, default_tolerance_days, history_frames, history_table_file
+    from .pipeline import AuditParams
 
+    audit_params = AuditParams() if audit_params is None else audit_params
     kinds = [str(k).strip() for k in kinds]
     if not kinds:
         raise UserError("no baseline given", parameter="kinds")
@@ -308,6 +332,8 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
                       "source_indices": idx, "arrays": ["pred"]}
             if kind in persistence:
                 params["persistence"] = dataclasses.asdict(persistence[kind][0])
+            if kind in _NEEDS_REGIONS:
+                params["audit_params"] = audit_params.to_dict()
             with StoreWriter.open(target, n_frames=len(idx), shape=store.shape, arrays=["pred"], kind="prediction",
                                   params=params, provenance={"baseline": kind, "source_store": params["source_store"]},
                                   overwrite=True) as writer:
@@ -319,7 +345,8 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
                         history_rows.append(row)
                     else:
                         regions = by_frame.get(src, empty) if by_frame is not None else None
-                        pred = baseline_map(kind, store.read("mag", src), geom, regions, seed=seed)
+                        pred = baseline_map(kind, store.read("mag", src), geom, regions, seed=seed,
+                                            audit_params=audit_params)
                     writer.write_frame(i, geom, pred=pred)
                     advance()
                 writer.write_table("source_frames", {"index": np.arange(len(idx)), "source_index": np.asarray(idx),

@@ -11,6 +11,22 @@ together (a non-overlapping block bootstrap, Carlstein 1986).  Any statistic tha
 set of frames can then be recomputed per replicate; the interval is the percentile interval of
 the replicates.
 
+**Footprint polarity: regions, not frames.**  The footprint measures of the Hale classes
+(``footprint_polarity_agreement``, ``footprint_nmf_sign_agreement``, the hemisphere contrasts;
+:mod:`euv2mag.audit.hale`) are shares over region *observations*, and one region is observed in
+every frame it crosses: what a model gets right or wrong about a region's polarity it mostly
+gets right or wrong in all of them (the ``sign-coin`` baseline does so exactly: one coin per
+region).  The independent items are the regions, so these quantities get a **region-clustered
+bootstrap** (:func:`cluster_bootstrap`): each replicate draws as many regions as were observed,
+with replacement, keeping all observations of a drawn region (in every frame, of every
+prediction) together, and the interval is the percentile interval of the replicates.  A region
+is the generator's region id of the truth region (synthetic truth: the injected region nearest
+to the detected centre, :func:`euv2mag.audit.pipeline.truth_footprints`); without one (real
+data), observations are linked by position (:func:`region_clusters`: the same Carrington
+latitude-longitude within ``link_deg`` of a region's last observation, at most ``link_days``
+later).  It ignores what regions of one frame share (a model's sign error common to a whole
+frame), which the frame-block intervals of the other numbers keep.
+
 Limits, stated: blocks longer than the correlation time are needed for honest intervals, and
 long-lived regions that return after a rotation (27 d) still correlate across blocks, so
 intervals are, if anything, still somewhat narrow; ``block_days`` can be raised.  With fewer than
@@ -29,6 +45,8 @@ __all__ = [
     "block_resamples",
     "percentile_intervals",
     "block_bootstrap",
+    "region_clusters",
+    "cluster_bootstrap",
 ]
 
 #: Half a synodic Carrington rotation (27.275 d): the time a region takes to cross the disk.
@@ -207,4 +225,112 @@ def block_bootstrap(
         "level": float(level),
         "seed": int(seed),
     }
+    return percentile_intervals(replicates, level), info
+
+
+def region_clusters(region_id, frame, time, lat_deg, carrington_lon_deg, *, link_deg: float = 5.0,
+                    link_days: float = DISK_PASSAGE_DAYS) -> np.ndarray:
+    """Cluster (region) number of every truth region observation, for :func:`cluster_bootstrap`.
+
+    Parameters
+    ----------
+    region_id : array-like
+        (N,) generator region id of each observation (None/NaN where there is none).
+    frame : array-like
+        (N,) frame of each observation.
+    time : array-like of str or datetime64
+        (N,) observation time.
+    lat_deg, carrington_lon_deg : array-like
+        (N,) centre of each observation (deg).
+    link_deg : float
+        Largest great-circle distance (deg) of an observation without a generator id from the
+        last observation of a region to be linked to it.
+    link_days : float
+        Longest time (days) after that last observation.
+
+    Returns
+    -------
+    numpy.ndarray
+        (N,) int cluster labels ``0 .. n_clusters - 1``: observations with the same generator id
+        share one; the others are linked in time order to the nearest region last seen within
+        ``link_deg`` and ``link_days`` in an earlier frame (a new region otherwise).
+
+    Examples
+    --------
+    Two observations of generator region 7, and a region without an id seen on two days at the
+    same Carrington place, and once far away:
+
+    >>> region_clusters([7, 7, None, None, None], [0, 1, 0, 1, 1], ["2014-01-01", "2014-01-02"] * 2 + ["2014-01-02"],
+    ...                 [10, 10, -20, -20.5, 30], [100, 100.5, 200, 200.5, 10]).tolist()
+    [0, 0, 1, 1, 2]
+    """
+    from .match import great_circle_deg
+
+    ids = np.asarray([math.nan if v is None else float(v) for v in region_id], dtype=np.float64)
+    n = ids.size
+    labels = np.full(n, -1, dtype=np.int64)
+    known = np.isfinite(ids)
+    _, inverse = np.unique(ids[known], return_inverse=True)
+    labels[known] = inverse
+    next_label = int(inverse.max()) + 1 if inverse.size else 0
+    t = np.asarray(time, dtype="datetime64[ms]").astype(np.int64).astype(np.float64) / 86_400_000.0
+    lat = np.asarray(lat_deg, dtype=np.float64)
+    lon = np.asarray(carrington_lon_deg, dtype=np.float64)
+    frames = np.asarray(frame)
+    # regions without an id: (label, last time, last frame, lat, lon) of their last observation
+    last: list[list] = []
+    for i in sorted(np.flatnonzero(~known), key=lambda k: (t[k], k)):
+        best, best_d = None, math.inf
+        for entry in last:
+            if entry[2] == frames[i] or not 0 < t[i] - entry[1] <= link_days:
+                continue
+            d = float(great_circle_deg(lat[i], lon[i], entry[3], entry[4]))
+            if d <= link_deg and d < best_d:
+                best, best_d = entry, d
+        if best is None:
+            best = [next_label, t[i], frames[i], lat[i], lon[i]]
+            last.append(best)
+            next_label += 1
+        labels[i] = best[0]
+        best[1:] = [t[i], frames[i], lat[i], lon[i]]
+    return labels
+
+
+def cluster_bootstrap(statistic: Callable[[np.ndarray], dict], clusters, *, n_boot: int = 1000, level: float = 0.95,
+                      seed: int = 0) -> tuple[dict, dict]:
+    """Cluster-bootstrap percentile intervals of a statistic of a set of items (module docstring).
+
+    Parameters
+    ----------
+    statistic : callable
+        ``statistic(positions) -> nested dict of numbers``, computed on the items at
+        ``positions`` (which may repeat).
+    clusters : array-like
+        (N,) cluster label of every item (:func:`region_clusters`).
+    n_boot, level, seed :
+        Replicates, interval coverage and seed of the draws.
+
+    Returns
+    -------
+    intervals : dict
+        :func:`percentile_intervals` of the replicates.
+    info : dict
+        ``method``, ``n_boot``, ``n_clusters``, ``level``, ``seed``.
+
+    Examples
+    --------
+    Ten clusters of five identical items each: the share of ones varies between replicates by
+    clusters, not by items.
+
+    >>> import numpy as np
+    >>> clusters = np.repeat(np.arange(10), 5)
+    >>> ones = np.repeat([1, 0] * 5, 5)
+    >>> ci, info = cluster_bootstrap(lambda pos: {"share": ones[pos].mean()}, clusters, n_boot=400)
+    >>> info["n_clusters"], ci["share"][0] < 0.25 and ci["share"][1] > 0.75
+    (10, True)
+    """
+    labels = np.asarray(clusters, dtype=np.int64)
+    replicates = [statistic(pos) for pos in block_resamples(labels, n_boot, seed)]
+    info = {"method": "region-clustered bootstrap over truth regions, percentile intervals", "n_boot": int(n_boot),
+            "n_clusters": int(np.unique(labels).size), "level": float(level), "seed": int(seed)}
     return percentile_intervals(replicates, level), info

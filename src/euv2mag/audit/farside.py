@@ -25,8 +25,8 @@ What is written (``out/``)
     The audit of the predictions ``model`` (f = 1), ``model-x<f>`` and ``persistence``.
 :data:`SKILL` ``farside_skill.csv``
     One row per separation and prediction: TUMF CC, ``mean_abs_cc``, region recall and
-    footprint polarity of Hale and anti-Hale regions, with the audit's block-bootstrap
-    intervals.
+    footprint polarity of Hale and anti-Hale regions, with the audit's bootstrap intervals
+    (time blocks; the footprint polarity's resample truth regions).
 :data:`REGION_AGES` ``farside_region_ages.csv``
     Every truth region detected on the observer's truth maps, linked to the generator's
     region, with its history age.
@@ -69,7 +69,9 @@ History age ("days since the region was last on the Earth-facing disk")
     which no history-based method can know.
 
 Intervals
-    Skill intervals are the audit's block bootstrap (blocks of a disk passage).  The age bins
+    Skill intervals are the audit's block bootstrap (blocks of a disk passage); those of the
+    footprint polarity its region-clustered bootstrap (all observations of a truth region
+    resampled together, :mod:`euv2mag.audit.bootstrap`).  The age bins
     pool region observations of several frames (the same region recurs): the Wilson intervals
     there treat them as independent and are too narrow by about the square root of the frames
     per region; read them as a guide, not a test.

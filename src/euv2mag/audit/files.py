@@ -122,6 +122,8 @@ REGIONS = TableFile(
         Column("hale_conforming", "boolean", "", "truth regions: the generator's flag of the nearest injected region"),
         Column("hale_class", "str", "", "truth regions: hale / anti_hale / undetermined"),
         *(Column(name, *REGION_UNITS[name]) for name in REGION_COLUMNS),
+        Column("region_id", "Int64", "",
+               "truth regions: generator id of the nearest injected region within max_distance_deg (synthetic truth)"),
     ),
     "every region detected on every map (euv2mag.audit.detection, euv2mag.audit.measurement)",
 )
@@ -137,6 +139,8 @@ MATCHES = TableFile(
         Column("distance_deg", "float64", "deg", "great-circle distance of the centres (matched pairs)"),
         Column("hale_conforming", "boolean", "", "of the truth region"),
         Column("hale_class", "str", "", "of the truth region"),
+        Column("ref_region_id", "Int64", "",
+               "generator id of the truth region's nearest injected region (synthetic truth; the bootstrap's cluster)"),
         *(Column(f"ref_{p}", _nullable(REGION_UNITS[p][0]), REGION_UNITS[p][1], f"truth region: {REGION_UNITS[p][2]}")
           for p in MATCH_PARAMETERS),
         *(Column(f"gen_{p}", _nullable(REGION_UNITS[p][0]), REGION_UNITS[p][1], f"generated region: {REGION_UNITS[p][2]}")

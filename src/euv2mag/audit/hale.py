@@ -37,7 +37,8 @@ import numpy as np
 
 from ..errors import UserError
 
-__all__ = ["solar_cycle", "hale_leading_polarity", "hale_classes", "hale_summary", "HALE_GROUPS"]
+__all__ = ["solar_cycle", "hale_leading_polarity", "hale_classes", "hale_summary", "footprint_summary", "footprint_arrays",
+           "footprint_measures", "FOOTPRINT_COLUMNS", "HALE_GROUPS"]
 
 #: Hale classes of truth regions, in report order.
 HALE_GROUPS = ("hale", "anti_hale", "undetermined")
@@ -155,19 +156,7 @@ def hale_summary(matches) -> dict:
             nmf = np.sign(_floats(pairs["ref_nmf_mx"])) == np.sign(_floats(pairs["gen_nmf_mx"]))
         else:
             pol = nmf = np.zeros(0, bool)
-        if n_ref and "fp_gen_leading_polarity" in sel.columns:
-            fp_lead = _floats(sel["fp_gen_leading_polarity"])
-            ref_lead = _floats(sel["ref_leading_polarity"])
-            # both maps show both polarities inside the footprint; elsewhere the generated map
-            # is silent there (counted apart, not as a failure)
-            determined = (ref_lead != 0) & (fp_lead != 0) & np.isfinite(fp_lead)
-            fp_pol = (fp_lead == ref_lead)[determined]
-            fp_nmf_gen = _floats(sel["fp_gen_nmf_mx"])
-            nonzero = (fp_nmf_gen != 0) & np.isfinite(fp_nmf_gen)
-            fp_nmf = (np.sign(fp_nmf_gen) == np.sign(_floats(sel["ref_nmf_mx"])))[nonzero]
-        else:
-            fp_pol = fp_nmf = np.zeros(0, bool)
-            determined = np.zeros(0, bool)
+        footprint = _footprint_class(sel)
         out[group] = {
             "n_ref": n_ref,
             "n_matched": tp,
@@ -175,25 +164,75 @@ def hale_summary(matches) -> dict:
             "n_polarity_fail": int(tp - pol.sum()),
             "polarity_agreement": float(pol.mean()) if tp else math.nan,
             "nmf_sign_agreement": float(nmf.mean()) if tp else math.nan,
-            "n_footprint_determined": int(fp_pol.size),
-            "footprint_polarity_agreement": float(fp_pol.mean()) if fp_pol.size else math.nan,
-            "footprint_nmf_sign_agreement": float(fp_nmf.mean()) if fp_nmf.size else math.nan,
-            **_hemisphere_contrast(sel, determined),
+            **footprint,
         }
     return out
+
+
+def footprint_summary(matches) -> dict:
+    """The footprint measures of :func:`hale_summary` alone, per Hale class.
+
+    Parameters
+    ----------
+    matches : pandas.DataFrame
+        Rows of ``matches.csv``.
+
+    Returns
+    -------
+    dict
+        ``{group: {"n_footprint_determined", "footprint_polarity_agreement",
+        "footprint_nmf_sign_agreement", "footprint_ref_hemisphere_contrast",
+        "footprint_gen_hemisphere_contrast"}}``.
+    """
+    ref = matches[matches["status"].isin(["matched", "missed"])] if len(matches) else matches
+    return {group: _footprint_class(ref[ref["hale_class"] == group] if len(ref) else ref) for group in HALE_GROUPS}
+
+
+#: Columns of ``matches.csv`` the footprint measures read, in the order of :func:`footprint_arrays`.
+FOOTPRINT_COLUMNS = ("ref_leading_polarity", "fp_gen_leading_polarity", "ref_nmf_mx", "fp_gen_nmf_mx", "ref_lat_deg")
+
+
+def footprint_arrays(rows) -> np.ndarray:
+    """(5, N) float64 array of :data:`FOOTPRINT_COLUMNS` of ``matches.csv`` rows (NA as NaN), for :func:`footprint_measures`."""
+    if not len(rows) or "fp_gen_leading_polarity" not in rows.columns:
+        return np.full((len(FOOTPRINT_COLUMNS), len(rows)), np.nan)
+    return np.vstack([_floats(rows[c]) for c in FOOTPRINT_COLUMNS])
+
+
+def footprint_measures(arrays: np.ndarray) -> dict:
+    """The footprint measures of one Hale class (module docstring) from :func:`footprint_arrays` of its rows.
+
+    The one computation behind :func:`hale_summary`, :func:`footprint_summary` and the
+    region-clustered bootstrap (:func:`euv2mag.audit.summary.footprint_intervals`), which calls it
+    on column subsets of the arrays.
+    """
+    ref_lead, fp_lead, ref_nmf, fp_nmf_gen, lat = np.asarray(arrays, dtype=np.float64)
+    # both maps show both polarities inside the footprint; elsewhere the generated map
+    # is silent there (counted apart, not as a failure)
+    determined = (ref_lead != 0) & (fp_lead != 0) & np.isfinite(fp_lead)
+    fp_pol = (fp_lead == ref_lead)[determined]
+    nonzero = (fp_nmf_gen != 0) & np.isfinite(fp_nmf_gen)
+    fp_nmf = (np.sign(fp_nmf_gen) == np.sign(ref_nmf))[nonzero]
+    return {
+        "n_footprint_determined": int(fp_pol.size),
+        "footprint_polarity_agreement": float(fp_pol.mean()) if fp_pol.size else math.nan,
+        "footprint_nmf_sign_agreement": float(fp_nmf.mean()) if fp_nmf.size else math.nan,
+        **_hemisphere_contrast(lat[determined], ref_lead[determined] > 0, fp_lead[determined] > 0),
+    }
+
+
+def _footprint_class(sel) -> dict:
+    """Footprint measures over the truth-region rows ``sel`` of one class (module docstring)."""
+    return footprint_measures(footprint_arrays(sel))
 
 
 def _floats(series) -> np.ndarray:
     return np.asarray(series.astype("float64"), dtype=np.float64)
 
 
-def _hemisphere_contrast(sel, determined) -> dict:
+def _hemisphere_contrast(lat, ref, gen) -> dict:
+    """Contrasts over determined footprints: centre latitudes (deg), leading polarity + of the reference, of the map."""
     nan = {"footprint_ref_hemisphere_contrast": math.nan, "footprint_gen_hemisphere_contrast": math.nan}
-    if not len(sel) or not determined.any() or "fp_gen_leading_polarity" not in sel.columns:
-        return nan
-    lat = _floats(sel["ref_lat_deg"])[determined]
-    ref = _floats(sel["ref_leading_polarity"])[determined] > 0
-    gen = _floats(sel["fp_gen_leading_polarity"])[determined] > 0
     south, north = lat < 0, lat > 0
     if not south.any() or not north.any():
         return nan

@@ -350,7 +350,7 @@ def match_regions(
 
 
 def match_rows(pred: str, ref_table, gen_table, hale_classes: list, max_distance_deg: float = 5.0,
-               footprint=None) -> list[dict]:
+               footprint=None, region_ids=None) -> list[dict]:
     """Rows of ``matches.csv`` for one frame and one prediction (:data:`euv2mag.audit.files.MATCHES`).
 
     Parameters
@@ -368,6 +368,9 @@ def match_rows(pred: str, ref_table, gen_table, hale_classes: list, max_distance
     footprint : pandas.DataFrame, optional
         :func:`euv2mag.audit.measurement.footprint_polarity` of the prediction inside the truth
         footprints, indexed by truth label (gives ``fp_gen_leading_polarity``, ``fp_gen_nmf_mx``).
+    region_ids : list, optional
+        Generator region id (or None) of every truth region (``ref_region_id``;
+        :func:`euv2mag.audit.pipeline.truth_footprints`).
 
     Returns
     -------
@@ -396,7 +399,8 @@ def match_rows(pred: str, ref_table, gen_table, hale_classes: list, max_distance
 
     def truth(i):
         flag, cls = hale_classes[i]
-        return {"hale_conforming": flag, "hale_class": cls}
+        return {"hale_conforming": flag, "hale_class": cls,
+                "ref_region_id": region_ids[i] if region_ids is not None else None}
 
     rows = []
     for (i, j), d in zip(pairs, dist):

@@ -46,7 +46,8 @@ from .fulldisk import FullDiskParams
 from .match import MIN_PAIRS
 from .detection import DetectionParams
 
-__all__ = ["AuditParams", "AuditResult", "audit_frame", "audit_stores", "footprint_abs_ratio", "open_stores"]
+__all__ = ["AuditParams", "AuditResult", "audit_frame", "audit_stores", "footprint_abs_ratio", "open_stores",
+           "truth_footprints"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,17 +148,15 @@ def audit_frame(truth_g, preds: Mapping[str, np.ndarray], geometry, params: Audi
     (1.0, 1.0, True)
     """
     from .fulldisk import frame_metrics
-    from .hale import hale_classes
     from .match import match_rows
     from .measurement import find_regions, footprint_polarity
     from .variability import frame_variability
 
     records = {"fulldisk": [], "regions": [], "matches": [], "variability": []}
-    ref_labels, ref_table = find_regions(truth_g, geometry, params.detection)
-    ref_table = ref_table.reset_index(drop=True)
-    hale = hale_classes(ref_table, geometry.time, truth_regions, params.max_distance_deg)
-    for row, (flag, cls) in zip(ref_table.to_dict("records"), hale):
-        records["regions"].append({"source": "truth", "hale_conforming": flag, "hale_class": cls, **row})
+    ref_labels, ref_table = truth_footprints(truth_g, geometry, params, truth_regions)
+    hale = list(zip(ref_table["hale_conforming"], ref_table["hale_class"]))
+    for row in ref_table.to_dict("records"):
+        records["regions"].append({"source": "truth", **row})
     tables = {}
     for name, gen in preds.items():
         try:
@@ -172,12 +171,61 @@ def audit_frame(truth_g, preds: Mapping[str, np.ndarray], geometry, params: Audi
         for row in table.to_dict("records"):
             records["regions"].append({"source": name, "hale_conforming": None, "hale_class": None, **row})
         footprint = footprint_polarity(gen, geometry, ref_labels, threshold_g=params.fulldisk.threshold_g).set_index("label")
-        records["matches"].extend(match_rows(name, ref_table, table, hale, params.max_distance_deg, footprint))
+        records["matches"].extend(match_rows(name, ref_table, table, hale, params.max_distance_deg, footprint,
+                                             region_ids=ref_table["region_id"].tolist()))
     std = None
     if len(preds) > 1:
         rows, std = frame_variability(dict(preds), geometry, params.fulldisk, tables, params.max_distance_deg)
         records["variability"] = rows
     return records, std
+
+
+def truth_footprints(truth_g, geometry, params: AuditParams = AuditParams(), truth_regions=None):
+    """The truth regions as the audit sees them: footprints, Hale classes and generator region ids.
+
+    The one definition of a truth region's footprint and Hale class: :func:`audit_frame` reads
+    every prediction inside these footprints, and the ``sign-coin`` and ``hale-oracle``
+    baselines (:mod:`euv2mag.audit.baselines`) negate the field inside the same footprints.
+
+    Parameters
+    ----------
+    truth_g : (H, W) ndarray
+        Reference LOS field in G (NaN off the disk).
+    geometry : DiskGeometry
+        Geometry of the frame.
+    params : AuditParams
+        Audit parameters (``detection`` finds the regions; ``max_distance_deg`` links them to
+        the generator's regions).
+    truth_regions : pandas.DataFrame, optional
+        Injected regions visible in this frame (synthetic ``frame_regions`` rows: ``lat_deg``,
+        ``stonyhurst_lon_deg``, ``hale_conforming``, optionally ``region_id``).
+
+    Returns
+    -------
+    labels : (H, W) ndarray of int32
+        Footprints: the label image of the regions detected on the truth
+        (:func:`euv2mag.audit.measurement.find_regions`; 0 = background).
+    table : pandas.DataFrame
+        The detected regions (index reset; their ``label`` in ``labels``) with ``hale_conforming``
+        and ``hale_class`` (:func:`euv2mag.audit.hale.hale_classes`) and ``region_id``: the
+        generator id of the nearest injected region within ``max_distance_deg`` (the same one
+        whose ``hale_conforming`` flag is taken), None without one.
+    """
+    from .hale import hale_classes
+    from .match import attach_truth
+    from .measurement import find_regions
+
+    labels, table = find_regions(truth_g, geometry, params.detection)
+    table = table.reset_index(drop=True)
+    hale = hale_classes(table, geometry.time, truth_regions, params.max_distance_deg)
+    ids = [None] * len(table)
+    if len(table) and truth_regions is not None and len(truth_regions) and "region_id" in truth_regions.columns:
+        attached = attach_truth(table, truth_regions, params.max_distance_deg, columns=("region_id",))
+        ids = [None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in attached["region_id"]]
+    table.insert(0, "hale_class", [cls for _, cls in hale])
+    table.insert(0, "hale_conforming", [flag for flag, _ in hale])
+    table["region_id"] = ids
+    return labels, table
 
 
 def footprint_abs_ratio(truth_g, gen_g, geometry, ref_labels, *, r_max: float = 0.95) -> float:
@@ -299,14 +347,14 @@ def _truth_regions_by_frame(truth):
     need = {"frame", "lat_deg", "stonyhurst_lon_deg", "hale_conforming"}
     if not need <= set(table.columns):
         return None
-    return {int(f): g[["lat_deg", "stonyhurst_lon_deg", "hale_conforming"]].reset_index(drop=True)
-            for f, g in table.groupby("frame")}
+    columns = ["lat_deg", "stonyhurst_lon_deg", "hale_conforming"] + (["region_id"] if "region_id" in table.columns else [])
+    return {int(f): g[columns].reset_index(drop=True) for f, g in table.groupby("frame")}
 
 
 def _empty_truth_regions():
     import pandas as pd
 
-    return pd.DataFrame({"lat_deg": [], "stonyhurst_lon_deg": [], "hale_conforming": []})
+    return pd.DataFrame({"lat_deg": [], "stonyhurst_lon_deg": [], "hale_conforming": [], "region_id": []})
 
 
 # --------------------------------------------------------------------------- result
@@ -557,7 +605,8 @@ def _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, pro
     if n_boot > 0:
         ci, info = bootstrap_intervals(fulldisk, regions, matches, variability if several else None, names, frames,
                                        [times[k] for k in frames], n_boot=n_boot, block_days=params.ci_block_days,
-                                       level=params.ci_level, seed=params.ci_seed, min_pairs=params.min_pairs)
+                                       level=params.ci_level, seed=params.ci_seed, min_pairs=params.min_pairs,
+                                       link_deg=params.max_distance_deg)
         summary = dataclasses.replace(summary, ci=ci, bootstrap=info)
     result = AuditResult(fulldisk, regions, matches, variability, summary, std)
     if folder is not None:

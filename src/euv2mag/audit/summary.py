@@ -9,7 +9,9 @@ Layout (every number defined where it is computed)
     observations of all predictions together, so that their counts are real numbers of
     observations), ``variability`` (means of the ``variability.csv`` columns; two or more
     predictions), ``params`` (:class:`euv2mag.audit.pipeline.AuditParams` as a dict),
-    ``inputs``, ``hale_source``, and with a bootstrap ``ci`` (:class:`Intervals`) and
+    ``inputs``, ``hale_source``, and with a bootstrap ``ci`` (:class:`Intervals`: the
+    frame-block bootstrap's, but for the footprint measures :data:`FOOTPRINT_FIELDS` of every
+    Hale class, whose intervals resample truth regions, :func:`footprint_intervals`) and
     ``bootstrap`` (:class:`BootstrapInfo`).
 :class:`PredictionSummary`
     ``n_frames``; ``fulldisk`` (:class:`FullDiskSummary`): TUMF and NMF agreement across frames
@@ -52,6 +54,8 @@ __all__ = [
     "AuditSummary",
     "summarize",
     "bootstrap_intervals",
+    "footprint_intervals",
+    "FOOTPRINT_FIELDS",
 ]
 
 
@@ -224,7 +228,8 @@ class PooledSummary(_Record):
 
 @dataclasses.dataclass(frozen=True)
 class BootstrapInfo(_Record):
-    """How the intervals were made (:func:`euv2mag.audit.bootstrap.block_bootstrap`; block length in days)."""
+    """How the intervals were made (:func:`euv2mag.audit.bootstrap.block_bootstrap`, block length in days; the
+    footprint measures by :func:`footprint_intervals`)."""
 
     method: str
     n_boot: int
@@ -232,6 +237,10 @@ class BootstrapInfo(_Record):
     n_blocks: int
     level: float
     seed: int
+    #: How the footprint measures' intervals were made ("" in older summaries: by the frame blocks too).
+    footprint_method: str = ""
+    #: Regions (clusters) the footprint bootstrap drew from.
+    n_region_clusters: int = 0
 
 
 class Intervals:
@@ -429,12 +438,17 @@ def summarize(fulldisk, regions, matches, variability, pred_names, *, min_pairs:
 
 
 def bootstrap_intervals(fulldisk, regions, matches, variability, pred_names, frames, times, *, n_boot: int,
-                        block_days: float, level: float, seed: int = 0, min_pairs: int = 10) -> tuple[Intervals, BootstrapInfo]:
-    """Block-bootstrap intervals of every :func:`summarize` number (resampling audited frames).
+                        block_days: float, level: float, seed: int = 0, min_pairs: int = 10,
+                        link_deg: float = 5.0) -> tuple[Intervals, BootstrapInfo]:
+    """Bootstrap intervals of every :func:`summarize` number.
 
-    ``frames`` are the audited prediction-frame indices (the ``frame`` column of the tables) and
-    ``times`` their observation times.  A replicate keeps every table row of a drawn frame, so
-    the region observations of one map stay together (:mod:`euv2mag.audit.bootstrap`).
+    Every number but the footprint measures of the Hale classes: a block bootstrap resampling
+    audited frames.  ``frames`` are the audited prediction-frame indices (the ``frame`` column of
+    the tables) and ``times`` their observation times.  A replicate keeps every table row of a
+    drawn frame, so the region observations of one map stay together
+    (:mod:`euv2mag.audit.bootstrap`).  The footprint measures (:data:`FOOTPRINT_FIELDS`): a
+    bootstrap resampling truth regions (:func:`footprint_intervals`; ``link_deg`` links
+    observations without a generator id).
     """
     from .bootstrap import block_bootstrap
 
@@ -456,4 +470,81 @@ def bootstrap_intervals(fulldisk, regions, matches, variability, pred_names, fra
         return summarize_tables(*picked, pred_names, min_pairs=min_pairs)
 
     tree, info = block_bootstrap(statistic, times, n_boot=n_boot, block_days=block_days, level=level, seed=seed)
+    fp_tree, fp_info = footprint_intervals(regions, matches, pred_names, n_boot=n_boot, level=level, seed=seed,
+                                           link_deg=link_deg)
+    _graft(tree, fp_tree)
+    info.update(footprint_method=fp_info["method"], n_region_clusters=fp_info["n_clusters"])
     return Intervals(tree), BootstrapInfo(**info)
+
+
+#: The footprint measures of a Hale class whose intervals resample regions (:func:`footprint_intervals`).
+FOOTPRINT_FIELDS = ("footprint_polarity_agreement", "footprint_nmf_sign_agreement",
+                    "footprint_ref_hemisphere_contrast", "footprint_gen_hemisphere_contrast")
+
+
+def footprint_intervals(regions, matches, pred_names, *, n_boot: int, level: float, seed: int = 0,
+                        link_deg: float = 5.0) -> tuple[dict, dict]:
+    """Region-clustered bootstrap intervals of the footprint measures of every Hale class.
+
+    The truth region observations (``matched`` and ``missed`` rows of ``matches``) are grouped
+    into regions (:func:`euv2mag.audit.bootstrap.region_clusters`: the generator id
+    ``ref_region_id``, else linked by Carrington position, read from the truth rows of
+    ``regions``), and every replicate redraws regions (:func:`~euv2mag.audit.bootstrap.cluster_bootstrap`),
+    all their observations of all predictions together.
+
+    Returns
+    -------
+    intervals : dict
+        ``[low, high]`` of :data:`FOOTPRINT_FIELDS` under ``predictions.<name>.hale.<class>``,
+        ``mean_over_predictions.hale.<class>`` and ``pooled_over_predictions.hale.<class>``
+        (the layout of ``ci``).
+    info : dict
+        ``method``, ``n_boot``, ``n_clusters`` (regions), ``level``, ``seed``.
+    """
+    import pandas as pd
+
+    from .bootstrap import cluster_bootstrap, region_clusters
+    from .hale import HALE_GROUPS, footprint_arrays, footprint_measures
+
+    ref = matches[matches["status"].isin(["matched", "missed"])].reset_index(drop=True) if len(matches) else matches
+    if not len(ref):
+        return {}, {"method": "", "n_boot": int(n_boot), "n_clusters": 0, "level": float(level), "seed": int(seed)}
+    keys = ["frame", "ref_label"]
+    obs = ref[[*keys, "time", "ref_lat_deg", "ref_region_id"]].drop_duplicates(keys).reset_index(drop=True)
+    truth = regions[regions["source"] == "truth"] if len(regions) else regions
+    if len(truth):
+        lon = truth[["frame", "label", "carrington_lon_deg"]].rename(columns={"label": "ref_label"})
+        obs = obs.merge(lon.astype({"ref_label": "Int64"}), on=keys, how="left")
+    else:
+        obs["carrington_lon_deg"] = np.nan
+    ids = [None if pd.isna(v) else int(v) for v in obs["ref_region_id"]]
+    obs["cluster"] = region_clusters(ids, obs["frame"].to_numpy(), [str(t) for t in obs["time"]],
+                                     obs["ref_lat_deg"].to_numpy(float), obs["carrington_lon_deg"].to_numpy(float),
+                                     link_deg=link_deg)
+    clusters = ref[keys].merge(obs[[*keys, "cluster"]], on=keys, how="left")["cluster"].to_numpy()
+    names = list(pred_names)
+    arrays = footprint_arrays(ref)  # (5, rows): what the footprint measures read
+    pred_of = np.asarray([names.index(p) if p in names else -1 for p in ref["pred"]])
+    class_of = np.asarray([HALE_GROUPS.index(c) if isinstance(c, str) and c in HALE_GROUPS else -1
+                         for c in ref["hale_class"]])
+
+    def classes(pos, keep):
+        return {g: footprint_measures(arrays[:, pos[keep & (class_of[pos] == i)]]) for i, g in enumerate(HALE_GROUPS)}
+
+    def statistic(pos):
+        per = {name: {"hale": classes(pos, pred_of[pos] == j)} for j, name in enumerate(names)}
+        pooled = classes(pos, pred_of[pos] >= 0) if len(names) != 1 else per[names[0]]["hale"]
+        return {"predictions": per, "mean_over_predictions": _average([per[n] for n in names]),
+                "pooled_over_predictions": {"hale": pooled}}
+
+    tree, info = cluster_bootstrap(statistic, clusters, n_boot=n_boot, level=level, seed=seed)
+    return tree, info
+
+
+def _graft(tree: dict, update: dict) -> None:
+    """Replace the leaves of ``tree`` by those of ``update`` (nested dicts, in place)."""
+    for key, value in update.items():
+        if isinstance(value, dict):
+            _graft(tree.setdefault(key, {}), value)
+        else:
+            tree[key] = value

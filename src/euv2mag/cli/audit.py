@@ -38,7 +38,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--indices", type=int, nargs="+", metavar="I", help="prediction frames to audit (default: all)")
     add_cluster_options(p)
     p.add_argument("--n-boot", type=nonnegative_int, default=1000,
-                   help="block-bootstrap replicates of the confidence intervals (default: 1000; 0: none)")
+                   help="bootstrap replicates of the confidence intervals: time blocks of frames, truth regions for the "
+                   "footprint polarity (default: 1000; 0: none)")
     p.add_argument("--ci-block-days", type=positive_float, default=DISK_PASSAGE_DAYS,
                    help=f"length of the bootstrap's time blocks in days (default: {DISK_PASSAGE_DAYS}, one disk passage)")
     p.add_argument("--ci-level", type=_open_fraction, default=0.95, help="coverage of the intervals (default: 0.95)")

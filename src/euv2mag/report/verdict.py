@@ -6,8 +6,9 @@ numbers it rests on.  Thresholds (documented, not tuned):
 
 * a correlation coefficient (CC) of at least 0.9 counts as "closely reproduced", at least 0.7 as
   "reproduced fairly well", at least 0.4 as "reproduced poorly", below that as "not reproduced";
-* a polarity agreement is compared with chance (0.5) through its 95 % block-bootstrap interval
-  over time (``summary.json`` ``ci``, :mod:`euv2mag.audit.bootstrap`): above chance when the
+* a polarity agreement is compared with chance (0.5) through its 95 % bootstrap interval
+  (``summary.json`` ``ci``, :mod:`euv2mag.audit.bootstrap`; over time blocks for matched-pair
+  polarity, over truth regions for the footprint polarity): above chance when the
   whole interval lies above 0.5, below when it lies below, else consistent with chance.  The
   region observations of consecutive frames are the same regions seen again, so they are not
   independent; only for summaries without intervals does the check fall back to an exact
@@ -83,6 +84,8 @@ STRUCTURE_FRACTION = 0.5
 FLOOR_MARGIN = 0.05
 #: Fewest determined footprints of a Hale class for its polarity to enter the sign verdict.
 MIN_FOOTPRINTS = 5
+#: How the audit makes the intervals of the footprint polarity (:func:`euv2mag.audit.summary.footprint_intervals`).
+FOOTPRINT_INTERVAL = "region-clustered bootstrap"
 #: Fewest matched region pairs for a region-parameter CC to enter the verdict and the checks.
 MIN_PAIRS = 10
 #: Region parameters that do not depend on the sign of B (areas, unsigned flux) vs ones that do.
@@ -187,7 +190,8 @@ def _binom_ci(k: int, n: int) -> tuple[float, float]:
 
 
 def polarity_assessment(agreement: float | None, n: int | None,
-                        interval: tuple[float, float] | None = None) -> tuple[str, str]:
+                        interval: tuple[float, float] | None = None, *,
+                        interval_name: str = "block-bootstrap") -> tuple[str, str]:
     """Compare a polarity agreement with chance.
 
     Parameters
@@ -197,8 +201,12 @@ def polarity_assessment(agreement: float | None, n: int | None,
     n : int
         Number of region observations it is computed on.
     interval : (float, float), optional
-        Its 95 % block-bootstrap interval.  When given, it decides (NaN ends: "too few");
+        Its 95 % bootstrap interval.  When given, it decides (NaN ends: "too few");
         without it an exact binomial test on ``n`` independent observations is used.
+    interval_name : str
+        How the interval was made, as the text names it: ``"block-bootstrap"`` (frames
+        resampled in time blocks: matched-pair polarity) or ``"region-clustered bootstrap"``
+        (regions resampled: the footprint polarity, :mod:`euv2mag.audit.bootstrap`).
 
     Returns
     -------
@@ -219,7 +227,7 @@ def polarity_assessment(agreement: float | None, n: int | None,
         if not (math.isfinite(lo) and math.isfinite(hi)):
             return "too few", (f"{fmt(agreement)} of {n} region observations, too few to tell (the class is missing from "
                                "many bootstrap replicates, so no interval)")
-        base = f"{fmt(agreement)} of {n} region observations (95 % block-bootstrap interval {lo:.2f}–{hi:.2f})"
+        base = f"{fmt(agreement)} of {n} region observations (95 % {interval_name} interval {lo:.2f}–{hi:.2f})"
         above, below = lo > 0.5, hi < 0.5
     else:
         from scipy.stats import binomtest
@@ -373,9 +381,10 @@ def verdict_paragraph(main: Headline | None, leak: Headline | None, n_seeds: int
                          + (" (on anti-Hale regions it applies Hale's law and gets them reversed)." if cat_a == "below" else "."))
         elif cat_h == "above" and cat_a == "above":
             parts.append("The model gets the polarity of anti-Hale regions right too, so its input carries sign information beyond Hale's law.")
-    fh = polarity_assessment(main.hale.footprint_polarity_agreement, main.hale.n_footprint, main.hale.footprint_ci)
+    fh = polarity_assessment(main.hale.footprint_polarity_agreement, main.hale.n_footprint, main.hale.footprint_ci,
+                             interval_name=FOOTPRINT_INTERVAL)
     fa = polarity_assessment(main.anti_hale.footprint_polarity_agreement, main.anti_hale.n_footprint,
-                             main.anti_hale.footprint_ci)
+                             main.anti_hale.footprint_ci, interval_name=FOOTPRINT_INTERVAL)
     if fh[0] != "unknown" or fa[0] != "unknown":
         pooled = f", observations of the {main.hale_runs_pooled} runs together" if (main.hale_runs_pooled or 0) > 1 else ""
         parts.append("Read inside the reference regions' footprints (whether or not the region is detected on the "
@@ -478,7 +487,8 @@ def expectation_checks(main: Headline | None, leak: Headline | None, runs: dict[
         checks.append(Check("the model applies Hale's law as a sign prior (hemispheric contrast of the generated leading "
                             "polarity in Hale-conforming footprints above 0)", hemi_text, hemi in ("hale", "partly"), src))
     for group, label in ((main.hale, "Hale-conforming"), (main.anti_hale, "anti-Hale")):
-        cat, text = polarity_assessment(group.footprint_polarity_agreement, group.n_footprint, group.footprint_ci)
+        cat, text = polarity_assessment(group.footprint_polarity_agreement, group.n_footprint, group.footprint_ci,
+                                        interval_name=FOOTPRINT_INTERVAL)
         if cat == "unknown":
             continue
         if group is main.hale:

@@ -39,7 +39,10 @@ def ci_caption(bootstrap: dict | None) -> str:
     b = bootstrap
     return (f"Brackets: {float(b.get('level', 0.95)):.0%} confidence intervals from {b.get('n_boot')} block-bootstrap replicates "
             f"over the test frames in {b.get('n_blocks')} time blocks of {fmt(b.get('block_days'))} days (frames of one block, "
-            "and the regions on them, are resampled together because consecutive frames show the same regions).")
+            "and the regions on them, are resampled together because consecutive frames show the same regions)"
+            + (f"; footprint polarity intervals instead resample the {b.get('n_region_clusters')} truth regions, all "
+               "observations of a region together (a region's sign is got right or wrong in every frame it crosses)."
+               if b.get("footprint_method") else "."))
 
 
 def audit_min_pairs(summary) -> int:

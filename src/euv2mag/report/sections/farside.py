@@ -68,13 +68,14 @@ def render(page: Page, ctx) -> None:
     sec.text("A model trained on Earth-view pairs predicts the magnetogram from the EUV seen by observers at other "
              "longitudes of the same synthetic Sun; each prediction is audited against that observer's own truth. "
              "Persistence is the Earth-view truth carried into the observer's view by differential rotation: it knows "
-             "nothing where the Earth did not see. Intervals are the audit's block-bootstrap 95 % intervals.")
+             "nothing where the Earth did not see. Intervals are the audit's 95 % bootstrap intervals (time blocks; "
+             "footprint polarity: truth regions).")
     shown = _unscaled(skill)
     if len(shown):
         sec.figure(F.figure_png(F.fig_farside_skill(shown, _METRICS, _order(shown["prediction"]))),
                    "Skill against the observer's separation from Earth (0: the Earth view) for every prediction of the "
                    "EUV as observed (model: EUV scale 1) and the history baselines beside it, with the audit's "
-                   "block-bootstrap 95 % intervals as error bars (series shifted sideways a little to keep the bars "
+                   "95 % bootstrap intervals as error bars (series shifted sideways a little to keep the bars "
                    "apart). A missing point is undefined, e.g. the TUMF or |B| correlation of a prediction that is "
                    "0 G on every frame (persistence at 180°).", src, "far-side skill vs separation")
     rows = []

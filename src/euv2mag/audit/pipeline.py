@@ -540,7 +540,9 @@ def _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, pro
                        "max_distance_deg": params.max_distance_deg},
             "truth": str(Path(truth.path).resolve()),
             "preds": {k: str(Path(v).resolve()) for k, v in pred_paths.items()},
-            "frames": frames})  # pixel_std.zarr is indexed by position in ``frames``
+            "frames": frames,  # pixel_std.zarr is indexed by position in ``frames``
+            # the per-frame rows' columns: a cache written before a format change is not reused
+            "columns": {spec.filename: list(spec.names) for spec in (FULLDISK, REGIONS, MATCHES)}})
     truth_regions = _truth_regions_by_frame(truth)
 
     def frame_key(k: int) -> str:

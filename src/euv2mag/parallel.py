@@ -54,7 +54,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import UserError
 
-__all__ = ["FrameMap", "ClusterLost", "LOCAL", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "CHECKED_DISTRIBUTIONS", "check_scheduler", "local_cluster",
+__all__ = ["FrameMap", "ClusterLost", "LOCAL", "LOCAL_WORKER_CONFIG", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "CHECKED_DISTRIBUTIONS", "check_scheduler", "local_cluster",
            "local_cpu_count"]
 
 #: ``scheduler`` value that starts a :class:`distributed.LocalCluster` on this machine.

@@ -17,7 +17,9 @@ dashboard-free overhead per task: the wall time per item of mapping a no-op over
 
 Each configuration also reports the CPU seconds per frame of this process (the client, which
 writes the output, plus the local clusters' schedulers, threads of it) and of the worker
-processes, from :mod:`psutil` -- robust to the machine's load, unlike frames/s -- and from them
+processes, from :mod:`psutil` -- robust to the machine's load, unlike frames/s; the client's
+less what this process uses when idle (heartbeats and monitors of its schedulers, nannies and
+clients, measured over 5 s: it grows with the wall time, not the frames) -- and from them
 the CPU bound of the 2-vs-1 ratio: with 1 worker, worker and client overlap on two cores
 (``1 / max(w, c)`` frames/s); with 2 workers the total ``w + c`` shares the machine's cores and the
 client alone allows ``1 / c``.  ``--dask-defaults`` starts the workers with Dask's default settings
@@ -148,6 +150,11 @@ def main(argv=None) -> int:
                 audit(where[n], list(range(min(2 * n, args.frames))))
                 prepare(where[n], 2 * n)
             clients = {"serial": None, 1: Client(where[1]), 2: Client(where[2])}
+            # this process's CPU while nothing runs (schedulers, nannies, clients: heartbeats and
+            # monitors); it grows with the wall time, not with the frames, and is subtracted below
+            c0, t0 = time.process_time(), time.perf_counter()
+            time.sleep(5.0)
+            idle_rate = (time.process_time() - c0) / (time.perf_counter() - t0)
             # per configuration and command: (wall, client CPU, worker CPU) of the fastest round
             best = {key: [(float("inf"), 0.0, 0.0)] * 2 for key in where}
             for _ in range(args.repeat):
@@ -172,15 +179,20 @@ def main(argv=None) -> int:
         print(f"ratio 2 workers / 1 worker: audit {ratio_audit:.2f}x, prepare {ratio_prep:.2f}x (target >= 1.7x)")
         print(f"ratio 1 worker / serial: audit {rates[1][0] / rates['serial'][0]:.2f}x, "
               f"prepare {rates[1][1] / rates['serial'][1]:.2f}x")
-        print("CPU seconds per frame (from the fastest round; robust to the load, unlike frames/s):")
+        print(f"CPU seconds per frame (fastest round; robust to the load, unlike frames/s); client = this process "
+              f"less its idle {idle_rate * 1e3:.1f} ms CPU per s x wall time:")
         print(f"{'':22s}{'audit client':>14s}{'workers':>9s}{'prepare client':>16s}{'workers':>9s}")
+
+        def client_cpu(run):  # (wall, cpu, workers) -> client CPU per frame, idle background removed
+            return max(0.0, run[1] - idle_rate * run[0]) / args.frames
+
         for name, label in (("serial", "serial (no Dask)"), (1, "1 worker"), (2, "2 workers")):
             a, p = best[name]
-            print(f"{label:22s}{a[1] / args.frames:14.3f}{a[2] / args.frames:9.3f}"
-                  f"{p[1] / args.frames:16.3f}{p[2] / args.frames:9.3f}")
+            print(f"{label:22s}{client_cpu(a):14.3f}{a[2] / args.frames:9.3f}"
+                  f"{client_cpu(p):16.3f}{p[2] / args.frames:9.3f}")
         cores = os.cpu_count() or 1
         for j, command in enumerate(("audit", "prepare")):
-            c, w = best[1][j][1] / args.frames, best[1][j][2] / args.frames
+            c, w = client_cpu(best[1][j]), best[1][j][2] / args.frames
             # 1 worker: worker and client overlap on separate cores -> 1 / max(w, c) frames/s;
             # 2 workers: bounded by the cores (all CPU shared) and by the client alone
             one = 1.0 / max(w, c)

@@ -217,9 +217,16 @@ def test_workers_without_euv2mag_are_refused_before_anything_is_written(stores, 
     from euv2mag.audit import audit_stores
 
     truth, a, _ = stores
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-                                  silence_logs=logging.ERROR, preload=[str(preload)]) as lc:
+    import dask
+
+    from euv2mag.parallel import LOCAL_WORKER_CONFIG
+
+    # with euv2mag's worker settings: Dask's defaults would also set MALLOC_TRIM_THRESHOLD_ in this
+    # process's environment, which clusters started later by this process would inherit
+    with dask.config.set(LOCAL_WORKER_CONFIG), distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR, preload=[str(preload)]) as lc:
         with pytest.raises(UserError) as err:
             audit_stores(truth, [a], n_boot=0, out=tmp_path / "audit", scheduler=lc.scheduler_address)
     message = str(err.value)

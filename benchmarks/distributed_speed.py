@@ -15,11 +15,21 @@ machine's load affects all three alike.  Prints frames/s and the ratio **2 worke
 dashboard-free overhead per task: the wall time per item of mapping a no-op over 400 items with
 :meth:`euv2mag.parallel.FrameMap.map` on each cluster.
 
+Each configuration also reports the CPU seconds per frame of this process (the client, which
+writes the output, plus the local clusters' schedulers, threads of it) and of the worker
+processes, from :mod:`psutil` -- robust to the machine's load, unlike frames/s; the client's
+less what this process uses when idle (heartbeats and monitors of its schedulers, nannies and
+clients, measured over 5 s: it grows with the wall time, not the frames) -- and from them
+the CPU bound of the 2-vs-1 ratio: with 1 worker, worker and client overlap on two cores
+(``1 / max(w, c)`` frames/s); with 2 workers the total ``w + c`` shares the machine's cores and the
+client alone allows ``1 / c``.  ``--dask-defaults`` starts the workers with Dask's default settings
+instead of :data:`euv2mag.parallel.LOCAL_WORKER_CONFIG` (the measurement before that fix).
+
 Thread pools are limited to one thread per process (OMP/MKL/OpenBLAS set before NumPy is
 imported; Dask workers inherit them).  The 1-minute load average is printed before and after:
 on a shared machine a ratio measured under load understates the speed-up.
 
-Usage: ``python benchmarks/distributed_speed.py [--size 512] [--frames 16] [--repeat 3]``
+Usage: ``python benchmarks/distributed_speed.py [--size 512] [--frames 16] [--repeat 3] [--dask-defaults]``
 """
 from __future__ import annotations
 
@@ -64,13 +74,27 @@ def build_inputs(root: Path, size: int, frames: int):
             sorted(str(p) for p in fits.glob("hmi_*.fits")))
 
 
-def best_of(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _worker_cpu() -> float:
+    """CPU seconds (user + system) this worker process has used so far (run on every worker)."""
+    import psutil
+
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def timed(fn, client=None) -> tuple[float, float, float]:
+    """``(wall s, CPU s of this process, CPU s of the workers)`` of ``fn()``.
+
+    This process is the client, and also runs the local clusters' schedulers (threads of it);
+    its CPU time is that of all its threads.  The workers' is the sum over the cluster's worker
+    processes (0 on the serial path); both are robust to the machine's load, unlike the wall time.
+    """
+    before = sum(client.run(_worker_cpu).values()) if client is not None else 0.0
+    c0, t0 = time.process_time(), time.perf_counter()
+    fn()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    after = sum(client.run(_worker_cpu).values()) if client is not None else 0.0
+    return wall, cpu, after - before
 
 
 def main(argv=None) -> int:
@@ -78,13 +102,23 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dask-defaults", action="store_true",
+                        help="start the workers with Dask's default settings instead of "
+                             "euv2mag.parallel.LOCAL_WORKER_CONFIG (the measurement before it)")
     args = parser.parse_args(argv)
 
     from euv2mag.audit import audit_stores
     from euv2mag.data.prepare import prepare_store
+    from distributed import Client
+
     from euv2mag.parallel import FrameMap, local_cluster
 
-    print(f"cpus {os.cpu_count()}  load average (1 min) before: {os.getloadavg()[0]:.2f}")
+    if args.dask_defaults:
+        import euv2mag.parallel
+
+        euv2mag.parallel.LOCAL_WORKER_CONFIG = {}
+    print(f"cpus {os.cpu_count()}  load average (1 min) before: {os.getloadavg()[0]:.2f}  "
+          f"worker settings: {'Dask defaults' if args.dask_defaults else 'euv2mag.parallel.LOCAL_WORKER_CONFIG'}")
     root = Path(tempfile.mkdtemp(prefix="euv2mag-dist-"))
     try:
         t0 = time.perf_counter()
@@ -115,12 +149,22 @@ def main(argv=None) -> int:
             for n in (1, 2):
                 audit(where[n], list(range(min(2 * n, args.frames))))
                 prepare(where[n], 2 * n)
-            best = {key: [float("inf"), float("inf")] for key in where}
+            clients = {"serial": None, 1: Client(where[1]), 2: Client(where[2])}
+            # this process's CPU while nothing runs (schedulers, nannies, clients: heartbeats and
+            # monitors); it grows with the wall time, not with the frames, and is subtracted below
+            c0, t0 = time.process_time(), time.perf_counter()
+            time.sleep(5.0)
+            idle_rate = (time.process_time() - c0) / (time.perf_counter() - t0)
+            # per configuration and command: (wall, client CPU, worker CPU) of the fastest round
+            best = {key: [(float("inf"), 0.0, 0.0)] * 2 for key in where}
             for _ in range(args.repeat):
                 for key, scheduler in where.items():
-                    best[key][0] = min(best[key][0], best_of(lambda: audit(scheduler), 1))
-                    best[key][1] = min(best[key][1], best_of(lambda: prepare(scheduler), 1))
-            rates = {key: (args.frames / a, args.frames / p) for key, (a, p) in best.items()}
+                    for j, job in enumerate((audit, prepare)):
+                        best[key][j] = min(best[key][j], timed(lambda: job(scheduler), clients[key]))
+            for client in clients.values():
+                if client is not None:
+                    client.close()
+            rates = {key: (args.frames / a[0], args.frames / p[0]) for key, (a, p) in best.items()}
             overhead = {}
             for n in (1, 2):
                 with FrameMap(where[n]) as pool:
@@ -135,6 +179,27 @@ def main(argv=None) -> int:
         print(f"ratio 2 workers / 1 worker: audit {ratio_audit:.2f}x, prepare {ratio_prep:.2f}x (target >= 1.7x)")
         print(f"ratio 1 worker / serial: audit {rates[1][0] / rates['serial'][0]:.2f}x, "
               f"prepare {rates[1][1] / rates['serial'][1]:.2f}x")
+        print(f"CPU seconds per frame (fastest round; robust to the load, unlike frames/s); client = this process "
+              f"less its idle {idle_rate * 1e3:.1f} ms CPU per s x wall time:")
+        print(f"{'':22s}{'audit client':>14s}{'workers':>9s}{'prepare client':>16s}{'workers':>9s}")
+
+        def client_cpu(run):  # (wall, cpu, workers) -> client CPU per frame, idle background removed
+            return max(0.0, run[1] - idle_rate * run[0]) / args.frames
+
+        for name, label in (("serial", "serial (no Dask)"), (1, "1 worker"), (2, "2 workers")):
+            a, p = best[name]
+            print(f"{label:22s}{client_cpu(a):14.3f}{a[2] / args.frames:9.3f}"
+                  f"{client_cpu(p):16.3f}{p[2] / args.frames:9.3f}")
+        cores = os.cpu_count() or 1
+        for j, command in enumerate(("audit", "prepare")):
+            c, w = client_cpu(best[1][j]), best[1][j][2] / args.frames
+            # 1 worker: worker and client overlap on separate cores -> 1 / max(w, c) frames/s;
+            # 2 workers: bounded by the cores (all CPU shared) and by the client alone
+            one = 1.0 / max(w, c)
+            two = min(2.0 / w, 1.0 / c, cores / (w + c))
+            two_more = min(2.0 / w, 1.0 / c)
+            print(f"CPU bound of 2 workers / 1 worker, {command}: {two / one:.2f}x on {cores} cores, "
+                  f"{two_more / one:.2f}x with a core free for the client (client {c:.3f} s, worker {w:.3f} s per frame)")
         print(f"overhead per task (no-op mapped over 400 items, no dashboard): {overhead[1] * 1e3:.2f} ms with 1 worker, "
               f"{overhead[2] * 1e3:.2f} ms with 2")
         print(f"load average (1 min) after: {os.getloadavg()[0]:.2f}")

@@ -54,7 +54,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import UserError
 
-__all__ = ["FrameMap", "ClusterLost", "LOCAL", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "CHECKED_DISTRIBUTIONS", "check_scheduler", "local_cluster",
+__all__ = ["FrameMap", "ClusterLost", "LOCAL", "LOCAL_WORKER_CONFIG", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "CHECKED_DISTRIBUTIONS", "check_scheduler", "local_cluster",
            "local_cpu_count"]
 
 #: ``scheduler`` value that starts a :class:`distributed.LocalCluster` on this machine.
@@ -120,6 +120,16 @@ def check_scheduler(scheduler: str | None, workers: int | None) -> tuple[str | N
     return scheduler, None
 
 
+#: Dask settings under which :func:`local_cluster` starts its workers (measured in docs/benchmarks.rst):
+#: Dask's default environment of a worker process sets ``MALLOC_TRIM_THRESHOLD_=65536``, which
+#: also fixes glibc's mmap threshold at 128 KiB, so that every array of a frame is mapped, zeroed
+#: page by page by the kernel and unmapped again (10x the page faults of the serial path, and
+#: about 0.3 s of system time per 1024^2 audit frame); ``None`` removes it.  The statistical
+#: profiler samples the task's stack every 10 ms, for a dashboard these clusters do not have.
+LOCAL_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                       "distributed.worker.profile.enabled": False}
+
+
 def local_cluster(n_workers: int):
     """A quiet :class:`distributed.LocalCluster` of ``n_workers`` one-thread worker processes.
 
@@ -127,11 +137,13 @@ def local_cluster(n_workers: int):
     127.0.0.1 instead of 8787, so that several clusters on one machine never clash; Dask's logs
     below ERROR are silenced.  Close it (``with`` or ``.close()``) when done.
     """
+    import dask
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True, dashboard_address=None,
-                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-                        silence_logs=logging.ERROR)
+    with dask.config.set(LOCAL_WORKER_CONFIG):  # read by each Nanny as it is made, and passed to its worker
+        return LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                            silence_logs=logging.ERROR)
 
 
 #: Distributions whose versions every worker must share with this process (besides euv2mag):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
+from collections import deque
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -560,16 +561,28 @@ def _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, pro
         std = (_std_array(cache.folder / "pixel_std.zarr", len(frames), truth.shape) if cache is not None
                else np.full((len(frames), *truth.shape), np.nan, np.float32))
 
-    results, todo = {}, []
-    keys = {k: frame_key(k) for k in frames} if cache is not None else {}
-    for pos, k in enumerate(frames):
-        cached = cache.get(keys[k]) if cache is not None else None
-        if cached is not None:
-            results[k] = cached
-        else:
+    results, keys, todo = {}, {}, deque()
+
+    def work(advance):
+        """The frames not in the cache, as work items.
+
+        A generator, so that the content digests of the cache keys (reading both frames back,
+        ~10-25 ms a frame at 1024^2) are computed as the map asks for more work -- while the
+        workers compute the frames submitted before -- instead of all of them before the first
+        frame is submitted.
+        """
+        for pos, k in enumerate(frames):
+            if cache is not None:
+                keys[k] = frame_key(k)
+                cached = cache.get(keys[k])
+                if cached is not None:
+                    results[k] = cached
+                    advance()
+                    continue
             t = truth_index[k]
             regions_t = truth_regions.get(t, _empty_truth_regions()) if truth_regions is not None else None
-            todo.append((pos, (str(truth.path), pred_paths, k, t, params, regions_t)))
+            todo.append(pos)
+            yield str(truth.path), pred_paths, k, t, params, regions_t
 
     def keep(pos, k, records, frame_std):
         if std is not None:
@@ -579,10 +592,10 @@ def _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, pro
             cache.put(keys[k], records)
 
     with progress_bar("audit", len(frames), enabled=progress) as advance:
-        advance(len(frames) - len(todo))
-        # in frame order, written here as each arrives (pool: serial or a Dask cluster)
-        for (pos, _), (k, records, frame_std) in zip(todo, pool.map(_frame_task, [item for _, item in todo])):
-            keep(pos, k, records, frame_std)
+        # in frame order, written here as each arrives (pool: serial or a Dask cluster); the map
+        # takes items ahead of the results, so ``todo`` holds the positions of the items taken
+        for k, records, frame_std in pool.map(_frame_task, work(advance)):
+            keep(todo.popleft(), k, records, frame_std)
             advance()
 
     times = {k: str(truth.times[truth_index[k]]) for k in frames}

@@ -193,3 +193,31 @@ def test_section_renders_figures_and_tables_from_the_study_files_and_is_absent_w
     assert "×nan" not in html and "<td>×0.8 (quantile)</td>" in html
     row = skill[(skill["prediction"] == "history") & (skill["separation_deg"] == 120)].iloc[0]
     assert f"<td>{fmt_ci(row['recall'], (row['recall_lo'], row['recall_hi']))}</td>" in html
+
+
+def test_section_shows_the_history_split_only_when_the_study_wrote_it(tmp_path):
+    from euv2mag.audit.farside import HISTORY_SPLIT
+    from euv2mag.report.html import fmt_ci
+
+    lay = StudyLayout(tmp_path)
+    lay.farside_dir.mkdir()
+    SKILL.write(SKILL.frame(_skill_rows()), lay.farside_dir)
+    AGES.write(AGES.frame(_age_rows()), lay.farside_dir)
+    assert 'id="farside-history-split"' not in _render(tmp_path)
+    rows = []
+    for pred, k_before, k_after in (("model", 3, 2), ("history", 8, 0), ("persistence", 9, 0)):
+        for group, n, k in (("emerged_before", 10, k_before), ("emerged_after", 4, k_after), ("no_history", 0, 0)):
+            rows.append({"separation_deg": 120.0, "prediction": pred, "history_days": 8.0, "group": group,
+                         "hale_class": "all", "n_regions": n, "n_matched": k, "recall": k / n if n else math.nan,
+                         "recall_lo": 0.1 * k / max(n, 1), "recall_hi": min(1.0, 0.2 + k / max(n, 1)),
+                         "n_fp_determined": k, "fp_polarity": 1.0 if k else math.nan, "fp_polarity_lo": 0.5 if k else math.nan,
+                         "fp_polarity_hi": 1.0 if k else math.nan})
+    split = HISTORY_SPLIT.frame(rows)
+    HISTORY_SPLIT.write(split, lay.farside_dir)
+    html = _render(tmp_path)
+    assert 'id="farside-history-split"' in html and "farside/farside_history_split.csv" in html
+    # six non-empty groups (three predictions x before/after), the empty "no history" groups left out
+    assert html.count("<td>before the history frame</td>") == 3 and html.count("<td>after the history frame</td>") == 3
+    assert "<td>no history frame</td>" not in html
+    row = split[(split["prediction"] == "history") & (split["group"] == "emerged_before")].iloc[0]
+    assert f"<td>{fmt_ci(row['recall'], (row['recall_lo'], row['recall_hi']))}</td>" in html

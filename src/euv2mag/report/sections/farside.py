@@ -1,7 +1,8 @@
 """Far-side study: skill of the Earth-trained model seen from other observers, beside persistence.
 
-Reads only ``DIR/farside/farside_skill.csv`` and ``farside_ages.csv``
-(:data:`euv2mag.audit.farside.SKILL`, :data:`~euv2mag.audit.farside.AGES`), written by
+Reads only ``DIR/farside/farside_skill.csv``, ``farside_ages.csv`` and, when the study had a
+history run, ``farside_history_split.csv`` (:data:`euv2mag.audit.farside.SKILL`,
+:data:`~euv2mag.audit.farside.AGES`, :data:`~euv2mag.audit.farside.HISTORY_SPLIT`), written by
 ``euv2mag farside`` or the ``farside`` stage of ``euv2mag demo --farside``; the section is left
 out of the report when the study folder has no ``farside/farside_skill.csv``.  Numbers and
 intervals are drawn and printed as the study wrote them (nothing is recomputed).  The figures
@@ -119,3 +120,31 @@ def render(page: Page, ctx) -> None:
               "region observations (a region recurs in several frames); the Wilson 95 % intervals treat them as "
               "independent and are too narrow by about the square root of the frames per region.",
               age_src, table_id="farside-ages")
+    _history_split(sec, lay, folder)
+
+
+def _history_split(sec, lay, folder) -> None:
+    """The table of regions emerged before / after the history frame (only when the study had a history run)."""
+    from ...audit.farside import HISTORY_SPLIT
+
+    split, error = attempt(HISTORY_SPLIT.read, folder)
+    if error:
+        sec.invalid(error, _COMMAND + " --history-run RUN")
+        return
+    if split is None or not len(split):
+        return
+    groups = {"emerged_before": "before the history frame", "emerged_after": "after the history frame",
+              "no_history": "no history frame"}
+    rows = []
+    for row in split[split["n_regions"] > 0].to_dict("records"):
+        rows.append([f"{row['separation_deg']:g}°", row["prediction"], fmt(row["history_days"]),
+                     groups.get(row["group"], row["group"]), row["hale_class"], row["n_regions"], _ci(row, "recall"),
+                     row["n_fp_determined"], _ci(row, "fp_polarity")])
+    sec.table(["separation", "prediction", "history age (d)", "region emerged", "Hale class", "regions", "recall",
+               "footprints determined", "footprint polarity"], rows,
+              "What the history channel buys and where it must fail: truth regions split by whether they emerged "
+              "before or after the Earth-view history frame the history-conditioned model (history) and persistence "
+              "were given (generator truth), for the model without history beside them. A region that emerged after "
+              "the history frame is in no history; only the EUV can show it. Counts are region observations; the "
+              "Wilson 95 % intervals treat them as independent (too narrow, as above). Empty groups are left out.",
+              [lay.rel(HISTORY_SPLIT.path(folder))], table_id="farside-history-split")

@@ -1,7 +1,8 @@
 """A ``--quick`` demo study shared by test_demo.py and test_browser.py (run once per test session).
 
-The demo resumes finished stages, so a second request for the fixture in the same session (from
-the other module) only rebuilds the report.
+conftest.py imports the fixture, so both modules get the same session-scoped instance: the demo
+runs once (a fixture imported into each module would be two fixtures, the second resuming the
+study and rebuilding its report).
 """
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from _demo_fixture import quick_demo  # noqa: F401  (one session fixture for test_demo.py and test_browser.py)
+
 os.environ.setdefault("EUV2MAG_NO_PROGRESS", "1")
 
 REPO = Path(__file__).resolve().parents[1]

@@ -69,8 +69,10 @@ def stores(tmp_path_factory):
 def test_audit_end_to_end(stores, capsys):
     root, truth, same, hale_prior = stores
     out = root / "out"
-    # three frames: statistics across frames need --min-pairs below the default 10
-    rc = main(["audit", "--truth", str(truth), "--pred", str(same), "--pred", str(hale_prior), "--out", str(out), "--min-pairs", "2"])
+    # three frames: statistics across frames need --min-pairs below the default 10; with one block every
+    # replicate is the whole audit, so 50 replicates show the collapse as well as the default 1000 (checked below)
+    rc = main(["audit", "--truth", str(truth), "--pred", str(same), "--pred", str(hale_prior), "--out", str(out), "--min-pairs", "2",
+               "--n-boot", "50"])
     assert rc == 0, capsys.readouterr().err
     fd = pd.read_csv(out / "fulldisk.csv")
     assert len(fd) == 6 and set(fd["pred"]) == {"same", "haleprior"}
@@ -111,7 +113,10 @@ def test_audit_end_to_end(stores, capsys):
     assert not (out / ".cache").exists()
     # confidence intervals: 3 daily frames form one 13.6-day block, so every replicate is the
     # whole audit and each interval collapses onto the audited value
-    assert summary["bootstrap"]["n_blocks"] == 1 and summary["bootstrap"]["n_boot"] == 1000
+    assert summary["bootstrap"]["n_blocks"] == 1 and summary["bootstrap"]["n_boot"] == 50
+    from euv2mag.cli import build_parser, parse_args
+
+    assert parse_args(["audit", "--truth", "t.zarr", "--pred", "p.zarr", "--out", "o"], build_parser()).n_boot == 1000
     ci = summary["ci"]["predictions"]
     assert ci["same"]["regions"]["recall"] == [1.0, 1.0]
     assert ci["haleprior"]["hale"]["anti_hale"]["polarity_agreement"] == [0.0, 0.0]

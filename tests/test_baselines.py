@@ -60,7 +60,7 @@ def synth(tmp_path_factory):
     split = make_split([str(t) for t in store.times], "random", source=str(d / "s.zarr"), test_fraction=0.5, seed=0)
     write_split(split, d / "split.json")
     paths = write_baselines(d / "s.zarr", d / "b", kinds=KINDS, split=d / "split.json", progress=False)
-    result = audit_stores(d / "s.zarr", {p.name[:-5]: p for p in paths}, params=AuditParams(min_pairs=2), n_boot=200)
+    result = audit_stores(d / "s.zarr", {p.name[:-5]: p for p in paths}, params=AuditParams(min_pairs=2), n_boot=50)
     return d, split, paths, result
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from _demo_fixture import quick_demo  # noqa: F401  (session fixture shared with test_demo.py)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -111,7 +110,7 @@ def browser(tmp_path):
         log.close()
 
 
-def test_report_opens_in_chromium(quick_demo, browser, tmp_path):  # noqa: F811
+def test_report_opens_in_chromium(quick_demo, browser, tmp_path):
     report = Path(quick_demo) / "report.html"
     assert report.is_file()
     for domain in ("Page", "Runtime", "Log"):

@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 
-from _demo_fixture import quick_demo  # noqa: F401  (session fixture shared with test_browser.py)
 from euv2mag.audit.baselines import KINDS as BASELINE_KINDS
 from euv2mag.cli import main
 from euv2mag.data.splits import load_split
@@ -48,7 +47,7 @@ def test_other_options_on_an_existing_study_are_refused(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_quick_demo_runs_the_whole_study(quick_demo):  # noqa: F811
+def test_quick_demo_runs_the_whole_study(quick_demo):
     lay = StudyLayout(quick_demo)
     stages = json.loads(lay.stages.read_text())
     assert list(stages["stages"]) == list(STAGES)
@@ -103,7 +102,7 @@ def test_quick_demo_runs_the_whole_study(quick_demo):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_rerun_resumes_finished_stages(quick_demo):  # noqa: F811
+def test_rerun_resumes_finished_stages(quick_demo):
     lay = StudyLayout(quick_demo)
     before = json.loads(lay.stages.read_text())["stages"]
     t0 = time.perf_counter()

@@ -66,7 +66,7 @@ def _cli_env() -> dict:
 
 
 SLOW_CLI = textwrap.dedent("""
-    import importlib, sys, time
+    import importlib, os, sys, time
     owner = importlib.import_module("{module}")
     *path, last = "{name}".split(".")
     for part in path:
@@ -74,6 +74,9 @@ SLOW_CLI = textwrap.dedent("""
     real = getattr(owner, last)
     def slow(*args, **kwargs):
         time.sleep({seconds})
+        end = time.monotonic() + 300
+        while {gate!r} and not os.path.exists({gate!r}) and time.monotonic() < end:
+            time.sleep(0.01)
         return real(*args, **kwargs)
     setattr(owner, last, slow)
     from euv2mag.cli import main
@@ -81,9 +84,12 @@ SLOW_CLI = textwrap.dedent("""
 """)
 
 
-def _slowed(argv, module: str, name: str, seconds: float) -> subprocess.Popen:
-    """The command ``euv2mag ARGV`` with ``module.name`` slowed down: the first writer, caught while it writes."""
-    code = SLOW_CLI.format(module=module, name=name, seconds=seconds)
+def _slowed(argv, module: str, name: str, seconds: float, gate=None) -> subprocess.Popen:
+    """The command ``euv2mag ARGV`` with ``module.name`` slowed down: the first writer, caught while it writes.
+
+    Each call of ``module.name`` sleeps ``seconds``, then, with a ``gate`` path, waits until that file exists.
+    """
+    code = SLOW_CLI.format(module=module, name=name, seconds=seconds, gate=str(gate) if gate is not None else "")
     return subprocess.Popen([sys.executable, "-c", code, *map(str, argv)], env=_cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -112,13 +118,15 @@ def test_second_synth_into_one_store_is_refused_and_the_first_completes_intact(t
 
     from euv2mag.cli import main
 
-    store = tmp_path / "r.zarr"
-    # slow enough that the second process (seconds to import on a busy machine) meets the first still writing
-    first = _slowed(["synth", store, *SYNTH], "euv2mag.data.synthetic.writer", "render_frame", 1.5)
+    store, gate = tmp_path / "r.zarr", tmp_path / "go"
+    # the first renders no frame before the gate opens: the second process (seconds to import on a busy
+    # machine) meets it still writing, however slow the machine; the gate opens once the second was refused
+    first = _slowed(["synth", store, *SYNTH], "euv2mag.data.synthetic.writer", "render_frame", 0.0, gate=gate)
     try:
         _wait_until_writing(store / ".zgroup", first)
         second = _second(["synth", store, *SYNTH])
         assert first.poll() is None  # the second ran while the first was writing
+        gate.touch()
         out, err = first.communicate(timeout=300)
     finally:
         if first.poll() is None:

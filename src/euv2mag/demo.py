@@ -104,6 +104,7 @@ class DemoOptions:
     precision: str = "fp32"
     val_fraction: float = 0.1
     saturation_frames: int = 120
+    n_boot: int = 1000
     device: str = "auto"
     farside: bool = False
 
@@ -114,7 +115,8 @@ class DemoOptions:
 
 
 #: ``--quick``: a first look in about 3 minutes on 2 CPU cores.
-QUICK = dict(size=64, start="2012-06-01", end="2013-11-30", cadence="96h", iters=120, ngf=8, ndf=8, saturation_frames=40)
+QUICK = dict(size=64, start="2012-06-01", end="2013-11-30", cadence="96h", iters=120, ngf=8, ndf=8, saturation_frames=40,
+             n_boot=200)
 #: ``--extended``: the default study with longer training, sized for 60 minutes on 2 CPU cores.
 EXTENDED = dict(iters=15000)
 
@@ -240,14 +242,14 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
                         device=o.device)
 
     def audit():
-        audit_stores(store, [lay.pred(MAIN_EXPERIMENT, s) for s in seeds], out=lay.audit_dir(MAIN_EXPERIMENT))
-        audit_stores(store, [lay.pred(REFERENCE_EXPERIMENT, ref_seed)], out=lay.audit_dir(REFERENCE_EXPERIMENT))
-        audit_stores(leak_store, [lay.pred(LEAK_EXPERIMENT, leak_seed)], out=lay.audit_dir(LEAK_EXPERIMENT))
+        audit_stores(store, [lay.pred(MAIN_EXPERIMENT, s) for s in seeds], out=lay.audit_dir(MAIN_EXPERIMENT), n_boot=o.n_boot)
+        audit_stores(store, [lay.pred(REFERENCE_EXPERIMENT, ref_seed)], out=lay.audit_dir(REFERENCE_EXPERIMENT), n_boot=o.n_boot)
+        audit_stores(leak_store, [lay.pred(LEAK_EXPERIMENT, leak_seed)], out=lay.audit_dir(LEAK_EXPERIMENT), n_boot=o.n_boot)
 
     def baselines():
         write_baselines(store, lay.baselines_dir, kinds=BASELINE_KINDS, indices="test", split=kpl19)
         for kind in BASELINE_KINDS:  # one audit each: its own intervals and Hale breakdown, no run-to-run tables
-            audit_stores(store, [lay.baseline_pred(kind)], out=lay.baseline_audit_dir(kind))
+            audit_stores(store, [lay.baseline_pred(kind)], out=lay.baseline_audit_dir(kind), n_boot=o.n_boot)
 
     def sat_indices():
         return _saturation_indices(lay.store, o.saturation_frames)  # the store exists by then
@@ -294,16 +296,17 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
         _Stage("audit", "audit the main runs, the reference run and the control",
                [lay.audit_dir(e) / "summary.json" for e in (MAIN_EXPERIMENT, REFERENCE_EXPERIMENT, LEAK_EXPERIMENT)], audit,
                lambda: [["audit", "--truth", store, *[x for s in seeds for x in ("--pred", str(lay.pred(MAIN_EXPERIMENT, s)))],
-                 "--out", str(lay.audit_dir(MAIN_EXPERIMENT))],
+                 "--out", str(lay.audit_dir(MAIN_EXPERIMENT)), "--n-boot", str(o.n_boot)],
                 ["audit", "--truth", store, "--pred", str(lay.pred(REFERENCE_EXPERIMENT, ref_seed)),
-                 "--out", str(lay.audit_dir(REFERENCE_EXPERIMENT))],
+                 "--out", str(lay.audit_dir(REFERENCE_EXPERIMENT)), "--n-boot", str(o.n_boot)],
                 ["audit", "--truth", leak_store, "--pred", str(lay.pred(LEAK_EXPERIMENT, leak_seed)),
-                 "--out", str(lay.audit_dir(LEAK_EXPERIMENT))]]),
+                 "--out", str(lay.audit_dir(LEAK_EXPERIMENT)), "--n-boot", str(o.n_boot)]]),
         _Stage("baselines", f"baselines {' '.join(BASELINE_KINDS)} of the test frames, each audited",
                [lay.baseline_audit_dir(k) / "summary.json" for k in BASELINE_KINDS], baselines,
                lambda: [["baselines", store, "--split", kpl19, "--indices", "test", "--kinds", *BASELINE_KINDS,
                          "--out", str(lay.baselines_dir)],
-                        *(["audit", "--truth", store, "--pred", str(lay.baseline_pred(k)), "--out", str(lay.baseline_audit_dir(k))]
+                        *(["audit", "--truth", store, "--pred", str(lay.baseline_pred(k)), "--out", str(lay.baseline_audit_dir(k)),
+                           "--n-boot", str(o.n_boot)]
                           for k in BASELINE_KINDS)]),
     ]
     if o.farside:

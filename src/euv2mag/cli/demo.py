@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import nonnegative_float, positive_int, power_of_two
+from . import nonnegative_float, nonnegative_int, positive_int, power_of_two
 
 
 def add_parser(subparsers) -> None:
@@ -36,6 +36,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--cadence", help="frame spacing (default 48h; quick 96h)")
     p.add_argument("--polarity-leak", type=nonnegative_float, help="leak of the control dataset (default 0.5)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="training device (default auto)")
+    p.add_argument("--n-boot", type=nonnegative_int,
+                   help="block-bootstrap replicates of every audit's intervals (default 1000; quick 200; 0: none)")
     p.add_argument("--farside", action="store_true", default=None,
                    help="add the far-side stage: the first main run seen from observers at 0, 60, 120 and 180 deg "
                    "from Earth beside persistence (DIR/farside; not in the default 15 minutes)")
@@ -49,7 +51,7 @@ def run(args) -> int:
         quick=args.quick, extended=args.extended, size=args.size, iters=args.iters, ngf=args.ngf, ndf=args.ndf, seeds=args.seeds,
         start=args.start, end=args.end, cadence=args.cadence, polarity_leak=args.polarity_leak, device=args.device,
         variant=args.variant, coord_channels=args.coord_channels, precision=args.precision,
-        farside=args.farside,
+        farside=args.farside, n_boot=args.n_boot,
     )
     path = run_demo(args.out, options)
     print(f"report: {path}")

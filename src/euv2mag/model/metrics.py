@@ -8,9 +8,9 @@ columns :data:`METRIC_COLUMNS`:
 ``loss_d``
     Mean over the window of (BCE_real + BCE_fake) / 2 (0 without a discriminator).
 ``loss_g_gan``, ``loss_g_l1``, ``loss_g_cc``, ``loss_g_abs_cc``
-    Means over the window of the generator's GAN loss, of |G(x) - y| on the [-1, 1] scale, of
-    1 - CC and of 1 - CC of |G(x)| and |y|, each unweighted (runs written before the last
-    column existed leave it empty).
+    Means over the window of the generator's GAN loss, of ``|G(x) - y|`` on the [-1, 1] scale, of
+    ``1 - CC`` and of ``1 - CC(|G(x)|, |y|)``, each unweighted (runs written before the
+    ``loss_g_abs_cc`` column existed leave it empty).
 ``loss_g``
     Mean of the weighted total the generator minimises.
 ``seconds``

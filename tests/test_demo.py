@@ -27,7 +27,8 @@ def test_presets_and_overrides(tmp_path):
     assert (default.variant, default.coord_channels, default.precision) == ("cc", True, "fp32")
     assert demo_options(quick=True, coord_channels=False).coord_channels is False
     extended = demo_options(extended=True)
-    assert extended.iters == 15000 and dataclasses.replace(extended, iters=default.iters) == default
+    assert (extended.iters, extended.lambda_l1, default.lambda_l1, extended.lambda_abs_cc) == (15000, 0.0, 100.0, 5.0)
+    assert dataclasses.replace(extended, iters=default.iters, lambda_l1=default.lambda_l1) == default
     with pytest.raises(UserError, match="--quick or --extended"):
         demo_options(quick=True, extended=True)
     assert main(["demo", "--out", str(tmp_path / "d"), "--quick", "--extended"]) == 2
@@ -45,6 +46,20 @@ def test_other_options_on_an_existing_study_are_refused(tmp_path, capsys):
     assert "other options" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stages.json"]  # nothing else written
 
+
+
+def test_a_study_made_before_an_option_existed_keeps_what_it_ran(tmp_path):
+    """A stages.json without the loss weights ran abs-CC 0 (LEGACY_OPTIONS), not today's default."""
+    lay = StudyLayout(tmp_path)
+    old = demo_options(quick=True).to_dict()
+    del old["lambda_abs_cc"], old["lambda_l1"], old["farside"]
+    lay.stages.write_text(json.dumps({"options": old, "stages": {}}))
+    with pytest.raises(UserError, match="other options \\(lambda_abs_cc\\)"):
+        run_demo(tmp_path, demo_options(quick=True))
+    # the options it ran are accepted (farside absent = its default, off)
+    from euv2mag.demo import _Stages
+
+    _Stages(lay, demo_options(quick=True, lambda_abs_cc=0.0))
 
 @pytest.mark.slow
 def test_quick_demo_runs_the_whole_study(quick_demo):
@@ -71,6 +86,8 @@ def test_quick_demo_runs_the_whole_study(quick_demo):
     for exp, variant, coords, limit in (("main", "cc", True, 3000), ("leak", "cc", True, 3000), ("kpl19", "kpl19", False, 100)):
         cfg = TrainConfig.read(lay.seed_dir(exp, 0) / "config.toml")
         assert (cfg.variant, cfg.coord_channels, cfg.mag_limit_g, cfg.iters) == (variant, coords, limit, 120)
+        o = demo_options(quick=True)
+        assert (cfg.lambda_abs_cc, cfg.lambda_l1) == ((o.lambda_abs_cc, o.lambda_l1) if exp != "kpl19" else (0.0, 100.0))
     assert "val_abs_cc" in (lay.seed_dir("main", 0) / "metrics.csv").read_text().splitlines()[0]
     summary = json.loads((lay.audit_dir("main") / "summary.json").read_text())
     assert set(summary["predictions"]) == {"main-seed-0", "main-seed-1", "main-seed-2"}

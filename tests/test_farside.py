@@ -84,6 +84,7 @@ def study(tmp_path_factory):
     from euv2mag.model.config import TrainConfig
     from euv2mag.model.train import train_seed
 
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("farside")
     params = SynthParams(start="2012-06-01", end="2012-06-15", cadence="48h", size=64, seed=2, rate_scale=3.0)
@@ -99,6 +100,7 @@ def study(tmp_path_factory):
     run = train_seed(store, list(range(0, n - 4)), [n - 4], cfg, 0, root / "run", progress=False).run_dir
     summary = farside_study(run, root / "synth.zarr", root / "farside", separations=(0, 60, 180), split=split,
                             calibration="none", scales=(0.8, 1.0), n_boot=20, progress=False)
+    torch.set_num_threads(before)  # the rest of the session keeps its thread count
     return root, run, split, summary
 
 

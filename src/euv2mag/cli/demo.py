@@ -21,7 +21,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="study folder (created; re-running resumes)")
     p.add_argument("--quick", action="store_true", help="a small first look (64 px, 1.5 years, short training)")
     p.add_argument("--extended", action="store_true",
-                   help="the default study with longer training (sized for 60 minutes on 2 CPU cores)")
+                   help="the default study with longer training (15000 iterations) and no L1 term in the main runs "
+                   "(sized for 60 minutes on 2 CPU cores)")
     p.add_argument("--size", type=power_of_two, help="image side in px (default 128; quick 64)")
     p.add_argument("--iters", type=positive_int, help="training iterations per run (default 3000; quick 120)")
     p.add_argument("--ngf", type=positive_int, help="generator base filters (default 16; quick 8; KPL19 64)")
@@ -30,6 +31,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--variant", choices=("kpl19", "cc"), help="preset of the main runs and the control (default cc)")
     p.add_argument("--coord-channels", action=argparse.BooleanOptionalAction, default=None,
                    help="sin(latitude) and mu input channels for the main runs and the control (default on)")
+    p.add_argument("--lambda-abs-cc", type=nonnegative_float,
+                   help="weight of the sign-blind CC loss of |B| in the main runs and the control (default 5)")
+    p.add_argument("--lambda-l1", type=nonnegative_float,
+                   help="weight of the L1 loss in the main runs and the control (default 100)")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision of all runs (default fp32)")
     p.add_argument("--start", help="first frame (default 2011-01-01; quick 2012-06-01)")
     p.add_argument("--end", help="last frame (default 2014-12-31; quick 2013-11-30)")
@@ -51,6 +56,7 @@ def run(args) -> int:
         quick=args.quick, extended=args.extended, size=args.size, iters=args.iters, ngf=args.ngf, ndf=args.ndf, seeds=args.seeds,
         start=args.start, end=args.end, cadence=args.cadence, polarity_leak=args.polarity_leak, device=args.device,
         variant=args.variant, coord_channels=args.coord_channels, precision=args.precision,
+        lambda_abs_cc=args.lambda_abs_cc, lambda_l1=args.lambda_l1,
         farside=args.farside, n_boot=args.n_boot,
     )
     path = run_demo(args.out, options)

@@ -1,6 +1,7 @@
 """Baseline predictions (euv2mag.audit.baselines, ``euv2mag baselines``) and the sign-blind audit columns."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -149,6 +150,37 @@ def test_fulldisk_table_has_the_new_columns(synth, tmp_path):
 
     back = AuditResult.read(tmp_path / "audit")
     assert back.summary.predictions["zero"].fulldisk.footprint_abs_ratio == 0.0
+
+
+def test_shared_footprints_and_array_bootstrap_give_the_per_call_numbers(synth):
+    """Issue 12's speed-ups change no number: the stores (regions detected once per frame for both
+    region baselines) hold what baseline_map alone gives, and the bootstrap's NumPy row path gives
+    summarize_tables of the DataFrame rows of a replicate (repeated frames), bit for bit."""
+    from euv2mag.audit._columns import TableColumns
+    from euv2mag.audit.baselines import baseline_map
+    from euv2mag.audit.bootstrap import block_resamples
+    from euv2mag.audit.summary import _summary_rows, summarize_tables
+
+    d, split, _, result = synth
+    truth = FrameStore(d / "s.zarr")
+    regions = truth.table("frame_regions")
+    for i, src in list(enumerate(split.indices("test")))[:2]:
+        for kind in ("sign-coin", "hale-oracle"):
+            alone = baseline_map(kind, truth.read("mag", src), truth.geometry(src),
+                                 regions[regions["frame"] == src].reset_index(drop=True))
+            assert np.array_equal(FrameStore(d / "b" / f"{kind}.zarr").read("pred", i), alone, equal_nan=True)
+    tables = (result.fulldisk, result.regions, result.matches, result.variability)
+    assert all(len(t) for t in tables)
+    names = list(result.summary.predictions)
+    frames = sorted(set(result.fulldisk["frame"]))
+    cols = [TableColumns(t) for t in tables]
+    for pos in block_resamples(np.arange(len(frames)) // 4, n_boot=2, seed=1):
+        picked = [frames[p] for p in pos]
+        rows = [np.concatenate([np.flatnonzero(t["frame"].to_numpy() == k) for k in picked]) for t in tables]
+        assert len(set(picked)) < len(picked)  # a replicate repeats frames
+        want = summarize_tables(*[t.iloc[r] for t, r in zip(tables, rows)], names)
+        got = _summary_rows(cols, rows, names)
+        assert json.dumps(got, default=float) == json.dumps(want, default=float)
 
 
 def test_sign_coin_is_the_same_for_a_region_in_every_frame(synth):

@@ -55,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Sequence
 
@@ -190,7 +191,7 @@ def region_flips(kind: str, table, *, seed: int = 0) -> dict:
 
 
 def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed: int = 0,
-                 audit_params=None) -> np.ndarray:
+                 audit_params=None, footprints=None) -> np.ndarray:
     """One baseline map (module docstring) of one truth frame, in G, (H, W) float32.
 
     Parameters
@@ -209,6 +210,11 @@ def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed
     audit_params : AuditParams, optional
         Parameters of the audit whose footprints are negated (default
         :class:`~euv2mag.audit.pipeline.AuditParams`).
+    footprints : tuple, optional
+        ``(labels, table)`` of :func:`euv2mag.audit.pipeline.truth_footprints` of this frame with
+        these ``regions`` and ``audit_params``, when the caller has them already
+        (:func:`write_baselines` detects the regions of a frame once for ``sign-coin`` and
+        ``hale-oracle``); by default they are computed here.
 
     Raises
     ------
@@ -228,7 +234,9 @@ def baseline_map(kind: str, truth_g: np.ndarray, geometry, regions=None, *, seed
         return clip_map(truth_g, level)
     if regions is None:
         raise UserError(f"baseline {kind!r} needs the truth regions (tables/frame_regions)", parameter="kinds")
-    labels, table = truth_footprints(truth_g, geometry, audit_params or AuditParams(), regions)
+    if footprints is None:
+        footprints = truth_footprints(truth_g, geometry, audit_params or AuditParams(), regions)
+    labels, table = footprints
     return flip_regions(truth_g, labels, region_flips(name, table, seed=seed))
 
 
@@ -288,7 +296,7 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
     from ..data.splits import resolve_indices
     from ..progress import progress_bar
     from .persistence import PersistenceParams, default_tolerance_days, history_frames, history_table_file
-    from .pipeline import AuditParams
+    from .pipeline import AuditParams, truth_footprints
 
     audit_params = AuditParams() if audit_params is None else audit_params
     kinds = [str(k).strip() for k in kinds]
@@ -325,8 +333,10 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
     for target in targets:
         if target.exists() and not (target / ".zgroup").exists() and not _is_vacant(target):
             raise UserError("exists and is not an euv2mag store; choose another output", path=target)
-    written = []
-    with progress_bar("baselines", len(kinds) * len(idx), enabled=progress) as advance:
+    # frame by frame, every store at once: each truth frame is read, and its regions detected
+    # (sign-coin, hale-oracle: the same footprints), once for all baselines
+    with progress_bar("baselines", len(kinds) * len(idx), enabled=progress) as advance, ExitStack() as stack:
+        writers = {}
         for kind, target in zip(kinds, targets):
             params = {"baseline": kind, "seed": int(seed), "source_store": str(Path(store.path).resolve()),
                       "source_indices": idx, "arrays": ["pred"]}
@@ -334,33 +344,39 @@ def write_baselines(truth, out, *, kinds: Sequence[str] = KINDS, indices: str = 
                 params["persistence"] = dataclasses.asdict(persistence[kind][0])
             if kind in _NEEDS_REGIONS:
                 params["audit_params"] = audit_params.to_dict()
-            with StoreWriter.open(target, n_frames=len(idx), shape=store.shape, arrays=["pred"], kind="prediction",
-                                  params=params, provenance={"baseline": kind, "source_store": params["source_store"]},
-                                  overwrite=True) as writer:
-                history_rows = []
-                for i, src in enumerate(idx):
-                    geom = store.geometry(src)
-                    if kind in persistence:
-                        pred, row = _persistence_frame(store, src, geom, *persistence[kind], i)
-                        history_rows.append(row)
-                    else:
-                        regions = by_frame.get(src, empty) if by_frame is not None else None
-                        pred = baseline_map(kind, store.read("mag", src), geom, regions, seed=seed,
-                                            audit_params=audit_params)
-                    writer.write_frame(i, geom, pred=pred)
-                    advance()
-                writer.write_table("source_frames", {"index": np.arange(len(idx)), "source_index": np.asarray(idx),
-                                                     "time": [str(store.times[i]) for i in idx]})
-                extra = {}
+            writers[kind] = stack.enter_context(StoreWriter.open(
+                target, n_frames=len(idx), shape=store.shape, arrays=["pred"], kind="prediction", params=params,
+                provenance={"baseline": kind, "source_store": params["source_store"]}, overwrite=True))
+        history_rows = {kind: [] for kind in persistence}
+        for i, src in enumerate(idx):
+            geom = store.geometry(src)
+            truth_g = footprints = None
+            regions = by_frame.get(src, empty) if by_frame is not None else None
+            for kind in kinds:
                 if kind in persistence:
-                    spec = history_table_file(kind)
-                    table = spec.frame(history_rows)
-                    writer.write_table("history", table)
-                    spec.write(table, out)
-                    extra["n_without_history"] = int((table["history_index"] < 0).sum())
-                writer.finish(baseline=kind, **extra)
-            written.append(target)
-    return written
+                    pred, row = _persistence_frame(store, src, geom, *persistence[kind], i)
+                    history_rows[kind].append(row)
+                else:
+                    if truth_g is None:
+                        truth_g = store.read("mag", src)
+                    if kind in _NEEDS_REGIONS and footprints is None:
+                        footprints = truth_footprints(truth_g, geom, audit_params, regions)
+                    pred = baseline_map(kind, truth_g, geom, regions, seed=seed, audit_params=audit_params,
+                                        footprints=footprints if kind in _NEEDS_REGIONS else None)
+                writers[kind].write_frame(i, geom, pred=pred)
+                advance()
+        for kind, writer in writers.items():
+            writer.write_table("source_frames", {"index": np.arange(len(idx)), "source_index": np.asarray(idx),
+                                                 "time": [str(store.times[i]) for i in idx]})
+            extra = {}
+            if kind in persistence:
+                spec = history_table_file(kind)
+                table = spec.frame(history_rows[kind])
+                writer.write_table("history", table)
+                spec.write(table, out)
+                extra["n_without_history"] = int((table["history_index"] < 0).sum())
+            writer.finish(baseline=kind, **extra)
+    return targets
 
 
 def _store_rotation_model(store) -> str:

@@ -142,21 +142,34 @@ def hale_summary(matches) -> dict:
         ``{group: {...}}`` for ``hale``, ``anti_hale``, ``undetermined``; the keys of each
         group are those of :class:`euv2mag.audit.summary.HaleClassSummary`.
     """
+    from ._columns import TableColumns
+
+    cols = TableColumns(matches)
+    return _hale_summary_rows(cols, cols.all_rows())
+
+
+def _hale_summary_rows(cols, rows: np.ndarray) -> dict:
+    """:func:`hale_summary` of the rows at positions ``rows`` of a table's columns (``TableColumns``).
+
+    The bootstrap calls it on every replicate with the columns converted once
+    (:mod:`euv2mag.audit._columns`); the numbers are those of :func:`hale_summary` of the
+    DataFrame of those rows, bit for bit.
+    """
     out = {}
-    ref = matches[matches["status"].isin(["matched", "missed"])] if len(matches) else matches
+    ref = rows[cols.isin("status", ("matched", "missed"))[rows]] if rows.size else rows
     for group in HALE_GROUPS:
-        sel = ref[ref["hale_class"] == group] if len(ref) else ref
-        n_ref = int(len(sel))
-        pairs = sel[sel["status"] == "matched"] if n_ref else sel
-        tp = int(len(pairs))
+        sel = ref[cols.equals("hale_class", group)[ref]] if ref.size else ref
+        n_ref = int(sel.size)
+        pairs = sel[cols.equals("status", "matched")[sel]] if n_ref else sel
+        tp = int(pairs.size)
         if tp:
-            lead_r = _floats(pairs["ref_leading_polarity"])
-            lead_g = _floats(pairs["gen_leading_polarity"])
+            lead_r = cols.floats("ref_leading_polarity")[pairs]
+            lead_g = cols.floats("gen_leading_polarity")[pairs]
             pol = (lead_r == lead_g) & (lead_r != 0)
-            nmf = np.sign(_floats(pairs["ref_nmf_mx"])) == np.sign(_floats(pairs["gen_nmf_mx"]))
+            nmf = np.sign(cols.floats("ref_nmf_mx")[pairs]) == np.sign(cols.floats("gen_nmf_mx")[pairs])
         else:
             pol = nmf = np.zeros(0, bool)
-        footprint = _footprint_class(sel)
+        footprint = footprint_measures(_footprint_arrays_rows(cols, sel))
         out[group] = {
             "n_ref": n_ref,
             "n_matched": tp,
@@ -197,6 +210,13 @@ def footprint_arrays(rows) -> np.ndarray:
     if not len(rows) or "fp_gen_leading_polarity" not in rows.columns:
         return np.full((len(FOOTPRINT_COLUMNS), len(rows)), np.nan)
     return np.vstack([_floats(rows[c]) for c in FOOTPRINT_COLUMNS])
+
+
+def _footprint_arrays_rows(cols, rows: np.ndarray) -> np.ndarray:
+    """:func:`footprint_arrays` of the rows at positions ``rows`` of a table's columns (``TableColumns``)."""
+    if not rows.size or "fp_gen_leading_polarity" not in cols:
+        return np.full((len(FOOTPRINT_COLUMNS), rows.size), np.nan)
+    return np.vstack([cols.floats(c)[rows] for c in FOOTPRINT_COLUMNS])
 
 
 def footprint_measures(arrays: np.ndarray) -> dict:

@@ -187,21 +187,35 @@ def region_summary(pairs, n_ref: int, n_gen: int, *, parameters=SUMMARY_PARAMETE
     -------
     RegionSummary
     """
+    from ._columns import TableColumns
+
+    cols = TableColumns(pairs)
+    return _region_summary_rows(cols, cols.all_rows(), n_ref, n_gen, parameters=parameters, min_pairs=min_pairs)
+
+
+def _region_summary_rows(cols, rows: np.ndarray, n_ref: int, n_gen: int, *, parameters=SUMMARY_PARAMETERS,
+                         min_pairs: int = MIN_PAIRS):
+    """:func:`region_summary` of the pairs at positions ``rows`` of a table's columns (``TableColumns``).
+
+    The bootstrap calls it on every replicate with the columns converted once
+    (:mod:`euv2mag.audit._columns`); the numbers are those of :func:`region_summary` of the
+    DataFrame of those rows, bit for bit.
+    """
     from .summary import RegionSummary
 
-    tp = int(len(pairs))
+    tp = int(rows.size)
     n_ref, n_gen = int(n_ref), int(n_gen)
 
     def col(name):
-        return np.asarray(pairs[name].astype("float64"), dtype=np.float64) if name in pairs.columns else np.full(tp, np.nan)
+        return cols.floats(name)[rows] if name in cols else np.full(tp, np.nan)
 
     dist = col("distance_deg")
-    if tp and "ref_leading_polarity" in pairs.columns and "gen_leading_polarity" in pairs.columns:
+    if tp and "ref_leading_polarity" in cols and "gen_leading_polarity" in cols:
         rl, gl = col("ref_leading_polarity"), col("gen_leading_polarity")
         lead = float(np.mean((rl == gl) & (rl != 0)))
     else:
         lead = math.nan
-    if tp and "ref_nmf_mx" in pairs.columns and "gen_nmf_mx" in pairs.columns:
+    if tp and "ref_nmf_mx" in cols and "gen_nmf_mx" in cols:
         nmf = float(np.mean(np.sign(col("ref_nmf_mx")) == np.sign(col("gen_nmf_mx"))))
     else:
         nmf = math.nan
@@ -220,7 +234,7 @@ def region_summary(pairs, n_ref: int, n_gen: int, *, parameters=SUMMARY_PARAMETE
         leading_polarity_agreement=lead,
         nmf_sign_agreement=nmf,
         parameters={p: pair_agreement(col(f"ref_{p}"), col(f"gen_{p}"), min_pairs=min_pairs)
-                    for p in parameters if f"ref_{p}" in pairs.columns and f"gen_{p}" in pairs.columns},
+                    for p in parameters if f"ref_{p}" in cols and f"gen_{p}" in cols},
     )
 
 

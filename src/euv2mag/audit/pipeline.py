@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
+import uuid
 from collections import deque
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -261,13 +262,34 @@ def footprint_abs_ratio(truth_g, gen_g, geometry, ref_labels, *, r_max: float = 
     return float(np.sum(np.abs(np.asarray(gen_g, dtype=np.float64)[use]) * area[use])) / ref
 
 
-def _frame_task(item):
-    """Read one frame from the stores and run :func:`audit_frame` (serial or in a worker process)."""
+#: Stores the per-frame work of the audit running in this process has opened:
+#: ``{(audit id, path): FrameStore}``.  Opening a store reads its metadata arrays (time, geometry;
+#: ~50 ms, more than the rest of a small frame's reading), so one audit opens each store once per
+#: process (the serial pool's or a Dask worker's) instead of once per frame.  Every
+#: :func:`audit_stores` call has its own id: another audit, or the same paths rewritten in between,
+#: always opens the stores anew; the audit forgets its entries when it ends (a worker process
+#: keeps those of its last audit until the next one).
+_OPEN_STORES: dict = {}
+
+
+def _open_store(path: str, audit_id: str):
+    """The :class:`~euv2mag.data.store.FrameStore` at ``path``, opened once per audit and process."""
     from ..data.store import FrameStore
 
-    truth_path, pred_paths, k, t, params, truth_regions = item
-    truth = FrameStore(truth_path)
-    preds = {name: FrameStore(path).read("pred", k) for name, path in pred_paths.items()}
+    key = (audit_id, path)
+    store = _OPEN_STORES.get(key)
+    if store is None:
+        for other in [k for k in _OPEN_STORES if k[0] != audit_id]:
+            _OPEN_STORES.pop(other, None)
+        store = _OPEN_STORES[key] = FrameStore(path)
+    return store
+
+
+def _frame_task(item):
+    """Read one frame from the stores and run :func:`audit_frame` (serial or in a worker process)."""
+    truth_path, pred_paths, k, t, params, truth_regions, audit_id = item
+    truth = _open_store(truth_path, audit_id)
+    preds = {name: _open_store(path, audit_id).read("pred", k) for name, path in pred_paths.items()}
     records, std = audit_frame(truth.read("mag", t), preds, truth.geometry(t), params, truth_regions)
     return k, records, std
 
@@ -582,7 +604,7 @@ def _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, pro
             t = truth_index[k]
             regions_t = truth_regions.get(t, _empty_truth_regions()) if truth_regions is not None else None
             todo.append(pos)
-            yield str(truth.path), pred_paths, k, t, params, regions_t
+            yield str(truth.path), pred_paths, k, t, params, regions_t, audit_id
 
     def keep(pos, k, records, frame_std):
         if std is not None:
@@ -591,12 +613,17 @@ def _audit(truth, stores, truth_index, frames, params, pool, n_boot, folder, pro
         if cache is not None:
             cache.put(keys[k], records)
 
-    with progress_bar("audit", len(frames), enabled=progress) as advance:
-        # in frame order, written here as each arrives (pool: serial or a Dask cluster); the map
-        # takes items ahead of the results, so ``todo`` holds the positions of the items taken
-        for k, records, frame_std in pool.map(_frame_task, work(advance)):
-            keep(todo.popleft(), k, records, frame_std)
-            advance()
+    audit_id = uuid.uuid4().hex  # the stores opened for this audit (_open_store)
+    try:
+        with progress_bar("audit", len(frames), enabled=progress) as advance:
+            # in frame order, written here as each arrives (pool: serial or a Dask cluster); the map
+            # takes items ahead of the results, so ``todo`` holds the positions of the items taken
+            for k, records, frame_std in pool.map(_frame_task, work(advance)):
+                keep(todo.popleft(), k, records, frame_std)
+                advance()
+    finally:
+        for key in [key for key in _OPEN_STORES if key[0] == audit_id]:
+            _OPEN_STORES.pop(key, None)
 
     times = {k: str(truth.times[truth_index[k]]) for k in frames}
 

@@ -360,28 +360,36 @@ def _mean(values) -> float:
     return float(arr.mean()) if arr.size else math.nan
 
 
-def _prediction_summary(name, fulldisk, regions, matches, min_pairs: int) -> dict:
-    from .fulldisk import series_metrics
-    from .hale import hale_summary
-    from .match import SUMMARY_PARAMETERS, region_summary
+def _prediction_summary(name, cols, rows, min_pairs: int) -> dict:
+    """Numbers of prediction ``name`` from the rows ``rows`` (positions) of the tables' columns.
 
-    fd = fulldisk[fulldisk["pred"] == name]
-    m = matches[matches["pred"] == name] if len(matches) else matches
-    n_ref = int((regions["source"] == "truth").sum()) if len(regions) else 0
-    n_gen = int((regions["source"] == name).sum()) if len(regions) else 0
-    pairs = m[m["status"] == "matched"] if len(m) else m
+    ``cols`` and ``rows``: ``(fulldisk, regions, matches)`` :class:`~euv2mag.audit._columns.TableColumns`
+    and row positions (:func:`_summary_rows`).
+    """
+    from .fulldisk import series_metrics
+    from .hale import _hale_summary_rows
+    from .match import SUMMARY_PARAMETERS, _region_summary_rows
+
+    (fdc, regc, mc), (fdr, regr, mr) = cols, rows
+    fd = fdr[fdc.equals("pred", name)[fdr]]
+    m = mr[mc.equals("pred", name)[mr]] if mr.size else mr
+    n_ref = int(regc.equals("source", "truth")[regr].sum()) if regr.size else 0
+    n_gen = int(regc.equals("source", name)[regr].sum()) if regr.size else 0
+    pairs = m[mc.equals("status", "matched")[m]] if m.size else m
     return {
-        "n_frames": int(len(fd)),
+        "n_frames": int(fd.size),
         "fulldisk": {
-            "tumf": series_metrics(fd["tumf_ref_mx"], fd["tumf_gen_mx"], min_pairs=min_pairs),
-            "nmf": series_metrics(fd["nmf_ref_mx"], fd["nmf_gen_mx"], min_pairs=min_pairs),
-            **{f"mean_{c}": _mean(fd[c]) for c in ("cc", "cc_binned", "r2", "rmse_g", "polarity_agreement", "tumf_ratio")},
-            "nmf_sign_agreement": _mean(fd["nmf_sign_agree"].astype(float)),
-            **{f"mean_{c}": _mean(fd[c]) if c in fd else math.nan for c in ("abs_cc", "abs_cc_binned")},
-            "footprint_abs_ratio": _mean(fd["footprint_abs_ratio"]) if "footprint_abs_ratio" in fd else math.nan,
+            "tumf": series_metrics(fdc.asarray("tumf_ref_mx")[fd], fdc.asarray("tumf_gen_mx")[fd], min_pairs=min_pairs),
+            "nmf": series_metrics(fdc.asarray("nmf_ref_mx")[fd], fdc.asarray("nmf_gen_mx")[fd], min_pairs=min_pairs),
+            **{f"mean_{c}": _mean(fdc.mean_values(c)[fd])
+               for c in ("cc", "cc_binned", "r2", "rmse_g", "polarity_agreement", "tumf_ratio")},
+            "nmf_sign_agreement": _mean(fdc.astype_float("nmf_sign_agree")[fd]),
+            **{f"mean_{c}": _mean(fdc.mean_values(c)[fd]) if c in fdc else math.nan for c in ("abs_cc", "abs_cc_binned")},
+            "footprint_abs_ratio": _mean(fdc.mean_values("footprint_abs_ratio")[fd]) if "footprint_abs_ratio" in fdc else math.nan,
         },
-        "regions": region_summary(pairs, n_ref, n_gen, parameters=SUMMARY_PARAMETERS, min_pairs=min_pairs).to_dict(),
-        "hale": hale_summary(m),
+        "regions": _region_summary_rows(mc, pairs, n_ref, n_gen, parameters=SUMMARY_PARAMETERS,
+                                        min_pairs=min_pairs).to_dict(),
+        "hale": _hale_summary_rows(mc, m),
     }
 
 
@@ -398,12 +406,32 @@ def _average(items: list):
 def summarize_tables(fulldisk, regions, matches, variability, pred_names, *, min_pairs: int = 10) -> dict:
     """The numbers of ``summary.json`` from the four audit tables, as a plain nested dict.
 
-    The bootstrap calls this on every replicate; :func:`summarize` wraps it in the typed
-    :class:`AuditSummary`.
+    :func:`summarize` wraps it in the typed :class:`AuditSummary`; the bootstrap computes the
+    same numbers on every replicate through :func:`_summary_rows` with the columns converted once.
     """
-    from .hale import hale_summary
+    from ._columns import TableColumns
 
-    per = {name: _prediction_summary(name, fulldisk, regions, matches, min_pairs) for name in pred_names}
+    cols = [TableColumns(t) for t in (fulldisk, regions, matches, variability)]
+    return _summary_rows(cols, [c.all_rows() for c in cols], pred_names, min_pairs=min_pairs)
+
+
+def _summary_rows(cols, rows, pred_names, *, min_pairs: int = 10) -> dict:
+    """:func:`summarize_tables` of the rows at positions ``rows`` of the four tables' columns.
+
+    Parameters
+    ----------
+    cols : sequence of TableColumns
+        ``fulldisk``, ``regions``, ``matches``, ``variability`` (:mod:`euv2mag.audit._columns`;
+        ``variability``'s table may be None).
+    rows : sequence of numpy.ndarray
+        Row positions of each table (may repeat: a bootstrap replicate).
+
+    The numbers are those of :func:`summarize_tables` of the DataFrames of those rows, bit for
+    bit: every column conversion is element-wise and the rows are taken in the same order.
+    """
+    from .hale import _hale_summary_rows
+
+    per = {name: _prediction_summary(name, cols[:3], rows[:3], min_pairs) for name in pred_names}
     out = {
         "predictions": per,
         "mean_over_predictions": _average([per[n] for n in pred_names]),
@@ -411,12 +439,13 @@ def summarize_tables(fulldisk, regions, matches, variability, pred_names, *, min
             "n_predictions": len(pred_names),
             "n_matched": int(sum(per[n]["regions"]["n_matched"] for n in pred_names)),
             # one prediction: its own Hale classes are the pooled ones (the same rows of matches.csv)
-            "hale": hale_summary(matches) if len(pred_names) != 1 else per[pred_names[0]]["hale"],
+            "hale": _hale_summary_rows(cols[2], rows[2]) if len(pred_names) != 1 else per[pred_names[0]]["hale"],
         },
     }
-    if variability is not None and len(variability):
-        num = variability.select_dtypes(include=[np.number, bool]).drop(columns=["frame", "truth_frame"], errors="ignore")
-        out["variability"] = {c: _mean(num[c].astype(float)) for c in num.columns}
+    var, var_rows = cols[3], rows[3]
+    if var.table is not None and var_rows.size:
+        num = var.table.select_dtypes(include=[np.number, bool]).drop(columns=["frame", "truth_frame"], errors="ignore")
+        out["variability"] = {c: _mean(var.astype_float(c)[var_rows]) for c in num.columns}
     return out
 
 
@@ -462,12 +491,16 @@ def bootstrap_intervals(fulldisk, regions, matches, variability, pred_names, fra
             rows[position[int(k)]].append(row)
         return [np.asarray(r, dtype=np.int64) for r in rows]
 
+    from ._columns import TableColumns
+
     tables = (fulldisk, regions, matches, variability)
     index = [rows_by_position(t) for t in tables]
+    # every column converted once; a replicate only indexes arrays (same numbers as DataFrame selections)
+    cols = [TableColumns(t) for t in tables]
 
     def statistic(pos):
-        picked = [t if ix is None else t.iloc[np.concatenate([ix[p] for p in pos])] for t, ix in zip(tables, index)]
-        return summarize_tables(*picked, pred_names, min_pairs=min_pairs)
+        rows = [c.all_rows() if ix is None else np.concatenate([ix[p] for p in pos]) for c, ix in zip(cols, index)]
+        return _summary_rows(cols, rows, pred_names, min_pairs=min_pairs)
 
     tree, info = block_bootstrap(statistic, times, n_boot=n_boot, block_days=block_days, level=level, seed=seed)
     fp_tree, fp_info = footprint_intervals(regions, matches, pred_names, n_boot=n_boot, level=level, seed=seed,

@@ -209,20 +209,22 @@ def test_prepare_workers_write_the_frames_and_an_interrupted_run_resumes_to_the_
     out, staging = tmp_path / "p.zarr", tmp_path / ".p.zarr.staging"
     real, marked = StoreWriter.mark_done, []
 
-    def interrupted(self, index, geometry):
-        if index == 2:
+    def interrupted(self, geometries):
+        if 2 in geometries:
             raise KeyboardInterrupt
-        real(self, index, geometry)
+        real(self, geometries)
 
-    def recorded(self, index, geometry):
-        marked.append(index)
-        real(self, index, geometry)
+    def recorded(self, geometries):
+        marked.extend(geometries)
+        real(self, geometries)
 
     written = []
     monkeypatch.setattr(StoreWriter, "write_frame", lambda self, i, *a, **k: written.append(i))  # the client writes no image
     monkeypatch.setattr(StoreWriter, "mark_done", interrupted)
+    monkeypatch.setattr(prep, "MARK_BATCH", 1)  # each frame marked as its worker returns
     with pytest.raises(KeyboardInterrupt):
         prep.prepare_store(out, hmi_paths=hmi, size=SIZE, progress=False, scheduler=cluster)
+    monkeypatch.setattr(prep, "MARK_BATCH", 2)  # the re-run marks frames 2-3, then 4 at the end
     assert not out.exists() and written == []
     staged = FrameStore(staging, require_complete=False)
     assert staged.frames_done.tolist() == [True, True, False, False, False] and not staged.complete

@@ -343,19 +343,33 @@ class StoreWriter:
     def write_frame(self, index: int, geometry: DiskGeometry, **images: np.ndarray) -> None:
         """Write frame ``index``: its images (float32, NaN off-disk) and geometry; then mark it done."""
         _write_images(self._group, self.path, index, images)
-        self.mark_done(index, geometry)
+        self.mark_done({index: geometry})
 
-    def mark_done(self, index: int, geometry: DiskGeometry) -> None:
-        """Write the geometry of frame ``index`` and mark it done; its images must be written already.
+    def mark_done(self, geometries: dict) -> None:
+        """Write the geometry of frames whose images are written, then mark them done.
 
         For images written by another process with :func:`write_frame_images` (a Dask worker of
         ``prepare``): call this only once that call has returned, so that a frame is never marked
-        done before its chunks are complete.  :meth:`write_frame` is both steps in one.
+        done before its chunks are complete.  :meth:`write_frame` is both steps for one frame.
+        Several frames at once cost one write per small array instead of one per frame and array.
+
+        Parameters
+        ----------
+        geometries : dict
+            Frame index -> :class:`~euv2mag.geometry.DiskGeometry` of that frame.
         """
-        self._group["time"][index] = geometry.time or ""
-        for name in GEOMETRY_FIELDS:
-            self._group[name][index] = getattr(geometry, name)
-        self._group["frame_done"][index] = 1
+        if not geometries:
+            return
+        index = np.fromiter(geometries, dtype=np.int64, count=len(geometries))
+        frames = list(geometries.values())
+        columns = {"time": np.array([g.time or "" for g in frames], dtype=_TIME_DTYPE)}
+        columns |= {name: np.array([getattr(g, name) for g in frames], dtype="f8") for name in GEOMETRY_FIELDS}
+        columns["frame_done"] = np.ones(len(frames), dtype="u1")  # last: after everything else of the frames
+        for name, values in columns.items():
+            if len(frames) == 1:
+                self._group[name][int(index[0])] = values[0]
+            else:
+                self._group[name].vindex[index] = values
 
     def write_table(self, name: str, table) -> None:
         """Store a table (pandas DataFrame or dict of 1-D arrays) under ``tables/<name>``."""

@@ -202,6 +202,10 @@ def main(argv=None) -> int:
                     list(pool.map(_noop, range(400)))
                     overhead[n] = (time.perf_counter() - t1) / 400
 
+        print("fastest rounds (wall s, client CPU s, worker CPU s):",
+              {f"{key}/{command}": tuple(round(v, 3) for v in run) for (key, command), run in best.items()},
+              f"idle client CPU {idle_rate * 1e3:.1f} ms/s")
+
         def rate(key, command):
             return args.frames / best[key, command][0]
 

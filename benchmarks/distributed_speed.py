@@ -233,9 +233,10 @@ def main(argv=None) -> int:
             c, w = client_cpu(best[key, command]), best[key, command][2] / args.frames
             # 1 worker: worker and client overlap on separate cores -> 1 / max(w, c) frames/s;
             # 2 workers: bounded by the cores (all CPU shared) and by the client alone
+            client_rate = 1.0 / c if c > 0 else float("inf")  # 0 when the idle subtraction exceeds it
             one = 1.0 / max(w, c)
-            two = min(2.0 / w, 1.0 / c, cores / (w + c))
-            two_more = min(2.0 / w, 1.0 / c)
+            two = min(2.0 / w, client_rate, cores / (w + c))
+            two_more = min(2.0 / w, client_rate)
             how = ", client writes" if key == "1c" else ""
             print(f"CPU bound of 2 workers / 1 worker, {command}{how}: {two / one:.2f}x on {cores} cores, "
                   f"{two_more / one:.2f}x with a core free for the client (client {c:.3f} s, worker {w:.3f} s per frame)")

@@ -16,7 +16,7 @@ dashboard-free overhead per task: the wall time per item of mapping a no-op over
 :meth:`euv2mag.parallel.FrameMap.map` on each cluster.
 
 Each configuration also reports the CPU seconds per frame of this process (the client, which
-writes the output, plus the local clusters' schedulers, threads of it) and of the worker
+writes the output (for prepare on a cluster: geometry and bookkeeping only), plus the local clusters' schedulers, threads of it) and of the worker
 processes, from :mod:`psutil` -- robust to the machine's load, unlike frames/s; the client's
 less what this process uses when idle (heartbeats and monitors of its schedulers, nannies and
 clients, measured over 5 s: it grows with the wall time, not the frames) -- and from them
@@ -29,7 +29,13 @@ Thread pools are limited to one thread per process (OMP/MKL/OpenBLAS set before 
 imported; Dask workers inherit them).  The 1-minute load average is printed before and after:
 on a shared machine a ratio measured under load understates the speed-up.
 
-Usage: ``python benchmarks/distributed_speed.py [--size 512] [--frames 16] [--repeat 3] [--dask-defaults]``
+``prepare``'s workers write their frames' images into the staging store themselves; ``--client-writes``
+also times prepare on each cluster with this process writing them (the path before,
+``euv2mag.data.prepare.WORKERS_WRITE = False``), interleaved in the same rounds, and prints both
+ratios.  ``--commands prepare`` times prepare only.
+
+Usage: ``python benchmarks/distributed_speed.py [--size 512] [--frames 16] [--repeat 3] [--commands audit,prepare]
+[--client-writes] [--dask-defaults]``
 """
 from __future__ import annotations
 
@@ -102,15 +108,24 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--commands", default="audit,prepare",
+                        help="comma-separated commands to time (audit, prepare; default both)")
+    parser.add_argument("--client-writes", action="store_true",
+                        help="also time prepare on each cluster with the client writing the images "
+                             "(euv2mag.data.prepare.WORKERS_WRITE = False, the path before workers wrote), "
+                             "interleaved with the default")
     parser.add_argument("--dask-defaults", action="store_true",
                         help="start the workers with Dask's default settings instead of "
                              "euv2mag.parallel.LOCAL_WORKER_CONFIG (the measurement before it)")
     args = parser.parse_args(argv)
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
+    if not commands or set(commands) - {"audit", "prepare"}:
+        parser.error(f"--commands: expected audit and/or prepare, got {args.commands!r}")
 
-    from euv2mag.audit import audit_stores
-    from euv2mag.data.prepare import prepare_store
     from distributed import Client
 
+    import euv2mag.data.prepare as prep
+    from euv2mag.audit import audit_stores
     from euv2mag.parallel import FrameMap, local_cluster
 
     if args.dask_defaults:
@@ -132,39 +147,53 @@ def main(argv=None) -> int:
             audit_stores(truth, [pred], n_boot=0, out=out, scheduler=scheduler, indices=frames, progress=False)
             shutil.rmtree(out)
 
-        def prepare(scheduler, n=None):
+        def prepare(scheduler, n=None, workers_write=True):
             out = root / f"prep-{next(counter)}.zarr"
-            prepare_store(out, aia_paths=aia[:n], hmi_paths=hmi[:n], size=args.size, progress=False,
-                          scheduler=scheduler)
+            prep.WORKERS_WRITE = workers_write
+            try:
+                prep.prepare_store(out, aia_paths=aia[:n], hmi_paths=hmi[:n], size=args.size, progress=False,
+                                   scheduler=scheduler)
+            finally:
+                prep.WORKERS_WRITE = True
             shutil.rmtree(out)
             Path(str(out) + ".skipped.csv").unlink()
 
+        jobs = {"audit": audit, "prepare": prepare}
         # both clusters stay up together (idle workers cost nothing); the configurations are
         # timed in interleaved rounds so that a change of the machine's load hits all of them
         with local_cluster(1) as one, local_cluster(2) as two:
             print(f"local clusters of 1 and 2 workers started in {time.perf_counter() - t0 - build:.1f} s")
             where = {"serial": None, 1: one.scheduler_address, 2: two.scheduler_address}
+            # configuration -> (label, scheduler, client writes prepare's images)
+            configs = {"serial": ("serial (no Dask)", None, False), 1: ("1 worker", where[1], False),
+                       2: ("2 workers", where[2], False)}
+            if args.client_writes and "prepare" in commands:
+                configs |= {"1c": ("1 worker, client writes", where[1], True),
+                            "2c": ("2 workers, client writes", where[2], True)}
             audit(None, [0])  # warm-up: imports in this process and in the workers
             prepare(None, 1)
             for n in (1, 2):
                 audit(where[n], list(range(min(2 * n, args.frames))))
                 prepare(where[n], 2 * n)
-            clients = {"serial": None, 1: Client(where[1]), 2: Client(where[2])}
+            clients = {1: Client(where[1]), 2: Client(where[2])}
             # this process's CPU while nothing runs (schedulers, nannies, clients: heartbeats and
             # monitors); it grows with the wall time, not with the frames, and is subtracted below
             c0, t0 = time.process_time(), time.perf_counter()
             time.sleep(5.0)
             idle_rate = (time.process_time() - c0) / (time.perf_counter() - t0)
             # per configuration and command: (wall, client CPU, worker CPU) of the fastest round
-            best = {key: [(float("inf"), 0.0, 0.0)] * 2 for key in where}
+            best = {(key, c): (float("inf"), 0.0, 0.0) for key, (_, _, cw) in configs.items() for c in commands
+                    if not (cw and c == "audit")}
             for _ in range(args.repeat):
-                for key, scheduler in where.items():
-                    for j, job in enumerate((audit, prepare)):
-                        best[key][j] = min(best[key][j], timed(lambda: job(scheduler), clients[key]))
+                for key, command in best:
+                    label, scheduler, client_writes = configs[key]
+                    job = jobs[command]
+                    run = (lambda: job(scheduler, workers_write=not client_writes)) if command == "prepare" else \
+                        (lambda: job(scheduler))
+                    cluster_client = clients.get(key if key in (1, 2) else {"1c": 1, "2c": 2}.get(key))
+                    best[key, command] = min(best[key, command], timed(run, cluster_client))
             for client in clients.values():
-                if client is not None:
-                    client.close()
-            rates = {key: (args.frames / a[0], args.frames / p[0]) for key, (a, p) in best.items()}
+                client.close()
             overhead = {}
             for n in (1, 2):
                 with FrameMap(where[n]) as pool:
@@ -172,33 +201,44 @@ def main(argv=None) -> int:
                     t1 = time.perf_counter()
                     list(pool.map(_noop, range(400)))
                     overhead[n] = (time.perf_counter() - t1) / 400
-        print(f"{'':22s}{'audit frames/s':>16s}{'prepare frames/s':>18s}")
-        for name, label in (("serial", "serial (no Dask)"), (1, "1 worker"), (2, "2 workers")):
-            print(f"{label:22s}{rates[name][0]:16.2f}{rates[name][1]:18.2f}")
-        ratio_audit, ratio_prep = rates[2][0] / rates[1][0], rates[2][1] / rates[1][1]
-        print(f"ratio 2 workers / 1 worker: audit {ratio_audit:.2f}x, prepare {ratio_prep:.2f}x (target >= 1.7x)")
-        print(f"ratio 1 worker / serial: audit {rates[1][0] / rates['serial'][0]:.2f}x, "
-              f"prepare {rates[1][1] / rates['serial'][1]:.2f}x")
-        print(f"CPU seconds per frame (fastest round; robust to the load, unlike frames/s); client = this process "
-              f"less its idle {idle_rate * 1e3:.1f} ms CPU per s x wall time:")
-        print(f"{'':22s}{'audit client':>14s}{'workers':>9s}{'prepare client':>16s}{'workers':>9s}")
+
+        print("fastest rounds (wall s, client CPU s, worker CPU s):",
+              {f"{key}/{command}": tuple(round(v, 3) for v in run) for (key, command), run in best.items()},
+              f"idle client CPU {idle_rate * 1e3:.1f} ms/s")
+
+        def rate(key, command):
+            return args.frames / best[key, command][0]
 
         def client_cpu(run):  # (wall, cpu, workers) -> client CPU per frame, idle background removed
             return max(0.0, run[1] - idle_rate * run[0]) / args.frames
 
-        for name, label in (("serial", "serial (no Dask)"), (1, "1 worker"), (2, "2 workers")):
-            a, p = best[name]
-            print(f"{label:22s}{client_cpu(a):14.3f}{a[2] / args.frames:9.3f}"
-                  f"{client_cpu(p):16.3f}{p[2] / args.frames:9.3f}")
+        print(f"{'':28s}" + "".join(f"{c + ' frames/s':>18s}" for c in commands))
+        for key, (label, _, _) in configs.items():
+            print(f"{label:28s}" + "".join(f"{rate(key, c):18.2f}" if (key, c) in best else f"{'':18s}"
+                                           for c in commands))
+        for command in commands:
+            print(f"ratio 2 workers / 1 worker, {command}: {rate(2, command) / rate(1, command):.2f}x (target >= 1.7x)"
+                  + (f"; with the client writing the images {rate('2c', command) / rate('1c', command):.2f}x"
+                     if ("2c", command) in best else "")
+                  + f"; 1 worker / serial {rate(1, command) / rate('serial', command):.2f}x")
+        print(f"CPU seconds per frame (fastest round; robust to the load, unlike frames/s); client = this process "
+              f"less its idle {idle_rate * 1e3:.1f} ms CPU per s x wall time:")
+        print(f"{'':28s}" + "".join(f"{c + ' client':>16s}{'workers':>9s}" for c in commands))
+        for key, (label, _, _) in configs.items():
+            print(f"{label:28s}" + "".join(
+                f"{client_cpu(best[key, c]):16.3f}{best[key, c][2] / args.frames:9.3f}" if (key, c) in best
+                else f"{'':25s}" for c in commands))
         cores = os.cpu_count() or 1
-        for j, command in enumerate(("audit", "prepare")):
-            c, w = client_cpu(best[1][j]), best[1][j][2] / args.frames
+        for key, command in [(k, c) for k, c in best if k in (1, "1c")]:
+            c, w = client_cpu(best[key, command]), best[key, command][2] / args.frames
             # 1 worker: worker and client overlap on separate cores -> 1 / max(w, c) frames/s;
             # 2 workers: bounded by the cores (all CPU shared) and by the client alone
+            client_rate = 1.0 / c if c > 0 else float("inf")  # 0 when the idle subtraction exceeds it
             one = 1.0 / max(w, c)
-            two = min(2.0 / w, 1.0 / c, cores / (w + c))
-            two_more = min(2.0 / w, 1.0 / c)
-            print(f"CPU bound of 2 workers / 1 worker, {command}: {two / one:.2f}x on {cores} cores, "
+            two = min(2.0 / w, client_rate, cores / (w + c))
+            two_more = min(2.0 / w, client_rate)
+            how = ", client writes" if key == "1c" else ""
+            print(f"CPU bound of 2 workers / 1 worker, {command}{how}: {two / one:.2f}x on {cores} cores, "
                   f"{two_more / one:.2f}x with a core free for the client (client {c:.3f} s, worker {w:.3f} s per frame)")
         print(f"overhead per task (no-op mapped over 400 items, no dashboard): {overhead[1] * 1e3:.2f} ms with 1 worker, "
               f"{overhead[2] * 1e3:.2f} ms with 2")

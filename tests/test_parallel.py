@@ -185,11 +185,70 @@ def test_synth_prepare_and_saturation_on_a_cluster_match_serial(cluster, tmp_pat
     for p in sorted((s / "fits").iterdir()):
         with fits.open(p) as x, fits.open(r / "fits" / p.name) as y:
             assert np.array_equal(x[-1].data, y[-1].data, equal_nan=True), p.name
+    assert _digests(s / "p.zarr" / "mag") == _digests(r / "p.zarr" / "mag")  # byte for byte
     skipped = [(f.read_text().replace(str(s), "ROOT")) for f in (s / "p.zarr.skipped.csv",)]
     assert skipped == [(r / "p.zarr.skipped.csv").read_text().replace(str(r), "ROOT")]
     assert "truncated" in skipped[0] and "NaN-only" in skipped[0]
     for name in ("saturation.csv", "regions_amf.csv", "saturation.json"):  # the same but for the inputs' folder
         assert (s / "sat" / name).read_text().replace(str(s), "ROOT") == (r / "sat" / name).read_text().replace(str(r), "ROOT")
+
+
+def test_prepare_workers_write_the_frames_and_an_interrupted_run_resumes_to_the_serial_store(cluster, tmp_path,
+                                                                                             monkeypatch):
+    """The workers write each frame's images into the staging store; the client marks a frame done
+    only once its worker has returned.  A run interrupted while marking frame 2 leaves frames 0-1
+    done, frame 2's images on disk but not done, and no published store; the re-run redoes frames
+    2-4 only and gives the serial store, byte for byte."""
+    from euv2mag.data import prepare as prep
+
+    fits_dir = tmp_path / "fits"
+    fits_dir.mkdir()
+    hmi = [str(ff.write_fits(fits_dir / f"hmi_{k}.fits", n=128, compressed=False, time=f"2016-07-0{k + 1}T00:00:00.000"))
+           for k in range(5)]
+    assert prep.prepare_store(tmp_path / "serial.zarr", hmi_paths=hmi, size=SIZE, progress=False)["frames"] == 5
+    out, staging = tmp_path / "p.zarr", tmp_path / ".p.zarr.staging"
+    real, marked = StoreWriter.mark_done, []
+
+    def interrupted(self, geometries):
+        if 2 in geometries:
+            raise KeyboardInterrupt
+        real(self, geometries)
+
+    def recorded(self, geometries):
+        marked.extend(geometries)
+        real(self, geometries)
+
+    written = []
+    monkeypatch.setattr(StoreWriter, "write_frame", lambda self, i, *a, **k: written.append(i))  # the client writes no image
+    monkeypatch.setattr(StoreWriter, "mark_done", interrupted)
+    monkeypatch.setattr(prep, "MARK_BATCH", 1)  # each frame marked as its worker returns
+    with pytest.raises(KeyboardInterrupt):
+        prep.prepare_store(out, hmi_paths=hmi, size=SIZE, progress=False, scheduler=cluster)
+    monkeypatch.setattr(prep, "MARK_BATCH", 2)  # the re-run marks frames 2-3, then 4 at the end
+    assert not out.exists() and written == []
+    staged = FrameStore(staging, require_complete=False)
+    assert staged.frames_done.tolist() == [True, True, False, False, False] and not staged.complete
+    frame2 = FrameStore(tmp_path / "serial.zarr").read("mag", 2)
+    assert np.isfinite(frame2).sum() > 20  # the disk of a 128^2 test file at 64^2
+    assert np.array_equal(staged.read("mag", 2), frame2, equal_nan=True)  # written by its worker, yet not done
+    monkeypatch.setattr(StoreWriter, "mark_done", recorded)
+    assert prep.prepare_store(out, hmi_paths=hmi, size=SIZE, progress=False, scheduler=cluster)["frames"] == 5
+    assert marked == [2, 3, 4] and written == [] and not staging.exists()
+    assert _digests(out) == _digests(tmp_path / "serial.zarr")
+
+
+def test_workers_that_cannot_write_the_output_folder_are_refused_in_one_line(cluster, tmp_path):
+    with FrameMap(cluster) as pool:
+        pool.check_shared_folder(tmp_path)
+        assert list(tmp_path.iterdir()) == []  # the workers' probe files are removed
+        with pytest.raises(UserError) as err:
+            pool.check_shared_folder(tmp_path / "not-on-the-workers")
+    message = str(err.value)
+    assert message.startswith(f"scheduler {cluster}: worker tcp://") and "\n" not in message
+    assert f"cannot write into {tmp_path / 'not-on-the-workers'} (FileNotFoundError" in message
+    assert message.endswith("the output must be on a filesystem the workers share, at the same path")
+    with FrameMap() as serial:
+        serial.check_shared_folder(tmp_path / "not-on-the-workers")  # nothing to check without workers
 
 
 # ----------------------------------------------------------------------------- bad input

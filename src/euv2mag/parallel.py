@@ -5,7 +5,13 @@ one work item (paths, a frame index, frozen parameters) that returns arrays and 
 job opens a :class:`FrameMap` and iterates over :meth:`FrameMap.map`, which yields the results
 **in the order of the items**, so that the calling (client) process writes them one by one in
 frame order: atomically, under the output's writer lock, and resumably, exactly as on the
-serial path.  Workers only compute; they never write the output.
+serial path.  Workers only compute, with one exception: ``prepare``'s workers write their frame's
+images into its staging store themselves (:func:`euv2mag.data.store.write_frame_images`; one
+chunk file per frame and array, so no two workers touch the same file), because receiving,
+compressing and writing them cost the single client nearly as much as a worker's preparing
+them; the client still marks each frame done, in frame order, once its worker has returned, and
+publishes the store.  The job first checks with :meth:`FrameMap.check_shared_folder` that every
+worker writes into the client's folder.
 
 Where the work runs (``scheduler``, ``workers``)
 ------------------------------------------------
@@ -45,16 +51,20 @@ ms on a local cluster) with a no-op task.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import socket
+import uuid
+from pathlib import Path
 from collections import deque
 from itertools import islice
 from typing import Callable, Iterable, Iterator
 
 from .errors import UserError
 
-__all__ = ["FrameMap", "ClusterLost", "LOCAL", "LOCAL_WORKER_CONFIG", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "CHECKED_DISTRIBUTIONS", "check_scheduler", "local_cluster",
+__all__ = ["FrameMap", "ClusterLost", "LOCAL", "LOCAL_WORKER_CONFIG", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "SETTLE_TIMEOUT_S", "CHECKED_DISTRIBUTIONS", "check_scheduler", "local_cluster",
            "local_cpu_count"]
 
 #: ``scheduler`` value that starts a :class:`distributed.LocalCluster` on this machine.
@@ -65,6 +75,10 @@ CONNECT_TIMEOUT_S = 10.0
 
 #: Seconds to wait for the first worker of a remote cluster (a batch queue may start them late).
 WORKER_WAIT_S = 60.0
+
+#: Seconds :meth:`FrameMap.map` with ``settle=True`` waits for the tasks still in flight when the
+#: caller stops early (so that no worker writes into a folder the caller then removes).
+SETTLE_TIMEOUT_S = 300.0
 
 _ADDRESS = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
 
@@ -297,7 +311,41 @@ class FrameMap:
             return 1
         return max(1, sum(self._client.nthreads().values()))
 
-    def map(self, func: Callable, items: Iterable) -> Iterator:
+    def check_shared_folder(self, folder: str | os.PathLike) -> None:
+        """Check that every worker can create a file in ``folder`` and that this process sees it there.
+
+        For jobs whose workers write into the output (``prepare``): the workers must see the
+        client's output folder at the same path, on a shared filesystem.  Each worker creates an
+        empty file with a fresh name in ``folder``; this process looks for it and removes it.
+        Nothing is checked on the serial path.
+
+        Raises
+        ------
+        UserError
+            One line naming the worker: it cannot create a file there (no such folder, no
+            permission), or its file is not in this process's ``folder`` (another filesystem
+            mounted at that path).
+        """
+        if self._client is None:
+            return
+        folder = Path(folder)
+        answers = self._client.run(_write_probe, str(folder), uuid.uuid4().hex)
+        where = "local cluster" if self.scheduler == LOCAL else f"scheduler {self.scheduler}"
+        need = "the output must be on a filesystem the workers share, at the same path"
+        try:
+            for addr, (name, error) in sorted(answers.items()):
+                if error:
+                    raise UserError(f"{where}: worker {addr} cannot write into {folder} ({error}); {need}")
+                if not (folder / name).is_file():
+                    raise UserError(f"{where}: worker {addr} writes into another {folder} than this process "
+                                    f"(its file is not here); {need}")
+        finally:
+            for name, error in answers.values():
+                if not error:
+                    with contextlib.suppress(OSError):
+                        (folder / name).unlink()
+
+    def map(self, func: Callable, items: Iterable, *, settle: bool = False) -> Iterator:
         """Yield ``func(item)`` for each item, in the order of ``items``.
 
         Parameters
@@ -307,12 +355,19 @@ class FrameMap:
             euv2mag); its result is sent back to this process.
         items : iterable
             Work items (picklable: paths, indices, frozen parameter dataclasses).
+        settle : bool
+            When the caller stops iterating early (an error, or ``close()`` of the generator),
+            wait up to :data:`SETTLE_TIMEOUT_S` for the items already submitted to finish
+            instead of cancelling them: for a ``func`` that writes files, so that none is written
+            after the generator is closed (a task already running cannot be cancelled).  Close
+            the generator explicitly (``contextlib.closing``) before removing what it writes into.
 
         Yields
         ------
         object
             ``func(item)``, in item order.  On a cluster at most ``2 x`` :attr:`nthreads` items
-            are in flight; the remaining ones are cancelled when the caller stops iterating.
+            are in flight; the remaining ones are cancelled (or, ``settle``, finished) when the
+            caller stops iterating.
 
         Raises
         ------
@@ -343,6 +398,11 @@ class FrameMap:
                 future.release()
                 yield result
         finally:
+            if pending and settle:
+                from distributed import wait
+
+                with contextlib.suppress(Exception):  # failed or lost tasks write nothing more
+                    wait(list(pending), timeout=SETTLE_TIMEOUT_S)
             if pending:
                 try:
                     client.cancel(list(pending))
@@ -362,6 +422,18 @@ class FrameMap:
             return ClusterLost(f"{where}: the cluster failed while working ({_one_line(exc)}); "
                              "the frames done so far are kept: re-run the same command to resume")
         return exc
+
+
+def _write_probe(folder: str, token: str) -> tuple[str, str]:
+    """Run on every worker by :meth:`FrameMap.check_shared_folder`: ``(file name, "")`` once an empty
+    file of a fresh name is created in ``folder``, or ``("", why)`` when it cannot be."""
+    name = f".euv2mag-probe-{token}-{socket.gethostname()}-{os.getpid()}"
+    try:
+        fd = os.open(os.path.join(folder, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except OSError as exc:
+        return "", _one_line(exc)
+    os.close(fd)
+    return name, ""
 
 
 def _one_line(exc: BaseException) -> str:

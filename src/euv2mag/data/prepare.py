@@ -20,7 +20,8 @@ Steps
    candidate that failed is reported with its reason (a bad file never displaces a good one).
 3. Each frame is prepared (:func:`euv2mag.data.fits.prepare_header`) and written to a hidden
    staging store ``.OUT.zarr.staging`` beside the output (resumable: re-running with the same
-   options continues there).  When all frames are done the staging store becomes ``OUT.zarr``
+   options continues there; on a Dask cluster each worker writes its frames' images there and
+   this process marks a frame done once its worker has returned).  When all frames are done the staging store becomes ``OUT.zarr``
    (renamed, or, if some frames failed while their images were read, copied without them).
    ``OUT.zarr`` therefore only ever appears complete.
 
@@ -373,6 +374,41 @@ def _prepare_task(item):
     return images, geometry, None
 
 
+#: On a Dask cluster, the workers write their frames' images into the staging store (True), or send
+#: them back to this process, which writes them (False: the path before workers wrote, kept for
+#: ``benchmarks/distributed_speed.py --client-writes`` to compare the two in one run).
+WORKERS_WRITE = True
+
+#: Frames written by the workers are marked done in batches of this many (one write per small
+#: array and batch: the time, geometry and ``frame_done`` writes cost the client ~18 ms per
+#: frame one by one); an interrupted run marks those returned so far before it stops.
+MARK_BATCH = 8
+
+
+def _prepare_write_task(item):
+    """Prepare one frame on a Dask worker and write its images into the staging store.
+
+    Returns ``(geometry, None)`` once the images are written (the client then marks the frame
+    done), or ``(None, error)`` when its files cannot be used.  A staging store the worker cannot
+    write raises :class:`~euv2mag.parallel.ClusterLost` (the frames done so far are kept).
+    """
+    from ..parallel import ClusterLost
+    from .store import write_frame_images
+
+    frame, size, rsun_px, degradation_table, staging, index = item
+    try:
+        images, geometry = _prepare_frame(frame, size, rsun_px, degradation_table)
+    except UserError as exc:
+        return None, exc
+    try:
+        write_frame_images(staging, index, **images)
+    except OSError as exc:
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        raise ClusterLost(f"{staging}: a worker cannot write frame {index} ({text}); the frames done so far are kept: "
+                          "re-run the same command to resume") from None
+    return geometry, None
+
+
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
@@ -408,9 +444,11 @@ def prepare_store(
 
     The frames are prepared serially, or on the workers of a Dask cluster (``scheduler``:
     ``"local"`` or ``"tcp://HOST:PORT"``; ``workers``: processes of a local cluster; see
-    :mod:`euv2mag.parallel`), which must read the input files at the same paths (give absolute
-    paths on a shared filesystem to a remote cluster); this process writes them in frame order.
-    The store is the same either way.
+    :mod:`euv2mag.parallel`), which must read the input files and write the output's staging
+    folder at the same paths (give absolute paths on a filesystem shared with a remote cluster;
+    checked before any frame is prepared): each worker writes its frames' images into the staging
+    store, and this process marks them done in frame order once written.  The store is the same,
+    byte for byte, either way.
 
     Returns
     -------
@@ -421,7 +459,8 @@ def prepare_store(
     ------
     UserError
         Bad options, no usable frame, an existing output made otherwise, (``strict``) any
-        skipped file, or a scheduler that cannot be used (checked before anything is written).
+        skipped file, a scheduler that cannot be used (checked before anything is written), or
+        workers that cannot write into the output's folder.
     """
     from ..parallel import ClusterLost, FrameMap
     from ..progress import progress_bar
@@ -505,6 +544,9 @@ def prepare_store(
                         return {"store": str(out), "frames": existing.n_frames, "skipped": len(skipped), "skip_report": str(skip_report_path(out)), "resumed_complete": True}
 
                 degradation_table = _load_degradation(degradation) if (degradation and euv_given) else None
+                workers_write = pool.distributed and WORKERS_WRITE
+                if workers_write:  # the workers write into the staging folder: they must see it
+                    pool.check_shared_folder(staging)
                 provenance = {
                     "command": "euv2mag prepare",
                     "frames": [{"time": f.time, **f.files()} for f in frames],
@@ -516,16 +558,44 @@ def prepare_store(
                 pending = writer.pending()
                 try:
                     with progress_bar("prepare", len(pending), enabled=progress) as advance:
-                        # prepared here or on the cluster's workers; written here, in frame order
-                        done = pool.map(_prepare_task, [(frames[i], size, rsun_px, degradation_table) for i in pending])
-                        for i, (images, geometry, exc) in zip(pending, done):
-                            if exc is not None:
-                                if strict:
-                                    raise exc
-                                failed[i] = _failure_rows(frames[i], exc)
-                            else:
-                                writer.write_frame(i, geometry, **images)
-                            advance()
+                        if workers_write:
+                            # prepared and written on the workers; marked done here, in frame order,
+                            # once written.  ``closing`` (with settle) waits for the tasks in flight
+                            # before an error removes the staging folder they write into.
+                            done = contextlib.closing(pool.map(
+                                _prepare_write_task,
+                                [(frames[i], size, rsun_px, degradation_table, str(staging), i) for i in pending],
+                                settle=True))
+                        else:  # prepared here or on the workers; written here, in frame order
+                            done = contextlib.closing(
+                                pool.map(_prepare_task, [(frames[i], size, rsun_px, degradation_table) for i in pending]))
+                        written: dict = {}  # frames written by their workers, not yet marked done
+
+                        def mark_written():
+                            batch = dict(written)
+                            written.clear()
+                            writer.mark_done(batch)
+
+                        with done as results:
+                            try:
+                                for i, result in zip(pending, results):
+                                    if workers_write:
+                                        (geometry, exc), images = result, None
+                                    else:
+                                        images, geometry, exc = result
+                                    if exc is not None:
+                                        if strict:
+                                            raise exc
+                                        failed[i] = _failure_rows(frames[i], exc)
+                                    elif images is None:
+                                        written[i] = geometry
+                                        if len(written) >= MARK_BATCH:
+                                            mark_written()
+                                    else:
+                                        writer.write_frame(i, geometry, **images)
+                                    advance()
+                            finally:  # also when interrupted: those frames' images are complete
+                                mark_written()
                 except ClusterLost:
                     raise  # not the input: the staged frames are kept, and a re-run resumes
                 except UserError:

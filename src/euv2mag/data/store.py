@@ -86,7 +86,7 @@ from .._lock import LOCK_NAME, writer_lock
 from ..errors import UserError
 from ..geometry import DiskGeometry
 
-__all__ = ["FrameStore", "StoreWriter", "IMAGE_ARRAYS", "GEOMETRY_FIELDS", "ARRAY_LAYOUT", "TABLE_DIMS"]
+__all__ = ["FrameStore", "StoreWriter", "write_frame_images", "IMAGE_ARRAYS", "GEOMETRY_FIELDS", "ARRAY_LAYOUT", "TABLE_DIMS"]
 
 IMAGE_ARRAYS = ("euv", "mag", "pred", "hist", "hist_cover")
 GEOMETRY_FIELDS = ("rsun_px", "cdelt_arcsec", "b0_deg", "l0_deg", "dsun_m")
@@ -342,20 +342,34 @@ class StoreWriter:
 
     def write_frame(self, index: int, geometry: DiskGeometry, **images: np.ndarray) -> None:
         """Write frame ``index``: its images (float32, NaN off-disk) and geometry; then mark it done."""
-        for name, image in images.items():
-            if name not in self._group:
-                raise ValueError(f"store has no array {name!r}")
-            image = np.asarray(image, dtype=np.float32)
-            if image.shape != tuple(self._group[name].shape[1:]):
-                raise UserError(
-                    f"frame {index}: {name} has shape {image.shape}, store expects {self._group[name].shape[1:]}",
-                    path=self.path,
-                )
-            self._group[name][index] = image
-        self._group["time"][index] = geometry.time or ""
-        for name in GEOMETRY_FIELDS:
-            self._group[name][index] = getattr(geometry, name)
-        self._group["frame_done"][index] = 1
+        _write_images(self._group, self.path, index, images)
+        self.mark_done({index: geometry})
+
+    def mark_done(self, geometries: dict) -> None:
+        """Write the geometry of frames whose images are written, then mark them done.
+
+        For images written by another process with :func:`write_frame_images` (a Dask worker of
+        ``prepare``): call this only once that call has returned, so that a frame is never marked
+        done before its chunks are complete.  :meth:`write_frame` is both steps for one frame.
+        Several frames at once cost one write per small array instead of one per frame and array.
+
+        Parameters
+        ----------
+        geometries : dict
+            Frame index -> :class:`~euv2mag.geometry.DiskGeometry` of that frame.
+        """
+        if not geometries:
+            return
+        index = np.fromiter(geometries, dtype=np.int64, count=len(geometries))
+        frames = list(geometries.values())
+        columns = {"time": np.array([g.time or "" for g in frames], dtype=_TIME_DTYPE)}
+        columns |= {name: np.array([getattr(g, name) for g in frames], dtype="f8") for name in GEOMETRY_FIELDS}
+        columns["frame_done"] = np.ones(len(frames), dtype="u1")  # last: after everything else of the frames
+        for name, values in columns.items():
+            if len(frames) == 1:
+                self._group[name][int(index[0])] = values[0]
+            else:
+                self._group[name].vindex[index] = values
 
     def write_table(self, name: str, table) -> None:
         """Store a table (pandas DataFrame or dict of 1-D arrays) under ``tables/<name>``."""
@@ -374,6 +388,46 @@ class StoreWriter:
         with _lock_file_ignored():
             _zarr().consolidate_metadata(str(self.path), zarr_format=2)
         self.close()
+
+
+def _write_images(group, path: Path, index: int, images: dict) -> None:
+    for name, image in images.items():
+        if name not in group:
+            raise ValueError(f"store has no array {name!r}")
+        image = np.asarray(image, dtype=np.float32)
+        if image.shape != tuple(group[name].shape[1:]):
+            raise UserError(f"frame {index}: {name} has shape {image.shape}, store expects {group[name].shape[1:]}",
+                            path=path)
+        group[name][index] = image
+
+
+def write_frame_images(path: str | Path, index: int, **images: np.ndarray) -> None:
+    """Write the images of frame ``index`` into the store at ``path``, from any process.
+
+    The image arrays hold one frame per chunk (one file per frame and array), so processes
+    writing different frames never touch the same file: the workers of a Dask cluster write their
+    frames in parallel, while the process holding the writer lock (a :class:`StoreWriter`) records
+    each frame's geometry and ``frame_done`` with :meth:`StoreWriter.mark_done` once the worker's
+    call has returned.  Neither the lock nor ``frame_done`` is touched here: a frame whose images
+    were written but not marked done is simply written again by a resumed run.
+
+    Parameters
+    ----------
+    path : path-like
+        A store made by :meth:`StoreWriter.open` (seen at the same path by this process).
+    index : int
+        Frame index.
+    **images : ndarray
+        (H, W) images by array name (float32, NaN off the disk).
+
+    Raises
+    ------
+    UserError
+        An image of another shape than the store's.
+    """
+    path = Path(path)
+    group = _zarr().open_group(str(path), mode="r+", use_consolidated=False)
+    _write_images(group, path, index, images)
 
 
 def write_table(group, name: str, table) -> None:

@@ -34,9 +34,12 @@ A stage is done when ``stages.json`` records it as done and its outputs exist; r
 demo skips done stages, and the sub-commands themselves resume interrupted work.  The options of
 a study folder are fixed by its first run: other options on the same folder are refused.
 
-The main configuration (``variant`` and ``coord_channels``) is the one that learns on this data at
-this size: the ``cc`` variant (CC loss inside the disk, asinh ±3000 G scaling) with the
-coordinate input channels (sin latitude and mu, :func:`euv2mag.data.torch_dataset.coordinate_channels`).
+The main configuration (``variant``, ``coord_channels``, ``lambda_abs_cc``, ``lambda_l1``) is the one
+that learns on this data at this size: the ``cc`` variant (CC loss inside the disk, asinh ±3000 G
+scaling) with the coordinate input channels (sin latitude and mu,
+:func:`euv2mag.data.torch_dataset.coordinate_channels`) and the sign-blind CC loss of ``|B|``
+(weight 5: the part of the field EUV can tell, learnable even where the sign is not); ``extended``
+drops the L1 term, which pulls the field to 0 G wherever the sign is unknown.
 The faithful KPL19 configuration (±100 G, BCE-GAN + 100 L1) learns the field's location but
 collapses toward 0 G at this width and length; it stays in the study as the reference run (the
 learning-curve measurements behind this choice are in docs/demo.rst).  The control trains the main

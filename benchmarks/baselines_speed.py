@@ -107,6 +107,17 @@ def cpu(fn):
     return out, time.process_time() - t0
 
 
+def interleaved(old, new, repeats: int):
+    """(result_old, best CPU s of old, result_new, best CPU s of new), the two run in turn ``repeats`` times."""
+    t_old = t_new = float("inf")
+    for _ in range(repeats):
+        res_old, t = cpu(old)
+        t_old = min(t_old, t)
+        res_new, t = cpu(new)
+        t_new = min(t_new, t)
+    return res_old, t_old, res_new, t_new
+
+
 def shared_work(tmp: Path, n_frames: int = 24, n_boot: int = 300) -> None:
     """Old path against new of the region baselines and of the bootstrap (module docstring)."""
     from euv2mag.audit import audit_stores
@@ -136,12 +147,7 @@ def shared_work(tmp: Path, n_frames: int = 24, n_boot: int = 300) -> None:
         return out
 
     print(f"\nshared work, 128^2, {len(inputs)} frames, CPU s (old path / new path, interleaved, best of {REPEATS})")
-    t_old = t_new = float("inf")
-    for _ in range(REPEATS):
-        maps_old, t = cpu(old)
-        t_old = min(t_old, t)
-        maps_new, t = cpu(new)
-        t_new = min(t_new, t)
+    maps_old, t_old, maps_new, t_new = interleaved(old, new, REPEATS)
     same = all(np.array_equal(a, b, equal_nan=True) for ro, rn in zip(maps_old, maps_new) for a, b in zip(ro, rn))
     print(f"  sign-coin + hale-oracle maps   old {t_old:6.2f} s  new {t_new:6.2f} s   new/old {t_new / t_old:5.2f}"
           f"   maps identical: {same}")
@@ -172,12 +178,7 @@ def shared_work(tmp: Path, n_frames: int = 24, n_boot: int = 300) -> None:
         ci, _ = bootstrap_intervals(*tables, names, audited, times, n_boot=n_boot, block_days=13.6, level=0.95, seed=0)
         return ci.to_dict()
 
-    t_old = t_new = float("inf")
-    for _ in range(REPEATS):
-        ci_old, t = cpu(boot_old)
-        t_old = min(t_old, t)
-        ci_new, t = cpu(boot_new)
-        t_new = min(t_new, t)
+    ci_old, t_old, ci_new, t_new = interleaved(boot_old, boot_new, REPEATS)
     same = _same_leaves(ci_old, ci_new)
     print(f"  bootstrap, {n_boot} replicates        old {t_old:6.2f} s  new {t_new:6.2f} s   new/old {t_new / t_old:5.2f}"
           f"   frame-block intervals identical: {same}")

@@ -27,7 +27,7 @@ def test_farside_stage_only_with_the_option_and_its_command(tmp_path):
     plan = _plan(lay, opts)
     names = [s.name for s in plan]
     assert names == list(stage_names(opts)[:-1]) and names.index("farside") == names.index("baselines") + 1
-    stage = plan[-1]
+    stage = plan[names.index("farside")]
     assert stage.outputs == [lay.farside_dir / "farside.json", lay.farside_dir / "farside_skill.csv",
                              lay.farside_dir / "farside_ages.csv"]
     history, train, cmd = stage.commands()

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 import sys
 import time
@@ -69,8 +70,8 @@ __all__ = ["DemoOptions", "demo_options", "run_demo", "STAGES", "FARSIDE_STAGE",
            "FARSIDE_HISTORY_DAYS", "stage_names"]
 
 #: The stages of the default study, in order.
-STAGES = ("synth", "synth-leak", "split", "saturation", "leakage", "train", "train-reference", "train-leak", "predict",
-          "audit", "baselines", "report")
+STAGES = ("synth", "synth-leak", "split", "train", "train-reference", "train-leak", "saturation", "leakage", "baselines",
+          "predict", "audit", "report")
 #: The optional far-side stage (``DemoOptions.farside``), run after ``baselines``.
 FARSIDE_STAGE = "farside"
 #: Observer separations from Earth of the far-side stage, deg.
@@ -189,31 +190,123 @@ class _Stages:
         entry = self.data["stages"].get(name) or {}
         return entry.get("status") == "done" and all(Path(p).exists() for p in outputs)
 
-    def record(self, name: str, status: str, seconds: float, outputs: list[str], commands: list[str]) -> None:
-        self.data["stages"][name] = {"status": status, "seconds": round(seconds, 2), "outputs": outputs, "commands": commands}
+    def record(self, name: str, status: str, seconds: float, outputs: list[str], commands: list[str], *,
+               order: list[str]) -> None:
+        """Record one stage (``seconds``: from its first call's start to its last call's end) and save.
+
+        Stages are kept in ``order`` (the study's stages), whatever order they finished in.
+        """
+        stages = {**self.data["stages"], name: {"status": status, "seconds": round(seconds, 2), "outputs": outputs,
+                                                "commands": commands}}
+        self.data["stages"] = {k: stages[k] for k in sorted(stages, key=lambda k: order.index(k) if k in order else len(order))}
         self.data["total_seconds"] = round(sum(s.get("seconds", 0.0) for s in self.data["stages"].values()), 2)
+        atomic_write_json(self.path, self.data)
+
+    def set_run(self, wall_seconds: float, processes: int) -> None:
+        """Record the wall time of this run (stages overlap, so it is less than ``total_seconds``) and its processes."""
+        self.data["run"] = {"wall_seconds": round(wall_seconds, 2), "processes": int(processes)}
         atomic_write_json(self.path, self.data)
 
 
 @dataclasses.dataclass(frozen=True)
 class _Stage:
-    """One demo stage: what it makes, the library calls that make it, and the equivalent commands."""
+    """One demo stage: what it makes, the calls that make it, and the equivalent commands.
+
+    ``calls`` are picklable (module-level functions with their arguments) and run in the demo's
+    worker processes, concurrently with each other and with other stages' calls; the stage starts
+    once every stage in ``needs`` is done.  The demo process holds the writer lock of each folder
+    in ``locks`` while the calls run and then passes their results to ``finish``.
+    """
 
     name: str
     description: str
     outputs: list[Path]
-    run: Callable[[], object]
+    calls: tuple[Callable[[], object], ...]
     commands: Callable[[], list[list[str]]]  # evaluated after the stage ran (e.g. the frames it chose)
+    needs: tuple[str, ...] = ()
+    locks: tuple[Path, ...] = ()
+    finish: Callable[[list], object] | None = None
+
+
+# --------------------------------------------------------------------------- the calls of the stages
+# Module-level, so that a worker process started with "spawn" can unpickle them.
+
+def _synth_call(store: str, params: dict) -> None:
+    from .data.synthetic import SynthParams, synthesize
+
+    synthesize(store, SynthParams(**params), progress=False)
+
+
+def _split_call(store: str, scheme: str, out: str, val_fraction: float) -> None:
+    from .data.splits import make_split, write_split
+    from .data.store import FrameStore
+
+    times = [str(t) for t in FrameStore(store).times]
+    write_split(make_split(times, scheme, source=store, val_fraction=val_fraction), out)
+
+
+def _saturation_call(store: str, limits: tuple[float, ...], n_frames: int, out: Path) -> None:
+    from .audit.saturation import SaturationParams, saturation_study
+
+    saturation_study([store], SaturationParams(limits), indices=_saturation_indices(Path(store), n_frames), out=out)
+
+
+def _leakage_call(split: str, store: str, out: Path) -> None:
+    from .audit.leakage_study import leakage_study
+
+    leakage_study([split], store, out=out)
+
+
+def _train_call(store: str, split: str, out: Path, seed: int, variant: str, options: dict, device: str):
+    from .model.config import layered_config
+    from .model.train import train_one_seed
+
+    return train_one_seed(store, split, out, seed, layered_config(variant, None, options), resume=True, device=device,
+                          progress=False)
+
+
+def _predict_call(run_dir: Path, store: str, out: Path, split: str, device: str) -> None:
+    from .model.predict import predict_run
+
+    predict_run(run_dir, store, out, indices="test", split=split, device=device, progress=False)
+
+
+def _audit_call(truth: str, preds: list[Path], out: Path, n_boot: int) -> None:
+    from .audit import audit_stores
+
+    audit_stores(truth, preds, out=out, n_boot=n_boot, progress=False)
+
+
+def _baselines_call(store: str, lay_root: Path, split: str, n_boot: int) -> None:
+    from .audit import audit_stores
+    from .audit.baselines import KINDS, write_baselines
+
+    lay = StudyLayout(lay_root)
+    write_baselines(store, lay.baselines_dir, kinds=KINDS, indices="test", split=split, progress=False)
+    for kind in KINDS:  # one audit each: its own intervals and Hale breakdown, no run-to-run tables
+        audit_stores(store, [lay.baseline_pred(kind)], out=lay.baseline_audit_dir(kind), n_boot=n_boot, progress=False)
+
+
+def _runs_summary(out: Path, variant: str, options: dict, size: int) -> Callable[[list], object]:
+    """``finish`` of a training stage: ``runs.json`` of the folder, as ``euv2mag train`` writes it."""
+    def finish(results: list) -> None:
+        from .model.config import layered_config
+        from .model.train import write_runs_summary
+
+        write_runs_summary(out, results, layered_config(variant, None, options).resolved(size))
+
+    return finish
 
 
 def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
-    """The stages in order (library calls, with their command-line equivalents)."""
-    from .audit import audit_stores
+    """The stages in order of priority (calls, dependencies and their command-line equivalents).
+
+    Independent stages run at once: the two syntheses; the five training runs, with saturation,
+    leakage and baselines queued behind them to fill a core the last run leaves free.
+    """
+    from functools import partial
+
     from .audit.baselines import KINDS as BASELINE_KINDS
-    from .audit.baselines import write_baselines
-    from .audit.leakage_study import leakage_study
-    from .audit.saturation import SaturationParams, saturation_study
-    from .data.synthetic import SynthParams, synthesize
 
     store, leak_store = str(lay.store), str(lay.leak_store)
     kpl19, rotation = str(lay.split("kpl19")), str(lay.split("rotation"))
@@ -233,102 +326,92 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
                    + ["--lambda-abs-cc", f"{o.lambda_abs_cc:g}", "--lambda-l1", f"{o.lambda_l1:g}"])
     ref_common = [*train_common, "--variant", "kpl19"]
 
-    def split(scheme, out):
-        from .data.splits import make_split, write_split
-        from .data.store import FrameStore
-
-        times = [str(t) for t in FrameStore(store).times]
-        write_split(make_split(times, scheme, source=store, val_fraction=o.val_fraction), out)
-
-    def train(experiment, data, run_seeds, variant, options):
-        from .model.config import layered_config
-        from .model.train import train_runs
-
-        train_runs(data, kpl19, lay.run_dir(experiment), run_seeds, layered_config(variant, None, options),
-                   resume=True, device=o.device)
+    def train_stage(name, description, experiment, data, run_seeds, variant, options, command, needs):
+        out = lay.run_dir(experiment)
+        return _Stage(name, description, [lay.seed_dir(experiment, s) / "best.json" for s in run_seeds],
+                      tuple(partial(_train_call, data, kpl19, out, s, variant, options, o.device) for s in run_seeds),
+                      lambda: [["train", data, *command, "--out", str(out), "--seeds", *map(str, run_seeds)]],
+                      needs=needs, locks=(out,), finish=_runs_summary(out, variant, options, o.size))
 
     runs = [(MAIN_EXPERIMENT, store, s) for s in seeds] + [(REFERENCE_EXPERIMENT, store, ref_seed),
                                                            (LEAK_EXPERIMENT, leak_store, leak_seed)]
-
-    def predict():
-        from .model.predict import predict_run
-
-        for experiment, data, seed in runs:
-            predict_run(lay.seed_dir(experiment, seed), data, lay.pred(experiment, seed), indices="test", split=kpl19,
-                        device=o.device)
-
-    def audit():
-        audit_stores(store, [lay.pred(MAIN_EXPERIMENT, s) for s in seeds], out=lay.audit_dir(MAIN_EXPERIMENT), n_boot=o.n_boot)
-        audit_stores(store, [lay.pred(REFERENCE_EXPERIMENT, ref_seed)], out=lay.audit_dir(REFERENCE_EXPERIMENT), n_boot=o.n_boot)
-        audit_stores(leak_store, [lay.pred(LEAK_EXPERIMENT, leak_seed)], out=lay.audit_dir(LEAK_EXPERIMENT), n_boot=o.n_boot)
-
-    def baselines():
-        write_baselines(store, lay.baselines_dir, kinds=BASELINE_KINDS, indices="test", split=kpl19)
-        for kind in BASELINE_KINDS:  # one audit each: its own intervals and Hale breakdown, no run-to-run tables
-            audit_stores(store, [lay.baseline_pred(kind)], out=lay.baseline_audit_dir(kind), n_boot=o.n_boot)
-
-    def sat_indices():
-        return _saturation_indices(lay.store, o.saturation_frames)  # the store exists by then
-
     predict_cmds = [["predict", str(lay.seed_dir(e, s)), data, "--indices", "test", "--split", kpl19,
                      "--out", str(lay.pred(e, s))] for e, data, s in runs]
+    audits = [(store, [lay.pred(MAIN_EXPERIMENT, s) for s in seeds], lay.audit_dir(MAIN_EXPERIMENT)),
+              (store, [lay.pred(REFERENCE_EXPERIMENT, ref_seed)], lay.audit_dir(REFERENCE_EXPERIMENT)),
+              (leak_store, [lay.pred(LEAK_EXPERIMENT, leak_seed)], lay.audit_dir(LEAK_EXPERIMENT))]
     main_what = (f"the {o.variant} configuration" + (" with coordinate channels" if o.coord_channels else "")
                  + f" (|B| CC loss {o.lambda_abs_cc:g}, L1 {o.lambda_l1:g})")
+    trained = ("train", "train-reference", "train-leak")
     stages = [
         _Stage("synth", f"synthesise {o.start}..{o.end} every {o.cadence} at {o.size} px (no polarity in EUV)", [lay.store],
-               lambda: synthesize(store, SynthParams(**synth_params)), lambda: [["synth", store, *synth_common]]),
+               (partial(_synth_call, store, synth_params),), lambda: [["synth", store, *synth_common]]),
         _Stage("synth-leak", f"synthesise the same Sun with polarity leak {o.polarity_leak:g} in EUV (control)", [lay.leak_store],
-               lambda: synthesize(leak_store, SynthParams(**synth_params, polarity_leak=o.polarity_leak)),
+               (partial(_synth_call, leak_store, {**synth_params, "polarity_leak": o.polarity_leak}),),
                lambda: [["synth", leak_store, *synth_common, "--polarity-leak", f"{o.polarity_leak:g}"]]),
         _Stage("split", "kpl19 and rotation splits", [lay.split("kpl19"), lay.split("rotation")],
-               lambda: (split("kpl19", kpl19), split("rotation", rotation)),
+               (partial(_split_call, store, "kpl19", kpl19, o.val_fraction),
+                partial(_split_call, store, "rotation", rotation, o.val_fraction)),
                lambda: [["split", store, kpl19, "--scheme", "kpl19", "--val-fraction", f"{o.val_fraction:g}"],
-                ["split", store, rotation, "--scheme", "rotation", "--val-fraction", f"{o.val_fraction:g}"]]),
+                        ["split", store, rotation, "--scheme", "rotation", "--val-fraction", f"{o.val_fraction:g}"]],
+               needs=("synth",)),
+        train_stage("train", f"train {main_what}, seeds {' '.join(map(str, seeds))}, {o.iters} iterations each",
+                    MAIN_EXPERIMENT, store, seeds, o.variant, main_options, main_common, ("split",)),
+        train_stage("train-reference", f"train the faithful KPL19 configuration (reference run), seed {ref_seed}",
+                    REFERENCE_EXPERIMENT, store, [ref_seed], "kpl19", train_options, ref_common, ("split",)),
+        train_stage("train-leak", f"train the control ({main_what}) on the polarity-leak dataset, seed {leak_seed}",
+                    LEAK_EXPERIMENT, leak_store, [leak_seed], o.variant, main_options, main_common, ("split", "synth-leak")),
         _Stage("saturation", "saturation study (±100, 625, 3000 G)",
                [lay.saturation_dir / "saturation.csv", lay.saturation_dir / "saturation.json"],
-               lambda: saturation_study([store], SaturationParams(limits), indices=sat_indices(), out=lay.saturation_dir),
+               (partial(_saturation_call, store, limits, o.saturation_frames, lay.saturation_dir),),
                lambda: [["saturation", store, "--out", str(lay.saturation_dir), "--limits", *(f"{x:g}" for x in limits),
-                         "--indices", *map(str, sat_indices())]]),
+                         "--indices", *map(str, _saturation_indices(lay.store, o.saturation_frames))]],
+               needs=("synth",)),
         _Stage("leakage", "leakage study of both splits",
                [lay.leakage_dir("kpl19") / "leakage.json", lay.leakage_dir("rotation") / "leakage.json"],
-               lambda: (leakage_study([kpl19], store, out=lay.leakage_dir("kpl19")),
-                        leakage_study([rotation], store, out=lay.leakage_dir("rotation"))),
+               (partial(_leakage_call, kpl19, store, lay.leakage_dir("kpl19")),
+                partial(_leakage_call, rotation, store, lay.leakage_dir("rotation"))),
                lambda: [["leakage", store, "--split", kpl19, "--out", str(lay.leakage_dir("kpl19"))],
-                ["leakage", store, "--split", rotation, "--out", str(lay.leakage_dir("rotation"))]]),
-        _Stage("train", f"train {main_what}, seeds {' '.join(map(str, seeds))}, {o.iters} iterations each",
-               [lay.seed_dir(MAIN_EXPERIMENT, s) / "best.json" for s in seeds],
-               lambda: train(MAIN_EXPERIMENT, store, seeds, o.variant, main_options),
-               lambda: [["train", store, *main_common, "--out", str(lay.run_dir(MAIN_EXPERIMENT)), "--seeds", *map(str, seeds)]]),
-        _Stage("train-reference", f"train the faithful KPL19 configuration (reference run), seed {ref_seed}",
-               [lay.seed_dir(REFERENCE_EXPERIMENT, ref_seed) / "best.json"],
-               lambda: train(REFERENCE_EXPERIMENT, store, [ref_seed], "kpl19", train_options),
-               lambda: [["train", store, *ref_common, "--out", str(lay.run_dir(REFERENCE_EXPERIMENT)), "--seeds",
-                         str(ref_seed)]]),
-        _Stage("train-leak", f"train the control ({main_what}) on the polarity-leak dataset, seed {leak_seed}",
-               [lay.seed_dir(LEAK_EXPERIMENT, leak_seed) / "best.json"],
-               lambda: train(LEAK_EXPERIMENT, leak_store, [leak_seed], o.variant, main_options),
-               lambda: [["train", leak_store, *main_common, "--out", str(lay.run_dir(LEAK_EXPERIMENT)), "--seeds", str(leak_seed)]]),
-        _Stage("predict", "predict the test frames with every run",
-               [lay.pred(e, s) for e, _, s in runs], predict, lambda: predict_cmds),
-        _Stage("audit", "audit the main runs, the reference run and the control",
-               [lay.audit_dir(e) / "summary.json" for e in (MAIN_EXPERIMENT, REFERENCE_EXPERIMENT, LEAK_EXPERIMENT)], audit,
-               lambda: [["audit", "--truth", store, *[x for s in seeds for x in ("--pred", str(lay.pred(MAIN_EXPERIMENT, s)))],
-                 "--out", str(lay.audit_dir(MAIN_EXPERIMENT)), "--n-boot", str(o.n_boot)],
-                ["audit", "--truth", store, "--pred", str(lay.pred(REFERENCE_EXPERIMENT, ref_seed)),
-                 "--out", str(lay.audit_dir(REFERENCE_EXPERIMENT)), "--n-boot", str(o.n_boot)],
-                ["audit", "--truth", leak_store, "--pred", str(lay.pred(LEAK_EXPERIMENT, leak_seed)),
-                 "--out", str(lay.audit_dir(LEAK_EXPERIMENT)), "--n-boot", str(o.n_boot)]]),
+                        ["leakage", store, "--split", rotation, "--out", str(lay.leakage_dir("rotation"))]],
+               needs=("split",)),
         _Stage("baselines", f"baselines {' '.join(BASELINE_KINDS)} of the test frames, each audited",
-               [lay.baseline_audit_dir(k) / "summary.json" for k in BASELINE_KINDS], baselines,
+               [lay.baseline_audit_dir(k) / "summary.json" for k in BASELINE_KINDS],
+               (partial(_baselines_call, store, lay.root, kpl19, o.n_boot),),
                lambda: [["baselines", store, "--split", kpl19, "--indices", "test", "--kinds", *BASELINE_KINDS,
                          "--out", str(lay.baselines_dir)],
                         *(["audit", "--truth", store, "--pred", str(lay.baseline_pred(k)), "--out", str(lay.baseline_audit_dir(k)),
                            "--n-boot", str(o.n_boot)]
-                          for k in BASELINE_KINDS)]),
+                          for k in BASELINE_KINDS)],
+               needs=("split",)),
+        _Stage("predict", "predict the test frames with every run", [lay.pred(e, s) for e, _, s in runs],
+               tuple(partial(_predict_call, lay.seed_dir(e, s), data, lay.pred(e, s), kpl19, o.device) for e, data, s in runs),
+               lambda: predict_cmds, needs=trained),
+        _Stage("audit", "audit the main runs, the reference run and the control",
+               [out / "summary.json" for _, _, out in audits],
+               tuple(partial(_audit_call, truth, preds, out, o.n_boot) for truth, preds, out in audits),
+               lambda: [["audit", "--truth", truth, *[x for p in preds for x in ("--pred", str(p))], "--out", str(out),
+                         "--n-boot", str(o.n_boot)] for truth, preds, out in audits],
+               needs=("predict",)),
     ]
     if o.farside:
-        stages.append(_farside_stage(lay, o, main_options, main_common))
+        k = [st.name for st in stages].index("baselines") + 1
+        stages.insert(k, _farside_stage(lay, o, main_options, main_common))
     return stages
+
+
+def _farside_call(store: str, kpl19: str, run: Path, hist_store: Path, hist_runs: Path, out: Path, seed: int,
+                  variant: str, options: dict, data_seed: int, device: str) -> None:
+    """The far-side stage's work (:func:`_farside_stage`), in a worker process."""
+    from .audit.farside import farside_study
+    from .data.history import write_history_store
+    from .model.config import layered_config
+    from .model.train import train_runs
+
+    write_history_store(store, store, hist_store, days=FARSIDE_HISTORY_DAYS, seed=data_seed)
+    train_runs(hist_store, kpl19, hist_runs, [seed], layered_config(variant, None, options), resume=True, device=device,
+               progress=False)
+    farside_study(run, store, out, separations=FARSIDE_SEPARATIONS, indices="test", split=kpl19, scales=FARSIDE_SCALES,
+                  history_run=hist_runs / f"seed-{seed}", history_days="auto", device=device)
 
 
 def _farside_stage(lay: StudyLayout, o: DemoOptions, main_options: dict, main_common: list[str]) -> _Stage:
@@ -341,35 +424,27 @@ def _farside_stage(lay: StudyLayout, o: DemoOptions, main_options: dict, main_co
     inside the study folder, so the report does not take it for an experiment of the study),
     and passes it to the study with the ``auto`` history age per observer.
     """
-    from .audit.farside import AGES, SKILL, FarsideSummary, farside_study
-    from .data.history import write_history_store
-    from .model.config import layered_config
-    from .model.train import train_runs
+    from functools import partial
+
+    from .audit.farside import AGES, SKILL, FarsideSummary
 
     seed = o.seeds[0]
     run, store, kpl19, out = lay.seed_dir(MAIN_EXPERIMENT, seed), str(lay.store), str(lay.split("kpl19")), lay.farside_dir
     hist_store, hist_runs = out / "train-history.zarr", out / "runs" / "history"
     hist_run = hist_runs / f"seed-{seed}"
     seps, scales = ", ".join(f"{s:g}" for s in FARSIDE_SEPARATIONS), ", ".join(f"{s:g}" for s in FARSIDE_SCALES)
-
-    def run_stage():
-        write_history_store(store, store, hist_store, days=FARSIDE_HISTORY_DAYS, seed=o.data_seed)
-        train_runs(hist_store, kpl19, hist_runs, [seed],
-                   layered_config(o.variant, None, {**main_options, "history_channels": True}), resume=True,
-                   device=o.device)
-        farside_study(run, store, out, separations=FARSIDE_SEPARATIONS, indices="test", split=kpl19,
-                      scales=FARSIDE_SCALES, history_run=hist_run, history_days="auto", device=o.device)
-
     return _Stage(
         FARSIDE_STAGE, f"far-side study of main seed {seed} and its history-conditioned twin: observers at {seps} deg, "
                        f"EUV scales {scales}",
         [out / FarsideSummary.FILENAME, SKILL.path(out), AGES.path(out)],
-        run_stage,
+        (partial(_farside_call, store, kpl19, run, hist_store, hist_runs, out, seed, o.variant,
+                 {**main_options, "history_channels": True}, o.data_seed, o.device),),
         lambda: [["history", store, "--out", str(hist_store), "--days", FARSIDE_HISTORY_DAYS, "--seed", str(o.data_seed)],
                  ["train", str(hist_store), *main_common, "--history-channels", "--out", str(hist_runs), "--seeds", str(seed)],
                  ["farside", str(run), store, "--split", kpl19, "--indices", "test",
                   "--separations", *(f"{s:g}" for s in FARSIDE_SEPARATIONS), "--scales", *(f"{s:g}" for s in FARSIDE_SCALES),
-                  "--history-run", str(hist_run), "--history-days", "auto", "--device", o.device, "--out", str(out)]])
+                  "--history-run", str(hist_run), "--history-days", "auto", "--device", o.device, "--out", str(out)]],
+        needs=("train",))
 
 
 def _saturation_indices(store_path: Path, n_max: int) -> list[int]:
@@ -386,17 +461,52 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def run_demo(out: str | Path, options: DemoOptions) -> Path:
+def default_processes() -> int:
+    """Worker processes of the demo by default: one per CPU core available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _worker_init() -> None:
+    """Start of a demo worker process: one intra-op thread, no progress bars.
+
+    Every call of the demo runs on one CPU thread whatever the number of processes, so that a
+    study's numbers do not depend on the machine's core count or on which calls ran side by side
+    (a network trained on 2 threads sums its gradients in another order than on 1).
+    """
+    os.environ["EUV2MAG_NO_PROGRESS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _timed(call: Callable[[], object]) -> tuple[float, float, object]:
+    """Run ``call`` in a worker; its start and end (epoch s) and its result."""
+    t0 = time.time()
+    result = call()
+    return t0, time.time(), result
+
+
+def run_demo(out: str | Path, options: DemoOptions, *, processes: int | None = None) -> Path:
     """Run (or resume) the demo study into ``out``; returns the report path.
+
+    The stages' calls run in ``processes`` worker processes (default :func:`default_processes`),
+    each on one CPU thread (:func:`_worker_init`), as soon as the stages they need are done;
+    the numbers do not depend on ``processes``.
 
     Raises
     ------
     UserError
-        If ``out`` holds a demo with other options, a stage fails on bad input, or another
-        process is writing ``out`` (its writer lock is held for the whole run).
+        If ``out`` holds a demo with other options, ``processes`` is below 1, a stage fails on
+        bad input, or another process is writing ``out`` (its writer lock is held for the whole run).
     """
     from .report.build import build_report
 
+    processes = default_processes() if processes is None else int(processes)
+    if processes < 1:
+        raise UserError(f"must be at least 1, got {processes}", parameter="processes")
     root = ensure_dir(out)
     # one demo per study folder: its stages.json and every output under it; each stage also locks
     # its own output (store, run folder, audit folder ...), which are other lock files
@@ -404,27 +514,99 @@ def run_demo(out: str | Path, options: DemoOptions) -> Path:
         lay = StudyLayout(root)
         stages = _Stages(lay, options)
         plan = _plan(lay, options)
-        total = len(plan) + 1
+        order = [st.name for st in plan] + ["report"]
         t_all = time.perf_counter()
-        for k, stage in enumerate(plan, start=1):
-            name, outputs = stage.name, stage.outputs
-            if stages.done(name, outputs):
-                _say(f"[{k}/{total}] {name}: done already, skipped")
-                continue
-            _say(f"[{k}/{total}] {name}: {stage.description} ...")
-            t0 = time.perf_counter()
-            try:
-                stage.run()
-            except UserError as exc:
-                stages.record(name, "failed", time.perf_counter() - t0, [lay.rel(p) for p in outputs], [])
-                raise UserError(f"stage {name} failed ({exc}); fix the cause and re-run the demo to resume", path=root) from None
-            seconds = time.perf_counter() - t0
-            shown = [shlex.join(["euv2mag", *argv]) for argv in stage.commands()]
-            stages.record(name, "done", seconds, [lay.rel(p) for p in outputs], shown)
-            _say(f"[{k}/{total}] {name}: done in {seconds:.0f} s")
-        _say(f"[{total}/{total}] report: writing {lay.rel(lay.report)} ...")
+        _execute(plan, stages, lay, processes, order)
+        k = len(order)
+        _say(f"[{k}/{k}] report: writing {lay.rel(lay.report)} ...")
         t0 = time.perf_counter()
         path = build_report(root)
-        stages.record("report", "done", time.perf_counter() - t0, [lay.rel(lay.report)], ["euv2mag report " + str(root)])
-        _say(f"demo finished in {time.perf_counter() - t_all:.0f} s (this run); report: {path}")
+        stages.record("report", "done", time.perf_counter() - t0, [lay.rel(lay.report)], ["euv2mag report " + str(root)],
+                      order=order)
+        wall = time.perf_counter() - t_all
+        stages.set_run(wall, processes)
+        _say(f"demo finished in {wall:.0f} s (this run, {processes} worker processes); report: {path}")
         return path
+
+
+def _execute(plan: list[_Stage], stages: _Stages, lay: StudyLayout, processes: int, order: list[str]) -> None:
+    """Run the stages not yet done, each once the stages it needs are, in a pool of worker processes.
+
+    Ready stages submit their calls in plan order (the pool runs them first come, first served).
+    On a stage's failure the calls not yet started are cancelled, those running are waited for
+    (their outputs stay resumable), and one line names the stage.
+    """
+    import contextlib
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    number = {name: k for k, name in enumerate(order, start=1)}
+    total = len(order)
+    done = set()
+    for st in plan:
+        if stages.done(st.name, st.outputs):
+            _say(f"[{number[st.name]}/{total}] {st.name}: done already, skipped")
+            done.add(st.name)
+    waiting = [st for st in plan if st.name not in done]
+    if not waiting:
+        return
+    futures: dict = {}  # future -> (stage name, position of the call)
+    results: dict[str, list] = {}
+    left: dict[str, int] = {}
+    held: dict[str, contextlib.ExitStack] = {}
+    by_name = {st.name: st for st in plan}
+    pool = ProcessPoolExecutor(max_workers=min(processes, sum(len(st.calls) for st in waiting)),
+                               mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+    try:
+        while waiting or futures:
+            for st in [st for st in waiting if all(n in done for n in st.needs)]:
+                waiting.remove(st)
+                _say(f"[{number[st.name]}/{total}] {st.name}: {st.description} ...")
+                locks = contextlib.ExitStack()
+                for folder in st.locks:
+                    ensure_dir(folder)
+                    locks.enter_context(writer_lock(folder, what="run folder"))
+                held[st.name] = locks
+                results[st.name], left[st.name] = [None] * len(st.calls), len(st.calls)
+                for k, call in enumerate(st.calls):
+                    futures[pool.submit(_timed, call)] = (st.name, k)
+            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                name, k = futures.pop(fut)
+                st = by_name[name]
+                try:
+                    results[name][k] = fut.result()
+                except UserError as exc:
+                    stages.record(name, "failed", 0.0, [lay.rel(p) for p in st.outputs], [], order=order)
+                    raise UserError(f"stage {name} failed ({exc}); fix the cause and re-run the demo to resume",
+                                    path=lay.root) from None
+                left[name] -= 1
+                if left[name]:
+                    continue
+                timed = results[name]
+                if st.finish is not None:
+                    st.finish([r for _, _, r in timed])
+                held.pop(name).close()
+                seconds = max(t1 for _, t1, _ in timed) - min(t0 for t0, _, _ in timed)
+                shown = [shlex.join(["euv2mag", *argv]) for argv in st.commands()]
+                stages.record(name, "done", seconds, [lay.rel(p) for p in st.outputs], shown, order=order)
+                done.add(name)
+                _say(f"[{number[name]}/{total}] {name}: done in {seconds:.0f} s")
+    except BaseException:
+        # a failed stage or an interrupt: stop the other calls now (a training run resumes from its
+        # last checkpoint; the kernel releases a killed worker's writer locks)
+        _terminate_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for locks in held.values():
+            locks.close()
+
+
+def _terminate_workers(pool) -> None:
+    """Kill the worker processes of ``pool`` (``terminate_workers`` from Python 3.14 on)."""
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()

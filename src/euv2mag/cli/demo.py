@@ -46,6 +46,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--farside", action="store_true", default=None,
                    help="add the far-side stage: the first main run seen from observers at 0, 60, 120 and 180 deg "
                    "from Earth beside persistence (DIR/farside; not in the default 15 minutes)")
+    p.add_argument("--processes", type=positive_int,
+                   help="worker processes running the stages' calls side by side, each on one CPU thread "
+                   "(default: one per CPU core; the numbers do not depend on it)")
     p.set_defaults(func=run)
 
 
@@ -59,6 +62,6 @@ def run(args) -> int:
         lambda_abs_cc=args.lambda_abs_cc, lambda_l1=args.lambda_l1,
         farside=args.farside, n_boot=args.n_boot,
     )
-    path = run_demo(args.out, options)
+    path = run_demo(args.out, options, processes=args.processes)
     print(f"report: {path}")
     return 0

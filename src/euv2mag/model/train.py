@@ -76,6 +76,8 @@ from .pix2pix import build_discriminator, build_generator, set_inference_mode
 
 __all__ = [
     "train_runs",
+    "train_one_seed",
+    "write_runs_summary",
     "train_seed",
     "RunResult",
     "Pix2PixTrainer",
@@ -669,9 +671,6 @@ def train_runs(
         :func:`~euv2mag.model.distributed.plan_launch` refuses or a batch that is not a multiple of
         the processes; or another process is training into ``out`` (one line naming it).
     """
-    from ..data.splits import load_split
-    from ..data.store import FrameStore
-    from ..data.torch_dataset import PairDataset
     from .distributed import plan_launch, process_group, spawn
 
     out = Path(out)
@@ -680,6 +679,33 @@ def train_runs(
         raise UserError("give at least one seed", parameter="seeds")
     if min(seeds) < 0:
         raise UserError(f"must be integers >= 0, got {seeds}", parameter="seeds")
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"seeds repeat: {seeds}")
+    train_idx, val_idx, cfg, info = _checked_training(store_path, split_path, out, seeds, cfg, resume)
+    plan = plan_launch(devices, num_nodes, device)
+    if cfg.batch % plan.world_size:
+        raise UserError(f"must be a multiple of the {plan.world_size} training processes, got {cfg.batch}",
+                        parameter="batch")
+    check_precision(cfg, plan.device_type)
+    # everything a process would refuse before training is checked above, here, before any process
+    # is spawned: a refusal inside them costs their start-up and comes back through spawn()
+    args = (store_path, train_idx, val_idx, cfg, seeds, out, info, resume, device, progress)
+    if plan.kind == "spawn":
+        return spawn(plan, _train_all, *args)
+    with process_group(plan) as dist:
+        return _train_all(*args, dist=dist)
+
+
+def _checked_training(store_path, split_path, out: Path, seeds: list[int], cfg: TrainConfig, resume: bool):
+    """The checks of :func:`train_runs` that need no process group (no file written).
+
+    Returns the training and validation indices, the configuration resolved to the store's
+    size and the ``run.json`` entries naming the store and split.
+    """
+    from ..data.splits import load_split
+    from ..data.store import FrameStore
+    from ..data.torch_dataset import PairDataset
+
     if out.exists() and not out.is_dir():
         raise UserError("exists and is not a folder", path=out, parameter="out")
     store = FrameStore(store_path)
@@ -688,26 +714,59 @@ def train_runs(
     if not train_idx:
         raise UserError("the split's training set is empty", path=split_path)
     cfg = cfg.resolved(store.size)
-    if len(set(seeds)) != len(seeds):
-        raise UserError(f"seeds repeat: {seeds}")
     for seed in seeds:
         check_run_folder(out / f"seed-{seed}", resume, cfg)
-    plan = plan_launch(devices, num_nodes, device)
-    if cfg.batch % plan.world_size:
-        raise UserError(f"must be a multiple of the {plan.world_size} training processes, got {cfg.batch}",
-                        parameter="batch")
-    check_precision(cfg, plan.device_type)
     # the dataset's own checks (both arrays present, frames in the store; it reads no image)
     PairDataset(store, train_idx, mag_scaling=cfg.mag_scaling, euv_scaling=cfg.euv_scaling, jitter_px=cfg.jitter_px,
                 pad=cfg.pad, coord_channels=cfg.coord_channels, cache=False)
-    # everything a process would refuse before training is checked above, here, before any process
-    # is spawned: a refusal inside them costs their start-up and comes back through spawn()
     info = {"store": str(Path(store_path).resolve()), "split": str(Path(split_path).resolve()), "split_scheme": split.scheme}
-    args = (store_path, train_idx, val_idx, cfg, seeds, out, info, resume, device, progress)
-    if plan.kind == "spawn":
-        return spawn(plan, _train_all, *args)
-    with process_group(plan) as dist:
-        return _train_all(*args, dist=dist)
+    return train_idx, val_idx, cfg, info
+
+
+def train_one_seed(
+    store_path: str | Path,
+    split_path: str | Path,
+    out: str | Path,
+    seed: int,
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool | None = None,
+) -> RunResult:
+    """Train one seed into ``out/seed-K`` with the checks of :func:`train_runs`, in this process.
+
+    For a caller that trains several seeds of one ``out`` folder at once in separate processes
+    (the demo, :func:`euv2mag.demo.run_demo`): unlike :func:`train_runs` it does not take the
+    writer lock of ``out`` (the caller holds it; the seed folder's own lock is taken as always)
+    and does not write ``out/runs.json`` (the caller does, with :func:`write_runs_summary`, once
+    every seed has returned).  The arguments are those of :func:`train_runs` for one seed.
+
+    Raises
+    ------
+    UserError
+        As :func:`train_runs`.
+    """
+    out, seed = Path(out), int(seed)
+    if seed < 0:
+        raise UserError(f"must be an integer >= 0, got {seed}", parameter="seed")
+    train_idx, val_idx, cfg, info = _checked_training(store_path, split_path, out, [seed], cfg, resume)
+    return train_seed(store_path, train_idx, val_idx, cfg, seed, out / f"seed-{seed}", resume=resume, device=device,
+                      progress=progress, run_info=info)
+
+
+def write_runs_summary(out: str | Path, results: Sequence[RunResult], cfg: TrainConfig) -> Path:
+    """Write ``out/runs.json``: each seed's run folder, iterations and best validation, and the configuration.
+
+    Returns the path written (atomically).
+    """
+    summary = {
+        "runs": [{"seed": r.seed, "run_dir": str(r.run_dir), "iteration": r.iteration, "best": r.best} for r in results],
+        "config": cfg.to_dict(),
+    }
+    path = Path(out) / "runs.json"
+    atomic_write_json(path, summary)
+    return path
 
 
 def _train_all(store_path, train_idx, val_idx, cfg, seeds, out, info, resume, device, progress, *, dist) -> list[RunResult]:
@@ -726,12 +785,6 @@ def _train_all(store_path, train_idx, val_idx, cfg, seeds, out, info, resume, de
                 train_seed(store_path, train_idx, val_idx, cfg, seed, out / f"seed-{seed}", resume=resume,
                            device=device, progress=progress, run_info=info, dist=dist)
             )
-        summary = {
-            "runs": [
-                {"seed": r.seed, "run_dir": str(r.run_dir), "iteration": r.iteration, "best": r.best} for r in results
-            ],
-            "config": cfg.to_dict(),
-        }
         if dist.is_main:
-            atomic_write_json(out / "runs.json", summary)
+            write_runs_summary(out, results, cfg)
     return results

@@ -1,0 +1,91 @@
+"""The demo's stage runner: dependencies, one thread per call, failures in one line (euv2mag.demo._execute)."""
+from __future__ import annotations
+
+import json
+import shutil
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from _model_data import make_pair_store, write_split
+
+from euv2mag.data.store import FrameStore
+from euv2mag.demo import _execute, _Stage, _Stages, _timed, _train_call, _worker_init, demo_options
+from euv2mag.errors import UserError
+from euv2mag.report.layout import StudyLayout
+
+
+@pytest.fixture(scope="module")
+def tiny_store_and_split(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny")
+    store = make_pair_store(d / "pairs.zarr", n_frames=5, size=32)
+    times = [str(t) for t in FrameStore(store).times]
+    return str(store), str(write_split(d / "split.json", [0, 1, 2], [3], [4], times=times))
+
+
+def _stages(tmp_path):
+    lay = StudyLayout(tmp_path)
+    return lay, _Stages(lay, demo_options(quick=True))
+
+
+def test_a_stage_starts_after_what_it_needs_and_each_call_has_one_thread(tmp_path):
+    lay, stages = _stages(tmp_path)
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    threads = []
+    plan = [
+        # listed first, but needs "write": its copy fails unless "write" finished before it started
+        _Stage("copy", "copy", [b], (partial(shutil.copyfile, a, b),), lambda: [["copy"]], needs=("write",)),
+        _Stage("write", "write", [a], (partial(Path.write_text, a, "1"),), lambda: [["write"]]),
+        _Stage("threads", "threads", [], (torch.get_num_threads, torch.get_num_threads), lambda: [],
+               finish=threads.extend),
+    ]
+    order = ["write", "copy", "threads"]
+    _execute(plan, stages, lay, 2, order)
+    assert b.read_text() == "1" and threads == [1, 1]
+    record = json.loads(lay.stages.read_text())
+    assert list(record["stages"]) == order  # kept in the study's order, whatever order they finished in
+    assert all(s["status"] == "done" and s["seconds"] >= 0 for s in record["stages"].values())
+    assert record["stages"]["copy"]["commands"] == ["euv2mag copy"]
+    # done stages are skipped on the next run: nothing is recomputed
+    a.write_text("2")
+    _execute(plan, stages, lay, 2, order)
+    assert b.read_text() == "1"
+
+
+def test_a_failed_stage_is_one_line_naming_it_and_recorded(tmp_path):
+    lay, stages = _stages(tmp_path)
+    missing = tmp_path / "missing.zarr"
+    plan = [_Stage("split", "split", [tmp_path / "s.json"],
+                   (partial(__import__("euv2mag.demo", fromlist=["_split_call"])._split_call, str(missing), "kpl19",
+                            str(tmp_path / "s.json"), 0.1),), lambda: [])]
+    with pytest.raises(UserError) as err:
+        _execute(plan, stages, lay, 1, ["split"])
+    text = str(err.value)
+    assert "stage split failed" in text and str(missing) in text and "\n" not in text
+    assert json.loads(lay.stages.read_text())["stages"]["split"]["status"] == "failed"
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.slow
+def test_a_run_trained_in_a_worker_equals_one_trained_here_on_one_thread(tmp_path, tiny_store_and_split):
+    """The demo's numbers do not depend on its process count: each call trains on one thread."""
+    store, split = tiny_store_and_split
+    options = {"iters": 6, "val_every": 6, "ckpt_every": 6, "log_every": 2, "ngf": 4, "ndf": 4, "precision": "fp32"}
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init) as pool:
+        pool.submit(_timed, partial(_train_call, store, split, tmp_path / "worker", 3, "cc", options, "cpu")).result()
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _train_call(store, split, tmp_path / "here", 3, "cc", options, "cpu")
+    finally:
+        torch.set_num_threads(saved)
+    w = torch.load(tmp_path / "worker" / "seed-3" / "last.ckpt", weights_only=True)["G"]
+    h = torch.load(tmp_path / "here" / "seed-3" / "last.ckpt", weights_only=True)["G"]
+    assert w.keys() == h.keys()
+    for k in w:
+        np.testing.assert_array_equal(w[k].numpy(), h[k].numpy(), err_msg=k)

@@ -13,7 +13,8 @@ the libraries in its workers).  The three configurations are timed in ``--repeat
 rounds, into fresh output folders, and each keeps its best time, so that a change of the
 machine's load affects all three alike.  Prints frames/s and the ratio **2 workers / 1 worker** (target >= 1.7), and the
 dashboard-free overhead per task: the wall time per item of mapping a no-op over 400 items with
-:meth:`euv2mag.parallel.FrameMap.map` on each cluster.
+:meth:`euv2mag.parallel.FrameMap.map` on each cluster, one item per task and in the batches of
+:meth:`~euv2mag.parallel.FrameMap.batch_size` (as ``prepare`` submits its frames).
 
 Each configuration also reports the CPU seconds per frame of this process (the client, which
 writes the output (for prepare on a cluster: geometry and bookkeeping only), plus the local clusters' schedulers, threads of it) and of the worker
@@ -194,13 +195,17 @@ def main(argv=None) -> int:
                     best[key, command] = min(best[key, command], timed(run, cluster_client))
             for client in clients.values():
                 client.close()
-            overhead = {}
+            overhead, batched = {}, {}
             for n in (1, 2):
                 with FrameMap(where[n]) as pool:
                     list(pool.map(_noop, range(50)))
                     t1 = time.perf_counter()
                     list(pool.map(_noop, range(400)))
                     overhead[n] = (time.perf_counter() - t1) / 400
+                    k = pool.batch_size(400)
+                    t1 = time.perf_counter()
+                    list(pool.map(_noop, range(400), batch=k))
+                    batched[n] = (k, (time.perf_counter() - t1) / 400)
 
         print("fastest rounds (wall s, client CPU s, worker CPU s):",
               {f"{key}/{command}": tuple(round(v, 3) for v in run) for (key, command), run in best.items()},
@@ -241,7 +246,9 @@ def main(argv=None) -> int:
             print(f"CPU bound of 2 workers / 1 worker, {command}{how}: {two / one:.2f}x on {cores} cores, "
                   f"{two_more / one:.2f}x with a core free for the client (client {c:.3f} s, worker {w:.3f} s per frame)")
         print(f"overhead per task (no-op mapped over 400 items, no dashboard): {overhead[1] * 1e3:.2f} ms with 1 worker, "
-              f"{overhead[2] * 1e3:.2f} ms with 2")
+              f"{overhead[2] * 1e3:.2f} ms with 2; per item in batches of FrameMap.batch_size(400): "
+              f"{batched[1][1] * 1e3:.2f} ms with 1 worker ({batched[1][0]} items per task), "
+              f"{batched[2][1] * 1e3:.2f} ms with 2 ({batched[2][0]} per task)")
         print(f"load average (1 min) after: {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(root, ignore_errors=True)

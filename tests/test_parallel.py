@@ -193,13 +193,17 @@ def test_synth_prepare_and_saturation_on_a_cluster_match_serial(cluster, tmp_pat
         assert (s / "sat" / name).read_text().replace(str(s), "ROOT") == (r / "sat" / name).read_text().replace(str(r), "ROOT")
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 def test_prepare_workers_write_the_frames_and_an_interrupted_run_resumes_to_the_serial_store(cluster, tmp_path,
-                                                                                             monkeypatch):
+                                                                                             monkeypatch, batch):
     """The workers write each frame's images into the staging store; the client marks a frame done
     only once its worker has returned.  A run interrupted while marking frame 2 leaves frames 0-1
     done, frame 2's images on disk but not done, and no published store; the re-run redoes frames
-    2-4 only and gives the serial store, byte for byte."""
+    2-4 only and gives the serial store, byte for byte.  With ``batch`` frames per task too (5
+    frames on 2 workers are 1 per task by default)."""
     from euv2mag.data import prepare as prep
+
+    monkeypatch.setattr(FrameMap, "batch_size", lambda self, n, max_batch=None: batch if self.distributed else 1)
 
     fits_dir = tmp_path / "fits"
     fits_dir.mkdir()
@@ -328,6 +332,30 @@ def test_frame_map_yields_in_item_order_and_a_lost_cluster_is_one_line(cluster):
     assert pool._lost(ZeroDivisionError("a bug")).__class__ is ZeroDivisionError  # programming errors stay as they are
     with FrameMap() as serial:
         assert list(serial.map(abs, [-2, 3, -4])) == [2, 3, 4] and not serial.distributed
+
+
+def test_frame_map_in_batches_yields_in_item_order_and_the_results_before_an_error(cluster):
+    import time
+
+    def slow_first(i):  # defined here: sent to the workers by value
+        time.sleep(0.3 if i == 0 else 0.0)
+        if i == 7:
+            raise UserError(f"item {i} is bad")
+        return i * i
+
+    with FrameMap(cluster) as pool:
+        assert [pool.batch_size(n) for n in (5, 8, 17, 32, 1000)] == [1, 1, 2, 4, 8]
+        assert pool.batch_size(1000, max_batch=3) == 3
+        assert list(pool.map(slow_first, range(7), batch=3)) == [i * i for i in range(7)]  # 3 + 3 + 1 items
+        got = []
+        with pytest.raises(UserError, match="^item 7 is bad$"):
+            for value in pool.map(slow_first, range(12), batch=3):
+                got.append(value)
+        assert got == [i * i for i in range(7)]  # item 6 shares the failing task and comes first
+        with pytest.raises(ValueError, match="batch must be a whole number >= 1"):
+            next(pool.map(slow_first, range(3), batch=0))
+    with FrameMap() as serial:
+        assert serial.batch_size(1000) == 1 and list(serial.map(abs, [-2, 3], batch=4)) == [2, 3]
 
 
 def test_local_cluster_workers_reuse_freed_frame_memory_as_the_serial_path_does(cluster):

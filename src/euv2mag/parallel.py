@@ -46,8 +46,16 @@ Overhead
 --------
 Items are submitted with :meth:`distributed.Client.submit` as a sliding window of
 ``2 x`` (worker threads) tasks, so that every worker has a task queued while the client waits
-for the oldest one; ``benchmarks/distributed_speed.py`` measures the per-task overhead (a few
-ms on a local cluster) with a no-op task.
+for the oldest one; ``benchmarks/distributed_speed.py`` measures the per-task overhead (6-10
+ms on a local cluster of the 2-core machine, paid by the client process, which also hosts a
+local cluster's scheduler, and by the worker, on cores the workers share) with a no-op task.  A
+job whose items are short (``prepare``: 0.13-0.21 s of a worker per 1024^2 frame, measured)
+therefore submits ``batch`` consecutive items per task
+(:meth:`FrameMap.map`), as many as :meth:`FrameMap.batch_size` allows: each worker thread still
+gets at least :data:`TASKS_PER_THREAD` tasks (so that the workers finish together), and a task
+holds at most :data:`MAX_BATCH` items (so that its results stay small and an interrupted run
+loses little).  The results are still yielded one by one, in item order; an item whose
+function raises ends its task there, after the items before it are yielded.
 """
 from __future__ import annotations
 
@@ -64,7 +72,8 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import UserError
 
-__all__ = ["FrameMap", "ClusterLost", "LOCAL", "LOCAL_WORKER_CONFIG", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "SETTLE_TIMEOUT_S", "CHECKED_DISTRIBUTIONS", "check_scheduler", "local_cluster",
+__all__ = ["FrameMap", "ClusterLost", "LOCAL", "LOCAL_WORKER_CONFIG", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "SETTLE_TIMEOUT_S", "CHECKED_DISTRIBUTIONS",
+           "TASKS_PER_THREAD", "MAX_BATCH", "check_scheduler", "local_cluster",
            "local_cpu_count"]
 
 #: ``scheduler`` value that starts a :class:`distributed.LocalCluster` on this machine.
@@ -79,6 +88,13 @@ WORKER_WAIT_S = 60.0
 #: Seconds :meth:`FrameMap.map` with ``settle=True`` waits for the tasks still in flight when the
 #: caller stops early (so that no worker writes into a folder the caller then removes).
 SETTLE_TIMEOUT_S = 300.0
+
+#: :meth:`FrameMap.batch_size`: each worker thread gets at least this many tasks of a map.
+TASKS_PER_THREAD = 4
+
+#: :meth:`FrameMap.batch_size`: at most this many items per task (8 frames of ``prepare`` at 1024^2
+#: are about 1.6 s of a worker; their geometries, not their images, come back).
+MAX_BATCH = 8
 
 _ADDRESS = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
 
@@ -345,7 +361,31 @@ class FrameMap:
                     with contextlib.suppress(OSError):
                         (folder / name).unlink()
 
-    def map(self, func: Callable, items: Iterable, *, settle: bool = False) -> Iterator:
+    def batch_size(self, n_items: int, max_batch: int | None = None) -> int:
+        """Items per task for a map of ``n_items`` items: 1 on the serial path.
+
+        On a cluster, ``n_items // (TASKS_PER_THREAD x nthreads)`` (each worker thread gets at
+        least :data:`TASKS_PER_THREAD` tasks) bounded to 1 .. ``max_batch``; e.g. 32 items on 2
+        workers give 4 items per task, on 1 worker 8.
+
+        Parameters
+        ----------
+        n_items : int
+            Items the map will have.
+        max_batch : int, optional
+            At most this many items per task (default :data:`MAX_BATCH`).
+
+        Returns
+        -------
+        int
+            ``batch`` for :meth:`map`, >= 1.
+        """
+        if self._client is None:
+            return 1
+        cap = MAX_BATCH if max_batch is None else int(max_batch)
+        return max(1, min(cap, int(n_items) // (TASKS_PER_THREAD * self.nthreads)))
+
+    def map(self, func: Callable, items: Iterable, *, settle: bool = False, batch: int = 1) -> Iterator:
         """Yield ``func(item)`` for each item, in the order of ``items``.
 
         Parameters
@@ -361,11 +401,17 @@ class FrameMap:
             instead of cancelling them: for a ``func`` that writes files, so that none is written
             after the generator is closed (a task already running cannot be cancelled).  Close
             the generator explicitly (``contextlib.closing``) before removing what it writes into.
+        batch : int
+            On a cluster, consecutive items per task (>= 1; :meth:`batch_size` chooses one): the
+            per-task overhead is paid once per ``batch`` items.  A task's results come back
+            together (keep ``batch`` x a result's size small); an item whose ``func`` raises
+            ends its task: the results of the items before it are yielded, then the error is
+            raised.  Ignored on the serial path.
 
         Yields
         ------
         object
-            ``func(item)``, in item order.  On a cluster at most ``2 x`` :attr:`nthreads` items
+            ``func(item)``, in item order.  On a cluster at most ``2 x`` :attr:`nthreads` tasks
             are in flight; the remaining ones are cancelled (or, ``settle``, finished) when the
             caller stops iterating.
 
@@ -374,6 +420,8 @@ class FrameMap:
         UserError
             The error ``func`` raised for an item (re-raised as is), or the cluster was lost.
         """
+        if isinstance(batch, bool) or int(batch) != batch or batch < 1:
+            raise ValueError(f"batch must be a whole number >= 1, got {batch!r}")
         if self._client is None:
             if self.scheduler is not None:
                 raise RuntimeError("FrameMap.map on a cluster needs the 'with FrameMap(...)' block")
@@ -383,7 +431,18 @@ class FrameMap:
         client = self._client
         source = iter(items)
         window = 2 * self.nthreads
-        pending = deque(client.submit(func, item, pure=False) for item in islice(source, window))
+
+        def submit():  # the next task (None when the items are used up)
+            chunk = list(islice(source, batch))
+            if not chunk:
+                return None
+            if batch == 1:
+                return client.submit(func, chunk[0], pure=False)
+            return client.submit(_call_batch, func, chunk, pure=False)
+
+        pending = deque()
+        while len(pending) < window and (future := submit()) is not None:
+            pending.append(future)
         try:
             while pending:
                 future = pending.popleft()
@@ -393,10 +452,16 @@ class FrameMap:
                     raise
                 except Exception as exc:  # noqa: BLE001 - sorted below
                     raise self._lost(exc) from None
-                for item in islice(source, 1):
-                    pending.append(client.submit(func, item, pure=False))
+                if (following := submit()) is not None:
+                    pending.append(following)
                 future.release()
-                yield result
+                if batch == 1:
+                    yield result
+                    continue
+                results, error = result
+                yield from results
+                if error is not None:
+                    raise error if isinstance(error, UserError) else self._lost(error)
         finally:
             if pending and settle:
                 from distributed import wait
@@ -422,6 +487,18 @@ class FrameMap:
             return ClusterLost(f"{where}: the cluster failed while working ({_one_line(exc)}); "
                              "the frames done so far are kept: re-run the same command to resume")
         return exc
+
+
+def _call_batch(func: Callable, items: list) -> tuple[list, BaseException | None]:
+    """One task of :meth:`FrameMap.map` with ``batch`` > 1: ``([func(item), ...], None)``, or the
+    results of the items before the first that raised, and that item's exception."""
+    results = []
+    for item in items:
+        try:
+            results.append(func(item))
+        except Exception as exc:  # noqa: BLE001 - re-raised by the client, after the results before it
+            return results, exc
+    return results, None
 
 
 def _write_probe(folder: str, token: str) -> tuple[str, str]:

@@ -559,14 +559,17 @@ def prepare_store(
                 try:
                     with progress_bar("prepare", len(pending), enabled=progress) as advance:
                         if workers_write:
-                            # prepared and written on the workers; marked done here, in frame order,
-                            # once written.  ``closing`` (with settle) waits for the tasks in flight
-                            # before an error removes the staging folder they write into.
+                            # prepared and written on the workers, several consecutive frames per
+                            # task (the per-task overhead of the client and its scheduler is paid
+                            # once per batch); marked done here, in frame order, once written.
+                            # ``closing`` (with settle) waits for the tasks in flight before an
+                            # error removes the staging folder they write into.
                             done = contextlib.closing(pool.map(
                                 _prepare_write_task,
                                 [(frames[i], size, rsun_px, degradation_table, str(staging), i) for i in pending],
-                                settle=True))
-                        else:  # prepared here or on the workers; written here, in frame order
+                                settle=True, batch=pool.batch_size(len(pending))))
+                        else:  # prepared here or on the workers; written here, in frame order (one
+                            # frame per task: its images come back with it)
                             done = contextlib.closing(
                                 pool.map(_prepare_task, [(frames[i], size, rsun_px, degradation_table) for i in pending]))
                         written: dict = {}  # frames written by their workers, not yet marked done

@@ -25,8 +25,8 @@ def render(page: Page, ctx) -> None:
     rows = [[name, s.get("status", "—"), s.get("seconds")] for name, s in stages["stages"].items() if isinstance(s, dict)]
     extra = ", ".join(f"{k} = {v}" for k, v in (stages.get("options") or {}).items())
     run = stages.get("run") if isinstance(stages.get("run"), dict) else {}
-    wall = (f" Stages ran side by side in {run.get('processes')} worker processes, one CPU thread each; the last run "
-            f"took {run.get('wall_seconds')} s wall." if run.get("wall_seconds") is not None else "")
+    wall = (f" Stages ran side by side in {run.get('processes')} worker processes, one CPU thread each; in the last run "
+            f"they took {run.get('wall_seconds')} s wall before this report." if run.get("wall_seconds") is not None else "")
     sec.table(["stage", "status", "seconds"], rows,
               "Stages of euv2mag demo and their run times (from the first call's start to the last call's end)"
               + (f" (options: {extra})" if extra else "") + "." + wall,

@@ -21,7 +21,7 @@ in the layout of :mod:`euv2mag.report.layout`):
 12. ``report``     ``report.html``.
 
 The stages' calls (one per synthesis, training run, study, prediction or audit) run in a pool of
-worker processes (``processes``, default one per CPU core and at least one per training run,
+worker processes (``processes``, default one per CPU core,
 :func:`default_processes`), each stage as soon as the stages it needs are done, in the order
 above where several are ready: the two syntheses side by side, the five training runs first
 after the split, then saturation, leakage and baselines.  Every call runs on one CPU thread
@@ -468,20 +468,21 @@ def _say(text: str) -> None:
 
 
 def default_processes(options: DemoOptions) -> int:
-    """Worker processes of the demo by default: one per CPU core, and at least one per training run.
+    """Worker processes of the demo by default: one per CPU core.
 
-    The training runs are the longest calls (five in the default study: the main seeds, the
-    reference and the control).  With fewer processes than runs the cores idle while the last
-    runs train alone (five runs on two processes take three rounds); with one process per run
-    they all share the cores to the end.  Measured on 2 cores (2026-12-02, 900 iterations of the
-    default configuration per run): 5 one-thread runs side by side trained at 23.7 iterations/s
-    together, 2 at 24.8, so the oversubscription costs ~5 % against the 17 % of the third round.
+    ``options`` is accepted so that a preset could size its pool; the default does not depend on
+    it.  More processes than cores (one per training run, the default before 2026-12-03) let the
+    five runs of the default study share the cores to the end instead of the last one training
+    alone, but the whole study costs more CPU: measured on 2 idle cores (2026-12-03, the default
+    demo, identical numbers), 5 processes 18 min 8 s wall and 1994 s of user CPU, 2 processes
+    17 min 40 s and 1897 s.
     """
+    del options
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, cores, len(options.seeds) + 2)
+    return max(1, cores)
 
 
 def _worker_init() -> None:

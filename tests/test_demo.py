@@ -71,6 +71,9 @@ def test_quick_demo_runs_the_whole_study(quick_demo):
     run = stages["run"]
     assert run["processes"] >= 1 and 0 < run["wall_seconds"]
     assert run["wall_seconds"] < stages["total_seconds"] or run["processes"] == 1
+    # the workers' CPU time is counted (they trained five networks: far more than the demo process alone)
+    assert run["cpu_seconds"] > 0.5 * run["wall_seconds"]
+    assert run["steal_fraction"] is None or 0 <= run["steal_fraction"] <= 1
     truth, leak = FrameStore(lay.store), FrameStore(lay.leak_store)
     assert truth.attrs["params"]["polarity_leak"] == 0 and leak.attrs["params"]["polarity_leak"] == 0.5
     # same Sun: identical magnetograms, EUV differs only through the leak

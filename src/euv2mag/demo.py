@@ -68,6 +68,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from . import _cpu
 from ._io import atomic_write_json, ensure_dir
 from ._lock import writer_lock
 from .errors import UserError
@@ -208,9 +209,14 @@ class _Stages:
         self.data["total_seconds"] = round(sum(s.get("seconds", 0.0) for s in self.data["stages"].values()), 2)
         atomic_write_json(self.path, self.data)
 
-    def set_run(self, wall_seconds: float, processes: int) -> None:
-        """Record the wall time of this run's stages before the report (they overlap: less than ``total_seconds``) and its processes."""
-        self.data["run"] = {"wall_seconds": round(wall_seconds, 2), "processes": int(processes)}
+    def set_run(self, wall_seconds: float, processes: int, usage: dict) -> None:
+        """Record this run's stages before the report: wall time (they overlap: less than
+        ``total_seconds``), processes, and :func:`euv2mag._cpu.usage_between` (CPU seconds of the
+        demo and its workers, share of the machine's CPU time stolen by the hypervisor)."""
+        steal = usage.get("steal_fraction")
+        self.data["run"] = {"wall_seconds": round(wall_seconds, 2), "processes": int(processes),
+                            "cpu_seconds": usage["cpu_seconds"],
+                            "steal_fraction": None if steal is None else round(steal, 4)}
         atomic_write_json(self.path, self.data)
 
 
@@ -531,9 +537,11 @@ def run_demo(out: str | Path, options: DemoOptions, *, processes: int | None = N
         stages = _Stages(lay, options)
         plan = _plan(lay, options)
         order = [st.name for st in plan] + ["report"]
-        t_all = time.perf_counter()
-        if _execute(plan, stages, lay, processes, order):  # a run that only rebuilt the report keeps the last one's
-            stages.set_run(time.perf_counter() - t_all, processes)  # before the report, which shows it
+        t_all, cpu_start = time.perf_counter(), _cpu.sample()
+        ran = _execute(plan, stages, lay, processes, order)
+        if ran:  # a run that only rebuilt the report keeps the last one's
+            # before the report, which shows it; the workers have ended, so their CPU time counts
+            stages.set_run(time.perf_counter() - t_all, processes, _cpu.usage_between(cpu_start, _cpu.sample()))
         k = len(order)
         _say(f"[{k}/{k}] report: writing {lay.rel(lay.report)} ...")
         t0 = time.perf_counter()
@@ -541,7 +549,11 @@ def run_demo(out: str | Path, options: DemoOptions, *, processes: int | None = N
         stages.record("report", "done", time.perf_counter() - t0, [lay.rel(lay.report)], ["euv2mag report " + str(root)],
                       order=order)
         wall = time.perf_counter() - t_all
-        _say(f"demo finished in {wall:.0f} s (this run, {processes} worker processes); report: {path}")
+        run = stages.data.get("run") or {}
+        cpu = (f", {run['cpu_seconds']:.0f} s of CPU before the report" if ran and "cpu_seconds" in run else "")
+        steal = (f", {100 * run['steal_fraction']:.0f} % of the machine's CPU time stolen by its hypervisor"
+                 if ran and run.get("steal_fraction") is not None else "")
+        _say(f"demo finished in {wall:.0f} s (this run, {processes} worker processes{cpu}{steal}); report: {path}")
         return path
 
 

@@ -33,7 +33,7 @@ demo: venv
 	$(BIN)/euv2mag demo --out $(DEMO_OUT) $(DEMO_ARGS)
 
 test: venv
-	EUV2MAG_NO_PROGRESS=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	EUV2MAG_NO_PROGRESS=1 $(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 # The documentation (user guide + API reference generated from the docstrings), warnings as
 # errors; open docs/_build/html/index.html.

@@ -68,6 +68,7 @@ def steal_fraction(before: dict, after: dict) -> float | None:
 
 
 def usage_between(start: CpuSample, end: CpuSample) -> dict:
-    """``{"cpu_seconds": s, "steal_fraction": f or None}`` of the interval from ``start`` to ``end``."""
+    """``{"cpu_seconds": s, "steal_fraction": f or None}`` of the interval from ``start`` to ``end`` (rounded for records)."""
+    steal = steal_fraction(start.machine, end.machine)
     return {"cpu_seconds": round(end.process_seconds - start.process_seconds, 1),
-            "steal_fraction": steal_fraction(start.machine, end.machine)}
+            "steal_fraction": None if steal is None else round(steal, 4)}

@@ -213,10 +213,7 @@ class _Stages:
         """Record this run's stages before the report: wall time (they overlap: less than
         ``total_seconds``), processes, and :func:`euv2mag._cpu.usage_between` (CPU seconds of the
         demo and its workers, share of the machine's CPU time stolen by the hypervisor)."""
-        steal = usage.get("steal_fraction")
-        self.data["run"] = {"wall_seconds": round(wall_seconds, 2), "processes": int(processes),
-                            "cpu_seconds": usage["cpu_seconds"],
-                            "steal_fraction": None if steal is None else round(steal, 4)}
+        self.data["run"] = {"wall_seconds": round(wall_seconds, 2), "processes": int(processes), **usage}
         atomic_write_json(self.path, self.data)
 
 
@@ -473,17 +470,15 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def default_processes(options: DemoOptions) -> int:
+def default_processes() -> int:
     """Worker processes of the demo by default: one per CPU core.
 
-    ``options`` is accepted so that a preset could size its pool; the default does not depend on
-    it.  More processes than cores (one per training run, the default before 2026-12-03) let the
+    More processes than cores (one per training run, the default before 2026-12-03) let the
     five runs of the default study share the cores to the end instead of the last one training
     alone, but the whole study costs more CPU: measured on 2 idle cores (2026-12-03, the default
     demo, identical numbers), 5 processes 18 min 8 s wall and 1994 s of user CPU, 2 processes
     17 min 40 s and 1897 s.
     """
-    del options
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -526,7 +521,7 @@ def run_demo(out: str | Path, options: DemoOptions, *, processes: int | None = N
     """
     from .report.build import build_report
 
-    processes = default_processes(options) if processes is None else int(processes)
+    processes = default_processes() if processes is None else int(processes)
     if processes < 1:
         raise UserError(f"must be at least 1, got {processes}", parameter="processes")
     root = ensure_dir(out)
@@ -538,10 +533,11 @@ def run_demo(out: str | Path, options: DemoOptions, *, processes: int | None = N
         plan = _plan(lay, options)
         order = [st.name for st in plan] + ["report"]
         t_all, cpu_start = time.perf_counter(), _cpu.sample()
-        ran = _execute(plan, stages, lay, processes, order)
-        if ran:  # a run that only rebuilt the report keeps the last one's
+        usage = None
+        if _execute(plan, stages, lay, processes, order):  # a run that only rebuilt the report keeps the last one's
             # before the report, which shows it; the workers have ended, so their CPU time counts
-            stages.set_run(time.perf_counter() - t_all, processes, _cpu.usage_between(cpu_start, _cpu.sample()))
+            usage = _cpu.usage_between(cpu_start, _cpu.sample())
+            stages.set_run(time.perf_counter() - t_all, processes, usage)
         k = len(order)
         _say(f"[{k}/{k}] report: writing {lay.rel(lay.report)} ...")
         t0 = time.perf_counter()
@@ -549,10 +545,9 @@ def run_demo(out: str | Path, options: DemoOptions, *, processes: int | None = N
         stages.record("report", "done", time.perf_counter() - t0, [lay.rel(lay.report)], ["euv2mag report " + str(root)],
                       order=order)
         wall = time.perf_counter() - t_all
-        run = stages.data.get("run") or {}
-        cpu = (f", {run['cpu_seconds']:.0f} s of CPU before the report" if ran and "cpu_seconds" in run else "")
-        steal = (f", {100 * run['steal_fraction']:.0f} % of the machine's CPU time stolen by its hypervisor"
-                 if ran and run.get("steal_fraction") is not None else "")
+        cpu = f", {usage['cpu_seconds']:.0f} s of CPU before the report" if usage else ""
+        steal = (f", {100 * usage['steal_fraction']:.0f} % of the machine's CPU time stolen by its hypervisor"
+                 if usage and usage["steal_fraction"] is not None else "")
         _say(f"demo finished in {wall:.0f} s (this run, {processes} worker processes{cpu}{steal}); report: {path}")
         return path
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from euv2mag.cli import main
-from euv2mag.data.store import FrameStore, StoreWriter
+from euv2mag.data.store import DONE_BATCH, FrameStore, StoreWriter
 from euv2mag.errors import UserError
 from euv2mag.geometry import DiskGeometry
 from euv2mag.scaling import EuvScaling, MagScaling
@@ -70,6 +70,35 @@ def test_interrupted_store_is_readable_and_resumes(tmp_path):
             _write(path)
     _write(path)
     assert FrameStore(path).complete
+
+
+def test_frames_are_marked_done_in_batches_and_every_written_one_when_the_writer_closes(tmp_path):
+    path, n = tmp_path / "s.zarr", DONE_BATCH + 3
+    geometries = [DiskGeometry((N, N), rsun_px=12.0, cdelt_arcsec=80.0, l0_deg=float(i), time=f"2011-01-{i + 1:02d}T00:00:00.000")
+                  for i in range(n)]
+    image = np.where(geometries[0].disk_mask(), 1.0, np.nan).astype(np.float32)
+
+    def done():
+        return FrameStore(path, require_complete=False).frames_done.tolist()
+
+    writer = StoreWriter.open(path, n_frames=n, shape=(N, N), arrays=("mag",), kind="synthetic", params=PARAMS)
+    for i in range(DONE_BATCH - 1):
+        writer.write_frame(i, geometries[i], mag=image)
+    assert sum(done()) == 0  # images written, geometry and flags not yet
+    writer.write_frame(DONE_BATCH - 1, geometries[DONE_BATCH - 1], mag=image)
+    assert done() == [True] * DONE_BATCH + [False] * 3
+    with pytest.raises(KeyboardInterrupt), writer:  # an interrupted run keeps every frame it wrote
+        writer.write_frame(DONE_BATCH, geometries[DONE_BATCH], mag=image)
+        writer.write_frame(DONE_BATCH + 1, geometries[DONE_BATCH + 1], mag=image)
+        raise KeyboardInterrupt
+    assert done() == [True] * (DONE_BATCH + 2) + [False]
+    store = FrameStore(path, require_complete=False)
+    assert [store.geometry(i) for i in range(DONE_BATCH + 2)] == geometries[:-1]
+    with StoreWriter.open(path, n_frames=n, shape=(N, N), arrays=("mag",), kind="synthetic", params=PARAMS) as writer:
+        assert writer.pending() == [n - 1]  # the lock was released; only the last frame is left
+        writer.write_frame(n - 1, geometries[n - 1], mag=image)
+        writer.finish()
+    assert FrameStore(path).geometry(n - 1) == geometries[n - 1]
 
 
 def test_other_parameters_do_not_silently_resume(tmp_path):

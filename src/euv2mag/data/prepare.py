@@ -653,6 +653,7 @@ def publish_staged(writer, staging: Path, out: Path, good: list[int], *, shape, 
     """
     from .store import FrameStore, StoreWriter, _is_vacant
 
+    writer.flush()  # the frames it wrote are read back below: their geometry must be on disk
     if len(good) == writer.n_frames and (not out.exists() or _is_vacant(out)):
         for name, table in tables.items():
             writer.write_table(name, table)

@@ -57,6 +57,36 @@ def test_a_stage_starts_after_what_it_needs_and_each_call_has_one_thread(tmp_pat
     assert b.read_text() == "1"
 
 
+def test_a_free_process_takes_the_first_ready_call_in_plan_order(tmp_path, capsys):
+    """One process: "late" is ready only once "gate" is done, yet goes before "filler", ready from
+    the start (the control's training before the studies); a call with its own needs waits for
+    them alone, and its stage starts with its first call."""
+    lay, stages = _stages(tmp_path)
+    f = {name: tmp_path / f"{name}.txt" for name in ("gate", "late", "filler", "calls-0", "calls-1", "after")}
+    plan = [
+        _Stage("gate", "gate", [f["gate"]], (partial(Path.write_text, f["gate"], "g"),), lambda: []),
+        _Stage("late", "late", [f["late"]], (partial(shutil.copyfile, f["gate"], f["late"]),), lambda: [],
+               needs=("gate",)),
+        _Stage("filler", "filler", [f["filler"]], (partial(Path.write_text, f["filler"], "f"),), lambda: []),
+        # call 0 copies what "late" wrote (it fails unless "late" is done); call 1 needs nothing
+        _Stage("calls", "calls", [f["calls-0"], f["calls-1"]],
+               (partial(shutil.copyfile, f["late"], f["calls-0"]), partial(Path.write_text, f["calls-1"], "c")),
+               lambda: [], call_needs=(("late",), ())),
+        # needs one call of another stage ("stage:k"), also when that stage was done by an earlier run
+        _Stage("after", "after", [f["after"]], (partial(shutil.copyfile, f["gate"], f["after"]),), lambda: [],
+               call_needs=(("gate:0",),)),
+    ]
+    order = [st.name for st in plan]
+    _execute(plan, stages, lay, 1, order)
+    started = [line.split()[1].rstrip(":") for line in capsys.readouterr().err.splitlines() if line.endswith("...")]
+    assert started == ["gate", "late", "filler", "calls", "after"]
+    assert f["calls-0"].read_text() == "g" and f["calls-1"].read_text() == "c" and f["after"].read_text() == "g"
+    f["after"].unlink()  # resumed: only "after" runs again, its call-level need met by the skipped "gate"
+    _execute(plan, stages, lay, 1, order)
+    started = [line.split()[1].rstrip(":") for line in capsys.readouterr().err.splitlines() if line.endswith("...")]
+    assert started == ["after"] and f["after"].read_text() == "g"
+
+
 def test_a_failed_stage_is_one_line_naming_it_and_recorded(tmp_path):
     lay, stages = _stages(tmp_path)
     missing = tmp_path / "missing.zarr"

@@ -22,10 +22,12 @@ in the layout of :mod:`euv2mag.report.layout`):
 
 The stages' calls (one per synthesis, training run, study, prediction or audit) run in a pool of
 worker processes (``processes``, default one per CPU core,
-:func:`default_processes`), each stage as soon as the stages it needs are done, in the order
-above where several are ready: the two syntheses side by side, the five training runs first
-after the split, then saturation, leakage and baselines.  Every call runs on one CPU thread
-(:func:`_worker_init`), so a study's numbers do not depend on the process count.
+:func:`default_processes`), each as soon as the stages it needs are done (a run's prediction as
+soon as its own training stage is), and a free process always takes the first ready call in the
+order above: the two syntheses side by side, the five training runs (the control's included) first
+after the split, then saturation, leakage, baselines, the predictions and the audits (each audit as
+soon as the predictions it reads are made).  Every call runs on
+one CPU thread (:func:`_worker_init`), so a study's numbers do not depend on the process count.
 
 With ``farside`` (``euv2mag demo --farside``; off by default, the default study has no room for it
 in its 15 minutes) a stage ``farside`` runs after ``baselines``: the far-side study
@@ -222,9 +224,10 @@ class _Stage:
     """One demo stage: what it makes, the calls that make it, and the equivalent commands.
 
     ``calls`` are picklable (module-level functions with their arguments) and run in the demo's
-    worker processes, concurrently with each other and with other stages' calls; the stage starts
-    once every stage in ``needs`` is done.  The demo process holds the writer lock of each folder
-    in ``locks`` while the calls run and then passes their results to ``finish``.
+    worker processes, concurrently with each other and with other stages' calls; a call starts
+    once every stage in ``needs`` and everything in its entry of ``call_needs`` (if given: one
+    tuple per call of stage names, or ``"stage:k"`` for call ``k`` of a stage) is done.  The demo process holds the writer lock of each folder in ``locks``
+    from the stage's first call on, and passes the calls' results to ``finish``.
     """
 
     name: str
@@ -235,6 +238,12 @@ class _Stage:
     needs: tuple[str, ...] = ()
     locks: tuple[Path, ...] = ()
     finish: Callable[[list], object] | None = None
+    call_needs: tuple[tuple[str, ...], ...] = ()
+
+    def call_ready(self, k: int, done: set[str]) -> bool:
+        """Whether call ``k`` may start once the stages and calls (``"stage:k"``) in ``done`` are done."""
+        extra = self.call_needs[k] if self.call_needs else ()
+        return all(n in done for n in (*self.needs, *extra))
 
 
 # --------------------------------------------------------------------------- the calls of the stages
@@ -311,7 +320,8 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
     """The stages in order of priority (calls, dependencies and their command-line equivalents).
 
     Independent stages run at once: the two syntheses; the five training runs, with saturation,
-    leakage and baselines queued behind them to fill a core the last run leaves free.
+    leakage, baselines and the first runs' predictions behind them to fill a core the last run
+    leaves free.
     """
     from functools import partial
 
@@ -351,7 +361,8 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
               (leak_store, [lay.pred(LEAK_EXPERIMENT, leak_seed)], lay.audit_dir(LEAK_EXPERIMENT))]
     main_what = (f"the {o.variant} configuration" + (" with coordinate channels" if o.coord_channels else "")
                  + f" (|B| CC loss {o.lambda_abs_cc:g}, L1 {o.lambda_l1:g})")
-    trained = ("train", "train-reference", "train-leak")
+    # each run's prediction starts once its training stage is done
+    trained_by = {MAIN_EXPERIMENT: "train", REFERENCE_EXPERIMENT: "train-reference", LEAK_EXPERIMENT: "train-leak"}
     stages = [
         _Stage("synth", f"synthesise {o.start}..{o.end} every {o.cadence} at {o.size} px (no polarity in EUV)", [lay.store],
                (partial(_synth_call, store, synth_params),), lambda: [["synth", store, *synth_common]]),
@@ -394,13 +405,15 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
                needs=("split",)),
         _Stage("predict", "predict the test frames with every run", [lay.pred(e, s) for e, _, s in runs],
                tuple(partial(_predict_call, lay.seed_dir(e, s), data, lay.pred(e, s), kpl19, o.device) for e, data, s in runs),
-               lambda: predict_cmds, needs=trained),
+               lambda: predict_cmds, call_needs=tuple((trained_by[e],) for e, _, _ in runs)),
         _Stage("audit", "audit the main runs, the reference run and the control",
                [out / "summary.json" for _, _, out in audits],
                tuple(partial(_audit_call, truth, preds, out, o.n_boot) for truth, preds, out in audits),
                lambda: [["audit", "--truth", truth, *[x for p in preds for x in ("--pred", str(p))], "--out", str(out),
                          "--n-boot", str(o.n_boot)] for truth, preds, out in audits],
-               needs=("predict",)),
+               # each audit once the predictions it reads are made (calls of "predict", in the order of ``runs``)
+               call_needs=(tuple(f"predict:{k}" for k in range(len(seeds))), (f"predict:{len(seeds)}",),
+                           (f"predict:{len(seeds) + 1}",))),
     ]
     if o.farside:
         k = [st.name for st in stages].index("baselines") + 1
@@ -553,13 +566,16 @@ def run_demo(out: str | Path, options: DemoOptions, *, processes: int | None = N
 
 
 def _execute(plan: list[_Stage], stages: _Stages, lay: StudyLayout, processes: int, order: list[str]) -> bool:
-    """Run the stages not yet done, each once the stages it needs are, in a pool of worker processes.
+    """Run the stages not yet done, each call once the stages it needs are, in a pool of worker processes.
 
     Returns whether any stage ran.
 
-    Ready stages submit their calls in plan order (the pool runs them first come, first served).
-    On a stage's failure the calls not yet started are cancelled, those running are waited for
-    (their outputs stay resumable), and one line names the stage.
+    Whenever a worker process is free it takes the first call in plan order that may start
+    (:meth:`_Stage.call_ready`): no more calls are handed to the pool than it has processes, so a
+    call that becomes ready later (the control's training, once its dataset is made) still goes
+    before the studies queued behind it.  A stage is announced, and its folders locked, when its
+    first call starts.  On a stage's failure the calls not yet started are dropped, those running
+    are waited for (their outputs stay resumable), and one line names the stage.
     """
     import contextlib
     import multiprocessing
@@ -571,30 +587,42 @@ def _execute(plan: list[_Stage], stages: _Stages, lay: StudyLayout, processes: i
     for st in plan:
         if stages.done(st.name, st.outputs):
             _say(f"[{number[st.name]}/{total}] {st.name}: done already, skipped")
-            done.add(st.name)
-    waiting = [st for st in plan if st.name not in done]
-    if not waiting:
+            done.update([st.name, *(f"{st.name}:{k}" for k in range(len(st.calls)))])
+    queue = [(st, k) for st in plan if st.name not in done for k in range(len(st.calls))]  # in priority order
+    if not queue:
         return False
     futures: dict = {}  # future -> (stage name, position of the call)
     results: dict[str, list] = {}
     left: dict[str, int] = {}
     held: dict[str, contextlib.ExitStack] = {}
     by_name = {st.name: st for st in plan}
-    pool = ProcessPoolExecutor(max_workers=min(processes, sum(len(st.calls) for st in waiting)),
-                               mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+    processes = min(processes, len(queue))
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
+
+    def start(st: _Stage) -> None:
+        _say(f"[{number[st.name]}/{total}] {st.name}: {st.description} ...")
+        locks = contextlib.ExitStack()
+        for folder in st.locks:
+            ensure_dir(folder)
+            locks.enter_context(writer_lock(folder, what="run folder"))
+        held[st.name] = locks
+        results[st.name], left[st.name] = [None] * len(st.calls), len(st.calls)
+
     try:
-        while waiting or futures:
-            for st in [st for st in waiting if all(n in done for n in st.needs)]:
-                waiting.remove(st)
-                _say(f"[{number[st.name]}/{total}] {st.name}: {st.description} ...")
-                locks = contextlib.ExitStack()
-                for folder in st.locks:
-                    ensure_dir(folder)
-                    locks.enter_context(writer_lock(folder, what="run folder"))
-                held[st.name] = locks
-                results[st.name], left[st.name] = [None] * len(st.calls), len(st.calls)
-                for k, call in enumerate(st.calls):
-                    futures[pool.submit(_timed, call)] = (st.name, k)
+        while queue or futures:
+            for entry in list(queue):
+                st, k = entry
+                if len(futures) >= processes:
+                    break
+                if not st.call_ready(k, done):
+                    continue
+                if st.name not in held:
+                    start(st)
+                queue.remove(entry)
+                futures[pool.submit(_timed, st.calls[k])] = (st.name, k)
+            if not futures:  # a plan whose remaining calls wait for stages that will never be done
+                raise RuntimeError(f"demo stages {sorted({st.name for st, _ in queue})} can never start")
             finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
             for fut in finished:
                 name, k = futures.pop(fut)
@@ -605,6 +633,7 @@ def _execute(plan: list[_Stage], stages: _Stages, lay: StudyLayout, processes: i
                     stages.record(name, "failed", 0.0, [lay.rel(p) for p in st.outputs], [], order=order)
                     raise UserError(f"stage {name} failed ({exc}); fix the cause and re-run the demo to resume",
                                     path=lay.root) from None
+                done.add(f"{name}:{k}")
                 left[name] -= 1
                 if left[name]:
                     continue

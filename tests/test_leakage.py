@@ -99,6 +99,34 @@ def test_position_match_follows_differential_rotation():
     assert position_matches(test, train, model="rigid").tolist() == [False, True, False, False]
 
 
+def test_position_matches_in_time_windows_equal_all_pairs_at_once():
+    """Regions over 4 years in shuffled order, small chunks: the windowed search finds exactly the
+    matches of the all-pairs computation (great-circle distance after differential rotation, gap)."""
+    from astropy.coordinates import angular_separation
+
+    rng = np.random.default_rng(3)
+
+    def regions(n):
+        days = rng.uniform(0.0, 1461.0, n)
+        times = (np.datetime64("2011-01-01T00:00:00") + (days * 86400).astype("timedelta64[s]")).astype(str)
+        return pd.DataFrame({"time": times, "lat_deg": rng.uniform(-35.0, 35.0, n),
+                             "carrington_lon_deg": rng.uniform(0.0, 360.0, n)})
+
+    test, train = regions(400), regions(1500)
+    ta = (pd.to_datetime(test["time"]) - pd.Timestamp("2011-01-01")).dt.total_seconds().to_numpy() / 86400
+    tb = (pd.to_datetime(train["time"]) - pd.Timestamp("2011-01-01")).dt.total_seconds().to_numpy() / 86400
+    dt = ta[:, None] - tb[None, :]
+    moved = train["carrington_lon_deg"].to_numpy() + excess_rotation_deg_per_day(train["lat_deg"].to_numpy()) * dt
+    sep = np.degrees(angular_separation(np.radians(test["carrington_lon_deg"].to_numpy())[:, None],
+                                        np.radians(test["lat_deg"].to_numpy())[:, None], np.radians(moved),
+                                        np.radians(train["lat_deg"].to_numpy())[None, :]))
+    for tolerance, gap in ((5.0, 60.0), (10.0, 120.0)):
+        expected = np.any((sep <= tolerance) & (np.abs(dt) <= gap), axis=1)
+        assert 20 < expected.sum() < 380  # both outcomes occur
+        found = position_matches(test, train, tolerance_deg=tolerance, max_gap_days=gap, chunk=16)
+        assert found.tolist() == expected.tolist()
+
+
 def _region_rows(times, l0, region_id, lat, lon0, alive):
     """Observations of one region following the Howard law, on the visible hemisphere."""
     rows = []

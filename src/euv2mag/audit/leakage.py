@@ -290,12 +290,27 @@ def position_matches(test_regions, train_regions, *, tolerance_deg: float = 5.0,
     lat_b = np.radians(lat_b_deg)
     lon_b = train_regions["carrington_lon_deg"].to_numpy(float)
     drift = excess_rotation_deg_per_day(lat_b_deg, model=model)
+    # Only pairs within max_gap_days can match: the test regions go in chunks of consecutive times,
+    # each against the training regions of its time window (a day wider than needed, so rounding
+    # at the window's edge cannot drop a pair the |dt| test keeps) -- the same pairs, tested the
+    # same way, as all pairs at once, at a fraction of the cost on a multi-year series.
+    by_time_a = np.argsort(ta, kind="stable")
+    by_time_b = np.argsort(tb, kind="stable")
+    tb, lat_b, lon_b, drift = tb[by_time_b], lat_b[by_time_b], lon_b[by_time_b], drift[by_time_b]
     for start in range(0, ta.size, chunk):
-        sl = slice(start, start + chunk)
-        dt = ta[sl, None] - tb[None, :]
-        moved = np.radians(lon_b[None, :] + drift[None, :] * dt)
-        sep = np.degrees(angular_separation(np.radians(lon_a[sl, None]), lat_a[sl, None], moved, lat_b[None, :]))
-        out[sl] = np.any((sep <= tolerance_deg) & (np.abs(dt) <= max_gap_days), axis=1)
+        rows = by_time_a[start:start + chunk]
+        t_rows = ta[rows]
+        if not np.any(np.isfinite(t_rows)):
+            continue
+        lo = int(np.searchsorted(tb, np.nanmin(t_rows) - max_gap_days - 1.0, side="left"))
+        hi = int(np.searchsorted(tb, np.nanmax(t_rows) + max_gap_days + 1.0, side="right"))
+        if hi <= lo:
+            continue
+        cols = slice(lo, hi)
+        dt = t_rows[:, None] - tb[None, cols]
+        moved = np.radians(lon_b[None, cols] + drift[None, cols] * dt)
+        sep = np.degrees(angular_separation(np.radians(lon_a[rows, None]), lat_a[rows, None], moved, lat_b[None, cols]))
+        out[rows] = np.any((sep <= tolerance_deg) & (np.abs(dt) <= max_gap_days), axis=1)
     return out
 
 

@@ -226,8 +226,9 @@ class _Stage:
     ``calls`` are picklable (module-level functions with their arguments) and run in the demo's
     worker processes, concurrently with each other and with other stages' calls; a call starts
     once every stage in ``needs`` and everything in its entry of ``call_needs`` (if given: one
-    tuple per call of stage names, or ``"stage:k"`` for call ``k`` of a stage) is done.  The demo process holds the writer lock of each folder in ``locks``
-    from the stage's first call on, and passes the calls' results to ``finish``.
+    tuple per call of stage names, or ``"stage:k"`` for call ``k`` of a stage) is done.  The
+    demo process holds the writer lock of each folder in ``locks`` from the stage's first call
+    on, and passes the calls' results to ``finish``.
     """
 
     name: str
@@ -361,6 +362,7 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
               (leak_store, [lay.pred(LEAK_EXPERIMENT, leak_seed)], lay.audit_dir(LEAK_EXPERIMENT))]
     main_what = (f"the {o.variant} configuration" + (" with coordinate channels" if o.coord_channels else "")
                  + f" (|B| CC loss {o.lambda_abs_cc:g}, L1 {o.lambda_l1:g})")
+    predict_call = {lay.pred(e, s): k for k, (e, _, s) in enumerate(runs)}  # prediction store -> its call
     # each run's prediction starts once its training stage is done
     trained_by = {MAIN_EXPERIMENT: "train", REFERENCE_EXPERIMENT: "train-reference", LEAK_EXPERIMENT: "train-leak"}
     stages = [
@@ -411,9 +413,8 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
                tuple(partial(_audit_call, truth, preds, out, o.n_boot) for truth, preds, out in audits),
                lambda: [["audit", "--truth", truth, *[x for p in preds for x in ("--pred", str(p))], "--out", str(out),
                          "--n-boot", str(o.n_boot)] for truth, preds, out in audits],
-               # each audit once the predictions it reads are made (calls of "predict", in the order of ``runs``)
-               call_needs=(tuple(f"predict:{k}" for k in range(len(seeds))), (f"predict:{len(seeds)}",),
-                           (f"predict:{len(seeds) + 1}",))),
+               # each audit once the predictions it reads are made (the calls of "predict" that write them)
+               call_needs=tuple(tuple(f"predict:{predict_call[p]}" for p in preds) for _, preds, _ in audits)),
     ]
     if o.farside:
         k = [st.name for st in stages].index("baselines") + 1
@@ -611,15 +612,10 @@ def _execute(plan: list[_Stage], stages: _Stages, lay: StudyLayout, processes: i
 
     try:
         while queue or futures:
-            for entry in list(queue):
-                st, k = entry
-                if len(futures) >= processes:
-                    break
-                if not st.call_ready(k, done):
-                    continue
+            for st, k in [(st, k) for st, k in queue if st.call_ready(k, done)][:processes - len(futures)]:
                 if st.name not in held:
                     start(st)
-                queue.remove(entry)
+                queue.remove((st, k))
                 futures[pool.submit(_timed, st.calls[k])] = (st.name, k)
             if not futures:  # a plan whose remaining calls wait for stages that will never be done
                 raise RuntimeError(f"demo stages {sorted({st.name for st, _ in queue})} can never start")

@@ -35,6 +35,9 @@ def add_parser(subparsers) -> None:
                    help="weight of the sign-blind CC loss of |B| in the main runs and the control (default 5)")
     p.add_argument("--lambda-l1", type=nonnegative_float,
                    help="weight of the L1 loss in the main runs and the control (default 100)")
+    p.add_argument("--lr-schedule", choices=("constant", "linear"),
+                   help="learning rate of the main runs and the control: constant, or linear decay to 0 over the "
+                   "second half (default constant; extended linear); the KPL19 reference keeps KPL19's constant rate")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision of all runs (default fp32)")
     p.add_argument("--start", help="first frame (default 2011-01-01; quick 2012-06-01)")
     p.add_argument("--end", help="last frame (default 2014-12-31; quick 2013-11-30)")
@@ -59,7 +62,7 @@ def run(args) -> int:
         quick=args.quick, extended=args.extended, size=args.size, iters=args.iters, ngf=args.ngf, ndf=args.ndf, seeds=args.seeds,
         start=args.start, end=args.end, cadence=args.cadence, polarity_leak=args.polarity_leak, device=args.device,
         variant=args.variant, coord_channels=args.coord_channels, precision=args.precision,
-        lambda_abs_cc=args.lambda_abs_cc, lambda_l1=args.lambda_l1,
+        lambda_abs_cc=args.lambda_abs_cc, lambda_l1=args.lambda_l1, lr_schedule=args.lr_schedule,
         farside=args.farside, n_boot=args.n_boot,
     )
     path = run_demo(args.out, options, processes=args.processes)

@@ -62,6 +62,20 @@ def test_a_study_made_before_an_option_existed_keeps_what_it_ran(tmp_path):
 
     _Stages(lay, demo_options(quick=True, lambda_abs_cc=0.0))
 
+
+def test_an_extended_study_from_before_the_learning_rate_option_ran_a_constant_rate(tmp_path):
+    """An --extended folder without lr_schedule trained at a constant rate: today's --extended
+    (linear decay) is refused on it, the constant rate it ran is accepted."""
+    lay = StudyLayout(tmp_path)
+    old = demo_options(extended=True).to_dict()
+    del old["lr_schedule"]
+    lay.stages.write_text(json.dumps({"options": old, "stages": {}}))
+    with pytest.raises(UserError, match="other options \\(lr_schedule\\)"):
+        run_demo(tmp_path, demo_options(extended=True))
+    from euv2mag.demo import _Stages
+
+    _Stages(lay, demo_options(extended=True, lr_schedule="constant"))
+
 @pytest.mark.slow
 def test_quick_demo_runs_the_whole_study(quick_demo):
     lay = StudyLayout(quick_demo)
@@ -141,3 +155,33 @@ def test_rerun_resumes_finished_stages(quick_demo):
     assert {k: v for k, v in after.items() if k != "report"} == {k: v for k, v in before.items() if k != "report"}
     assert json.loads(lay.stages.read_text())["run"] == run_before
     assert elapsed < before["synth"]["seconds"] + before["train"]["seconds"]
+
+
+def test_extended_decays_the_learning_rate_of_the_main_runs_and_the_control_only(tmp_path):
+    """--extended trains the main runs and the control with the linear schedule; the faithful
+    KPL19 reference keeps KPL19's constant rate (its configuration is the reference's point)."""
+    from euv2mag.demo import _plan
+    from euv2mag.model.config import layered_config
+
+    plan = {stage.name: stage for stage in _plan(StudyLayout(tmp_path), demo_options(extended=True))}
+    schedules = {}
+    for name in ("train", "train-reference", "train-leak"):
+        for call in plan[name].calls:
+            _store, _split, _out, _seed, variant, options, _device = call.args
+            schedules.setdefault(name, set()).add(layered_config(variant, None, options).lr_schedule)
+    assert schedules == {"train": {"linear"}, "train-reference": {"constant"}, "train-leak": {"linear"}}
+    main_command = plan["train"].commands()[0]
+    assert main_command[main_command.index("--lr-schedule") + 1] == "linear"
+    assert "--lr-schedule" not in plan["train-reference"].commands()[0]
+
+
+def test_long_training_runs_every_training_run_side_by_side_by_default():
+    """One process per core in the default study; --extended (15000 iterations) one per training
+    run (3 seeds + reference + control), so no run trains alone in a last round."""
+    from euv2mag.demo import LONG_TRAINING_ITERS, default_processes
+
+    cores = default_processes()
+    assert default_processes(demo_options()) == cores
+    assert demo_options(extended=True).iters > LONG_TRAINING_ITERS >= demo_options().iters
+    assert default_processes(demo_options(extended=True)) == max(cores, 5)
+    assert default_processes(demo_options(extended=True, seeds=[0, 1, 2, 3, 4, 5])) == max(cores, 8)

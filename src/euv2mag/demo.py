@@ -137,6 +137,10 @@ class DemoOptions:
 #: folders ran (a folder's ``stages.json`` without them is compared with these values).
 LEGACY_OPTIONS = {"lambda_abs_cc": 0.0, "lambda_l1": 100.0}
 
+#: Iterations per run above which the demo runs every training run side by side by default
+#: (:func:`default_processes`): twice the default's 3000.
+LONG_TRAINING_ITERS = 6000
+
 #: ``--quick``: a first look in about 3 minutes on 2 CPU cores.
 QUICK = dict(size=64, start="2012-06-01", end="2013-11-30", cadence="96h", iters=120, ngf=8, ndf=8, saturation_frames=40,
              n_boot=200)
@@ -490,20 +494,29 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def default_processes() -> int:
-    """Worker processes of the demo by default: one per CPU core.
+def default_processes(options: DemoOptions | None = None) -> int:
+    """Worker processes of the demo by default: one per CPU core, or for long training (more than
+    :data:`LONG_TRAINING_ITERS` iterations per run, e.g. ``--extended``) one per training run if
+    that is more.
 
-    More processes than cores (one per training run, the default before 2026-12-03) let the
-    five runs of the default study share the cores to the end instead of the last one training
-    alone, but the whole study costs more CPU: measured on 2 idle cores (2026-12-03, the default
-    demo, identical numbers), 5 processes 18 min 8 s wall and 1994 s of user CPU, 2 processes
-    17 min 40 s and 1897 s.
+    With one process per core the training runs go in rounds, and when their number is not a
+    multiple of the cores the last run trains alone.  In the default study the studies (leakage,
+    baselines, predictions, audits: ~230 s of CPU) fill the core it leaves free, and more processes
+    only cost CPU: measured on 2 cores (2026-12-03, the default demo before the priority
+    dispatch, identical numbers), 5 processes 18 min 8 s wall and 1994 s of user CPU,
+    2 processes 17 min 40 s and 1897 s.  At 15000 iterations a run
+    takes ~20 minutes of one core and nothing fills that round: the five runs of ``--extended``
+    on 2 processes would take three rounds (~66 min at 86 ms per iteration) where five processes
+    sharing the two cores take ~2.5 runs' time.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, cores)
+    cores = max(1, cores)
+    if options is not None and options.iters > LONG_TRAINING_ITERS:
+        return max(cores, len(options.seeds) + 2)  # the main runs, the KPL19 reference, the control
+    return cores
 
 
 def _worker_init() -> None:
@@ -541,7 +554,7 @@ def run_demo(out: str | Path, options: DemoOptions, *, processes: int | None = N
     """
     from .report.build import build_report
 
-    processes = default_processes() if processes is None else int(processes)
+    processes = default_processes(options) if processes is None else int(processes)
     if processes < 1:
         raise UserError(f"must be at least 1, got {processes}", parameter="processes")
     root = ensure_dir(out)

@@ -51,7 +51,7 @@ def add_parser(subparsers) -> None:
                    "from Earth beside persistence (DIR/farside; not in the default 15 minutes)")
     p.add_argument("--processes", type=positive_int,
                    help="worker processes running the stages' calls side by side, each on one CPU thread "
-                   "(default: one per CPU core; the numbers do not depend on it)")
+                   "(default: one per CPU core; with --extended one per training run; the numbers do not depend on it)")
     p.set_defaults(func=run)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -119,3 +120,70 @@ def test_a_run_trained_in_a_worker_equals_one_trained_here_on_one_thread(tmp_pat
     assert w.keys() == h.keys()
     for k in w:
         np.testing.assert_array_equal(w[k].numpy(), h[k].numpy(), err_msg=k)
+
+
+_SLEEPING_DEMO = """
+import sys, time
+from functools import partial
+from euv2mag.demo import _execute, _Stage, _Stages, demo_options
+from euv2mag.report.layout import StudyLayout
+lay = StudyLayout(sys.argv[1])
+plan = [_Stage("sleep", "sleep", [], (partial(time.sleep, 120),), lambda: [])]
+_execute(plan, _Stages(lay, demo_options(quick=True)), lay, 1, ["sleep"])
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_the_workers_end_with_a_killed_demo(tmp_path, how):
+    """A demo killed mid-call takes its workers with it (a worker training on alone would write
+    into folders a re-run resumes); SIGTERM stops it like Ctrl-C (KeyboardInterrupt)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    demo = subprocess.Popen([sys.executable, "-c", _SLEEPING_DEMO, str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    workers = []
+    try:
+        deadline = time.monotonic() + 60
+        while not workers and time.monotonic() < deadline:  # the pool's worker (not the resource tracker)
+            workers = [p for p in _children(demo.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+            time.sleep(0.2)
+        assert workers, "the demo started no worker"
+        time.sleep(3)  # the worker has run its initializer and is in the 120-s call
+        demo.send_signal(getattr(signal, how))
+        _, err = demo.communicate(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in workers)
+        if how == "SIGTERM":
+            assert "KeyboardInterrupt" in err
+    finally:  # nothing left behind when the test fails (an orphaned worker holds the stderr pipe)
+        for p in [*workers, *_children(demo.pid)]:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+        demo.kill()
+        demo.communicate()

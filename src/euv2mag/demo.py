@@ -519,17 +519,45 @@ def default_processes(options: DemoOptions | None = None) -> int:
     return cores
 
 
-def _worker_init() -> None:
-    """Start of a demo worker process: one intra-op thread, no progress bars.
+def _worker_init(parent: int | None = None) -> None:
+    """Start of a demo worker process: one intra-op thread, no progress bars, ends with the demo.
 
     Every call of the demo runs on one CPU thread whatever the number of processes, so that a
     study's numbers do not depend on the machine's core count or on which calls ran side by side
-    (a network trained on 2 threads sums its gradients in another order than on 1).
+    (a network trained on 2 threads sums its gradients in another order than on 1).  ``parent``
+    is the demo's process id: see :func:`_end_with_parent`.
     """
+    _end_with_parent(parent)
     os.environ["EUV2MAG_NO_PROGRESS"] = "1"
     import torch
 
     torch.set_num_threads(1)
+
+
+def _end_with_parent(parent: int | None) -> None:
+    """Ask the kernel to end this worker (SIGTERM) when the demo process ``parent`` ends (Linux).
+
+    A worker otherwise outlives a demo that was killed (``kill``, a batch system's time limit, an
+    out-of-memory kill), finishing a 20-minute training call into folders whose writer locks
+    nobody checks any more, beside the re-run that resumes them.  Ended by SIGTERM, a training run
+    resumes from its last checkpoint like any interrupted one.  Elsewhere than on Linux nothing is
+    done (a pool worker there ends once its current call is done).
+    """
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    if os.getppid() != parent:  # the demo ended before the request above
+        os._exit(1)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    """SIGTERM handler of the demo process while its calls run: stop like Ctrl-C (the workers are
+    terminated, the command says how to resume, exit status 130)."""
+    raise KeyboardInterrupt
 
 
 def _timed(call: Callable[[], object]) -> tuple[float, float, object]:
@@ -599,6 +627,8 @@ def _execute(plan: list[_Stage], stages: _Stages, lay: StudyLayout, processes: i
     """
     import contextlib
     import multiprocessing
+    import signal
+    import threading
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     number = {name: k for k, name in enumerate(order, start=1)}
@@ -618,7 +648,10 @@ def _execute(plan: list[_Stage], stages: _Stages, lay: StudyLayout, processes: i
     by_name = {st.name: st for st in plan}
     processes = min(processes, len(queue))
     pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init)
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    on_term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    if on_term is not None:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
 
     def start(st: _Stage) -> None:
         _say(f"[{number[st.name]}/{total}] {st.name}: {st.description} ...")
@@ -670,6 +703,8 @@ def _execute(plan: list[_Stage], stages: _Stages, lay: StudyLayout, processes: i
         pool.shutdown(wait=True, cancel_futures=True)
         for locks in held.values():
             locks.close()
+        if on_term is not None:
+            signal.signal(signal.SIGTERM, on_term)
     return True
 
 

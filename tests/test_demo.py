@@ -28,8 +28,7 @@ def test_presets_and_overrides(tmp_path):
     assert demo_options(quick=True, coord_channels=False).coord_channels is False
     extended = demo_options(extended=True)
     assert (extended.iters, extended.lambda_l1, extended.lambda_abs_cc) == (15000, 100.0, 5.0)
-    assert (default.lr_schedule, extended.lr_schedule) == ("constant", "linear")
-    assert dataclasses.replace(extended, iters=default.iters, lr_schedule=default.lr_schedule) == default
+    assert dataclasses.replace(extended, iters=default.iters) == default
     with pytest.raises(UserError, match="--quick or --extended"):
         demo_options(quick=True, extended=True)
     assert main(["demo", "--out", str(tmp_path / "d"), "--quick", "--extended"]) == 2
@@ -48,7 +47,6 @@ def test_other_options_on_an_existing_study_are_refused(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stages.json"]  # nothing else written
 
 
-
 def test_a_study_made_before_an_option_existed_keeps_what_it_ran(tmp_path):
     """A stages.json without the loss weights ran abs-CC 0 (LEGACY_OPTIONS), not today's default."""
     lay = StudyLayout(tmp_path)
@@ -63,20 +61,6 @@ def test_a_study_made_before_an_option_existed_keeps_what_it_ran(tmp_path):
     _Stages(lay, demo_options(quick=True, lambda_abs_cc=0.0))
 
 
-def test_an_extended_study_from_before_the_learning_rate_option_ran_a_constant_rate(tmp_path):
-    """An --extended folder without lr_schedule trained at a constant rate: today's --extended
-    (linear decay) is refused on it, the constant rate it ran is accepted."""
-    lay = StudyLayout(tmp_path)
-    old = demo_options(extended=True).to_dict()
-    del old["lr_schedule"]
-    lay.stages.write_text(json.dumps({"options": old, "stages": {}}))
-    with pytest.raises(UserError, match="other options \\(lr_schedule\\)"):
-        run_demo(tmp_path, demo_options(extended=True))
-    from euv2mag.demo import _Stages
-
-    _Stages(lay, demo_options(extended=True, lr_schedule="constant"))
-
-@pytest.mark.slow
 def test_quick_demo_runs_the_whole_study(quick_demo):
     lay = StudyLayout(quick_demo)
     stages = json.loads(lay.stages.read_text())
@@ -157,13 +141,14 @@ def test_rerun_resumes_finished_stages(quick_demo):
     assert elapsed < before["synth"]["seconds"] + before["train"]["seconds"]
 
 
-def test_extended_decays_the_learning_rate_of_the_main_runs_and_the_control_only(tmp_path):
-    """--extended trains the main runs and the control with the linear schedule; the faithful
+def test_a_learning_rate_schedule_applies_to_the_main_runs_and_the_control_only(tmp_path):
+    """--lr-schedule linear trains the main runs and the control with the decay; the faithful
     KPL19 reference keeps KPL19's constant rate (its configuration is the reference's point)."""
     from euv2mag.demo import _plan
     from euv2mag.model.config import layered_config
 
-    plan = {stage.name: stage for stage in _plan(StudyLayout(tmp_path), demo_options(extended=True))}
+    options = demo_options(extended=True, lr_schedule="linear")
+    plan = {stage.name: stage for stage in _plan(StudyLayout(tmp_path), options)}
     schedules = {}
     for name in ("train", "train-reference", "train-leak"):
         for call in plan[name].calls:

@@ -37,7 +37,7 @@ def add_parser(subparsers) -> None:
                    help="weight of the L1 loss in the main runs and the control (default 100)")
     p.add_argument("--lr-schedule", choices=("constant", "linear"),
                    help="learning rate of the main runs and the control: constant, or linear decay to 0 over the "
-                   "second half (default constant; extended linear); the KPL19 reference keeps KPL19's constant rate")
+                   "second half (default constant); the KPL19 reference keeps KPL19's constant rate")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision of all runs (default fp32)")
     p.add_argument("--start", help="first frame (default 2011-01-01; quick 2012-06-01)")
     p.add_argument("--end", help="last frame (default 2014-12-31; quick 2013-11-30)")

@@ -61,6 +61,7 @@ def test_a_study_made_before_an_option_existed_keeps_what_it_ran(tmp_path):
     _Stages(lay, demo_options(quick=True, lambda_abs_cc=0.0))
 
 
+@pytest.mark.slow
 def test_quick_demo_runs_the_whole_study(quick_demo):
     lay = StudyLayout(quick_demo)
     stages = json.loads(lay.stages.read_text())

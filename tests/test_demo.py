@@ -27,8 +27,8 @@ def test_presets_and_overrides(tmp_path):
     assert (default.variant, default.coord_channels, default.precision) == ("cc", True, "fp32")
     assert demo_options(quick=True, coord_channels=False).coord_channels is False
     extended = demo_options(extended=True)
-    assert (extended.iters, extended.lambda_l1, extended.lambda_abs_cc) == (15000, 100.0, 5.0)
-    assert dataclasses.replace(extended, iters=default.iters) == default
+    assert (extended.iters, extended.lambda_l1, extended.lambda_abs_cc) == (15000, 100.0, 20.0)
+    assert dataclasses.replace(extended, iters=default.iters, lambda_abs_cc=default.lambda_abs_cc) == default
     with pytest.raises(UserError, match="--quick or --extended"):
         demo_options(quick=True, extended=True)
     assert main(["demo", "--out", str(tmp_path / "d"), "--quick", "--extended"]) == 2

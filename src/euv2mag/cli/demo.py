@@ -21,8 +21,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="study folder (created; re-running resumes)")
     p.add_argument("--quick", action="store_true", help="a small first look (64 px, 1.5 years, short training)")
     p.add_argument("--extended", action="store_true",
-                   help="the default study with 5x longer training (15000 iterations per run; sized for 60 minutes "
-                   "on 2 CPU cores)")
+                   help="the default study with 5x longer training (15000 iterations per run) and the |B| CC loss "
+                   "weighted 20 (sized for 60 minutes on 2 CPU cores)")
     p.add_argument("--size", type=power_of_two, help="image side in px (default 128; quick 64)")
     p.add_argument("--iters", type=positive_int, help="training iterations per run (default 3000; quick 120)")
     p.add_argument("--ngf", type=positive_int, help="generator base filters (default 16; quick 8; KPL19 64)")

@@ -181,6 +181,17 @@ def stage_names(options: DemoOptions) -> tuple[str, ...]:
     return (*STAGES[:k], FARSIDE_STAGE, *STAGES[k:])
 
 
+def _option_text(value) -> str:
+    """A demo option's value as written on the command line (``5`` for 5.0, ``0 1 2`` for a list)."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return " ".join(_option_text(v) for v in value)
+    return str(value)
+
+
 class _Stages:
     """Bookkeeping of ``stages.json``: status, seconds and outputs per stage."""
 
@@ -199,9 +210,12 @@ class _Stages:
             defaults = {**DemoOptions().to_dict(), **LEGACY_OPTIONS}
             old["options"] = {**{k: v for k, v in defaults.items() if k not in old["options"]}, **old["options"]}
         if old is not None and old.get("options") != self.options:
-            changed = sorted(k for k in self.options if (old.get("options") or {}).get(k) != self.options[k])
+            before = old.get("options") or {}
+            changed = sorted(k for k in self.options if before.get(k) != self.options[k])
+            differences = ", ".join(f"{k}: {_option_text(before.get(k))} there, {_option_text(self.options[k])} asked"
+                                    for k in changed)
             raise UserError(
-                f"holds a demo made with other options ({', '.join(changed)}); choose another --out or delete it "
+                f"holds a demo made with other options ({differences}); choose another --out or delete it "
                 "(re-running with the same options resumes)",
                 path=layout.root,
             )

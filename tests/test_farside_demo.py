@@ -57,21 +57,21 @@ def test_farside_stage_only_with_the_option_and_its_command(tmp_path):
 def test_farside_option_on_an_existing_study_is_refused(tmp_path, capsys):
     lay = StudyLayout(tmp_path)
     lay.stages.write_text(json.dumps({"options": demo_options(quick=True).to_dict(), "stages": {}}))
-    with pytest.raises(UserError, match=r"other options \(farside\)"):
+    with pytest.raises(UserError, match=r"other options \(farside: False there, True asked\)"):
         run_demo(tmp_path, demo_options(quick=True, farside=True))
     assert main(["demo", "--out", str(tmp_path), "--quick", "--farside"]) == 2
-    assert "other options (farside)" in capsys.readouterr().err
+    assert "other options (farside: False there, True asked)" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stages.json"]
     # the other way round, and a folder made before the option existed (no "farside" key) holds the default
     lay.stages.write_text(json.dumps({"options": demo_options(quick=True, farside=True).to_dict(), "stages": {}}))
-    with pytest.raises(UserError, match=r"other options \(farside\)"):
+    with pytest.raises(UserError, match=r"other options \(farside: True there, False asked\)"):
         run_demo(tmp_path, demo_options(quick=True))
     old = demo_options(quick=True).to_dict()
     del old["farside"]
     lay.stages.write_text(json.dumps({"options": old, "stages": {}}))
-    with pytest.raises(UserError, match=r"other options \(farside\)"):
+    with pytest.raises(UserError, match=r"other options \(farside: False there, True asked\)"):
         run_demo(tmp_path, demo_options(quick=True, farside=True))
-    with pytest.raises(UserError, match=r"other options \(iters\)"):  # accepted as the default, so only iters differs
+    with pytest.raises(UserError, match=r"other options \(iters: 120 there, 7 asked\)"):  # accepted as the default, so only iters differs
         run_demo(tmp_path, demo_options(quick=True, iters=7))
 
 

@@ -29,16 +29,14 @@ def _train_for(seconds: float, start_at: float, out) -> None:
     """Worker: build the demo's main trainer, wait for ``start_at``, step for ``seconds``; put the count."""
     import torch
 
-    from euv2mag.demo import DemoOptions
+    from euv2mag.demo import DemoOptions, training_options
     from euv2mag.model.config import layered_config
     from euv2mag.model.train import Pix2PixTrainer
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
     o = DemoOptions()  # the default demo's main configuration, as its plan builds it
-    cfg = layered_config(o.variant, None, {"size": o.size, "ngf": o.ngf, "ndf": o.ndf, "precision": o.precision,
-                                           "coord_channels": o.coord_channels, "lambda_abs_cc": o.lambda_abs_cc,
-                                           "lambda_l1": o.lambda_l1, "lr_schedule": o.lr_schedule})
+    cfg = layered_config(o.variant, None, {**training_options(o)[1], "size": o.size})
     trainer = Pix2PixTrainer(cfg, torch.device("cpu"))
     x, y = torch.randn(1, cfg.input_channels, o.size, o.size), torch.randn(1, 1, o.size, o.size)
     mask = torch.ones(1, 1, o.size, o.size)

@@ -76,7 +76,7 @@ from ._lock import writer_lock
 from .errors import UserError
 from .report.layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, REFERENCE_EXPERIMENT, StudyLayout
 
-__all__ = ["DemoOptions", "demo_options", "run_demo", "STAGES", "FARSIDE_STAGE", "FARSIDE_SEPARATIONS", "FARSIDE_SCALES",
+__all__ = ["DemoOptions", "demo_options", "run_demo", "training_options", "STAGES", "FARSIDE_STAGE", "FARSIDE_SEPARATIONS", "FARSIDE_SCALES",
            "FARSIDE_HISTORY_DAYS", "stage_names"]
 
 #: The stages of the default study, in order.
@@ -181,8 +181,25 @@ def stage_names(options: DemoOptions) -> tuple[str, ...]:
     return (*STAGES[:k], FARSIDE_STAGE, *STAGES[k:])
 
 
+def training_options(o: DemoOptions) -> tuple[dict, dict]:
+    """The :class:`~euv2mag.model.config.TrainConfig` options of the reference run and of the main runs.
+
+    Returns
+    -------
+    train_options : dict
+        Length, validation/checkpoint/log intervals (iterations), width and precision: every run's.
+    main_options : dict
+        ``train_options`` plus the main configuration's (the main runs' and the control's).
+    """
+    train_options = {"iters": o.iters, "val_every": max(10, o.iters // 10), "ckpt_every": max(10, o.iters // 5),
+                     "log_every": max(5, o.iters // 100), "ngf": o.ngf, "ndf": o.ndf, "precision": o.precision}
+    main_options = {**train_options, "coord_channels": o.coord_channels, "lambda_abs_cc": o.lambda_abs_cc,
+                    "lambda_l1": o.lambda_l1, "lr_schedule": o.lr_schedule}
+    return train_options, main_options
+
+
 def _option_text(value) -> str:
-    """A demo option's value as written on the command line (``5`` for 5.0, ``0 1 2`` for a list)."""
+    """A demo option's value for a message (``5`` for 5.0, ``0 1 2`` for a list, ``True`` for a flag)."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, float):
@@ -359,10 +376,7 @@ def _plan(lay: StudyLayout, o: DemoOptions) -> list[_Stage]:
     seeds, leak_seed = list(o.seeds), o.seeds[0]
     ref_seed = o.seeds[0]
     limits = (100.0, 625.0, 3000.0)
-    train_options = {"iters": o.iters, "val_every": max(10, o.iters // 10), "ckpt_every": max(10, o.iters // 5),
-                     "log_every": max(5, o.iters // 100), "ngf": o.ngf, "ndf": o.ndf, "precision": o.precision}
-    main_options = {**train_options, "coord_channels": o.coord_channels, "lambda_abs_cc": o.lambda_abs_cc,
-                    "lambda_l1": o.lambda_l1, "lr_schedule": o.lr_schedule}
+    train_options, main_options = training_options(o)
     synth_params = dict(start=o.start, end=o.end, cadence=o.cadence, size=o.size, seed=o.data_seed)
     synth_common = ["--start", o.start, "--end", o.end, "--cadence", o.cadence, "--size", str(o.size), "--seed", str(o.data_seed)]
     train_common = ["--split", kpl19, "--iters", str(o.iters), "--val-every", str(train_options["val_every"]),

@@ -55,9 +55,9 @@ learning-curve measurements behind this choice are in docs/demo.rst).  The contr
 configuration: a control that cannot learn could not tell missing information from a failure to learn.
 
 Presets (sized for 2 CPU cores; timings in docs/demo.rst): the default for 15 minutes,
-``quick`` for 3, ``extended`` (15000 iterations per run) for 60.  The network width (``ngf``/``ndf``) is reduced from KPL19's 64 to fit a CPU; all
-other KPL19 network settings (U-Net depth log2(size), PatchGAN, Adam 2e-4, batch 1, jitter, dropout
-at inference) are kept.  On a GPU use e.g. ``--size 256 --iters 20000 --ngf 64``.
+``quick`` for 3, ``extended`` (15000 iterations per run) for 60.  The network width
+(``ngf``/``ndf``) is reduced from KPL19's 64 to fit a CPU; all other KPL19 network settings (U-Net
+depth log2(size), PatchGAN, Adam 2e-4, batch 1, jitter, dropout at inference) are kept.  On a GPU use e.g. ``--size 256 --iters 20000 --ngf 64``.
 """
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ from ._lock import writer_lock
 from .errors import UserError
 from .report.layout import LEAK_EXPERIMENT, MAIN_EXPERIMENT, REFERENCE_EXPERIMENT, StudyLayout
 
-__all__ = ["DemoOptions", "demo_options", "run_demo", "training_options", "STAGES", "FARSIDE_STAGE", "FARSIDE_SEPARATIONS", "FARSIDE_SCALES",
-           "FARSIDE_HISTORY_DAYS", "stage_names"]
+__all__ = ["DemoOptions", "demo_options", "run_demo", "training_options", "STAGES", "FARSIDE_STAGE",
+           "FARSIDE_SEPARATIONS", "FARSIDE_SCALES", "FARSIDE_HISTORY_DAYS", "stage_names"]
 
 #: The stages of the default study, in order.
 STAGES = ("synth", "synth-leak", "split", "train", "train-reference", "train-leak", "saturation", "leakage", "baselines",
@@ -200,8 +200,6 @@ def training_options(o: DemoOptions) -> tuple[dict, dict]:
 
 def _option_text(value) -> str:
     """A demo option's value for a message (``5`` for 5.0, ``0 1 2`` for a list, ``True`` for a flag)."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
